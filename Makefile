@@ -1,0 +1,46 @@
+# The two commands of the README: `make synth` and `make test`. Everything they need comes from
+# this repository's own files (pyproject.toml, package.json + package-lock.json).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+CDK := node_modules/.bin/cdk
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_VERSION_CHECK := true
+export CDK_DISABLE_CLI_TELEMETRY := true
+
+.PHONY: setup synth test lint local bench clean
+
+setup: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+synth: setup
+	$(CDK) synth --quiet --output cdk.out
+	@echo "Synthesized into cdk.out/"
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+local: $(PY_STAMP)
+	$(VENV)/bin/transflow-status local $(ARGS)
+
+bench: setup
+	$(PY) benchmarks/run.py $(ARGS)
+
+clean:
+	rm -rf cdk.out .pytest_cache build dist *.egg-info

@@ -1,0 +1,1 @@
+"""Lambda entry points; each module is one function's handler."""

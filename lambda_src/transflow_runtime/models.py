@@ -1,0 +1,141 @@
+"""The status document: the seed's ``AssemblyStatus`` interface as pydantic models.
+
+Only workers, the webhook sender and the clients import this module; the status Lambda's read
+path serves items without it (pydantic costs tens of milliseconds to import).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .schema import OK_CANCELED, OK_COMPLETED, STATE_QUEUED, TERMINAL_STATES
+
+
+class _Document(BaseModel):
+    # Items written by other tools keep their extra attributes through a round trip.
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    base, dot, ext = name.rpartition(".")
+    if not dot or not base:
+        return name, ""
+    return base, ext
+
+
+class Upload(_Document):
+    """One input file, as the seed's ``uploads[]`` entry."""
+
+    id: str
+    name: str
+    basename: str = ""
+    ext: str = ""
+    size: int = Field(default=0, ge=0)
+    mime: str = "application/octet-stream"
+    field: str = "file"
+    md5hash: str = ""
+    meta: dict[str, Any] | None = None
+
+    def model_post_init(self, __context: Any) -> None:
+        if not self.basename and not self.ext:
+            self.basename, self.ext = _split_name(self.name)
+
+
+class Result(_Document):
+    """One output file of a step, as the seed's ``results[step][]`` entry."""
+
+    id: str
+    name: str
+    basename: str = ""
+    ext: str = ""
+    size: int = Field(default=0, ge=0)
+    mime: str = "application/octet-stream"
+    field: str = "file"
+    original_id: str = ""
+    ssl_url: str = ""
+    meta: dict[str, Any] | None = None
+
+    def model_post_init(self, __context: Any) -> None:
+        if not self.basename and not self.ext:
+            self.basename, self.ext = _split_name(self.name)
+
+
+class User(_Document):
+    userId: str  # noqa: N815 - the seed's wire name
+
+
+class AssemblyStatus(_Document):
+    """A job's full status: every field of the seed's interface plus progress and notify fields.
+
+    ``ok`` only ever holds a terminal value (``ASSEMBLY_COMPLETED`` or ``ASSEMBLY_CANCELED``):
+    seed clients stop polling on any truthy ``ok``, so progress lives in ``state``, ``message``
+    and the ``steps_*``/``progress_pct``/``bytes_*`` fields.
+    """
+
+    assembly_id: str
+    ok: Literal["ASSEMBLY_COMPLETED", "ASSEMBLY_CANCELED"] | None = None
+    error: str | None = None
+    message: str = ""
+    state: str = STATE_QUEUED
+
+    uploads: list[Upload] = Field(default_factory=list)
+    results: dict[str, list[Result]] = Field(default_factory=dict)
+
+    bytes_expected: int = 0
+    bytes_received: int = 0
+    bytes_usage: int = 0
+    execution_duration: float = 0
+    execution_start: str = ""
+    last_job_completed: str | None = None
+
+    template_id: str
+    branch: str = ""
+    user: User
+    created_at: str
+    updated_at: str
+
+    # Progress (not in the seed, all optional)
+    steps_total: int | None = None
+    steps_completed: int | None = None
+    current_step_name: str | None = None
+    progress_pct: float | None = None
+    warnings: list[str] | None = None
+    ttl: int | None = None
+    version: int | None = None
+
+    # Notification bookkeeping, in Transloadit's names
+    notify_url: str | None = None
+    notify_status: str | None = None
+    notify_response_code: int | None = None
+    notify_error: str | None = None
+    notify_duration: float | None = None
+    notify_attempts: int | None = None
+    notify_delivered_at: str | None = None
+    notify_event_id: str | None = None
+
+    @field_validator("ok")
+    @classmethod
+    def _ok_is_terminal(cls, value: str | None) -> str | None:
+        if value not in (None, OK_COMPLETED, OK_CANCELED):  # pragma: no cover - Literal already guards
+            raise ValueError("ok must be ASSEMBLY_COMPLETED or ASSEMBLY_CANCELED")
+        return value
+
+    @property
+    def user_id(self) -> str:
+        return self.user.userId
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in TERMINAL_STATES or self.ok is not None or self.error is not None
+
+    def to_wire(self) -> bytes:
+        """The bytes the API returns and webhooks sign (see ``serialize.status_to_wire``)."""
+        from .serialize import status_to_wire
+
+        return status_to_wire(self)
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> AssemblyStatus:
+        return cls.model_validate(item)

@@ -1,0 +1,87 @@
+"""Names shared by the runtime and the CDK construct.
+
+The construct provisions what the runtime expects, so both import these constants from here;
+renaming one without the other would deploy a table the store cannot read.
+This module must stay import-free (it is on the Lambda cold-start path).
+"""
+
+from __future__ import annotations
+
+# --- DynamoDB table ---------------------------------------------------------------------------
+PARTITION_KEY = "assembly_id"
+#: Top-level copy of ``user.userId``: GSI keys cannot be nested attributes.
+USER_ID_ATTRIBUTE = "user_id"
+CREATED_AT_ATTRIBUTE = "created_at"
+USER_INDEX_NAME = "by-user-created"
+TTL_ATTRIBUTE = "ttl"
+#: Monotonic write counter; the HTTP API derives its ETag from it.
+VERSION_ATTRIBUTE = "version"
+#: Epoch seconds of ``execution_start``, so ``execution_duration`` can be computed in one
+#: atomic update expression instead of a read-modify-write.
+START_EPOCH_ATTRIBUTE = "execution_start_epoch"
+
+#: Attributes the store keeps for itself; they never appear in API responses or webhooks.
+INTERNAL_ATTRIBUTES = frozenset({USER_ID_ATTRIBUTE, START_EPOCH_ATTRIBUTE})
+
+# --- States -----------------------------------------------------------------------------------
+OK_COMPLETED = "ASSEMBLY_COMPLETED"
+OK_CANCELED = "ASSEMBLY_CANCELED"
+#: The only values ``ok`` may ever hold: seed clients stop polling on any truthy ``ok``.
+TERMINAL_OK_VALUES = frozenset({OK_COMPLETED, OK_CANCELED})
+
+STATE_QUEUED = "ASSEMBLY_QUEUED"
+STATE_UPLOADING = "ASSEMBLY_UPLOADING"
+STATE_EXECUTING = "ASSEMBLY_EXECUTING"
+STATE_COMPLETED = "ASSEMBLY_COMPLETED"
+STATE_FAILED = "ASSEMBLY_FAILED"
+STATE_CANCELED = "ASSEMBLY_CANCELED"
+ACTIVE_STATES = frozenset({STATE_QUEUED, STATE_UPLOADING, STATE_EXECUTING})
+TERMINAL_STATES = frozenset({STATE_COMPLETED, STATE_FAILED, STATE_CANCELED})
+
+# --- Webhook events ---------------------------------------------------------------------------
+EVENT_COMPLETED = "completed"
+EVENT_FAILED = "failed"
+EVENT_CANCELED = "canceled"
+EVENT_REPLAY = "replay"
+EVENT_FOR_STATE = {
+    STATE_COMPLETED: EVENT_COMPLETED,
+    STATE_FAILED: EVENT_FAILED,
+    STATE_CANCELED: EVENT_CANCELED,
+}
+
+# --- Lambda environment variables (names/ARNs only, never secret values) ----------------------
+ENV_TABLE_NAME = "TRANSFLOW_TABLE_NAME"
+ENV_WEBHOOK_QUEUE_URL = "TRANSFLOW_WEBHOOK_QUEUE_URL"
+ENV_USER_ID_CLAIM = "TRANSFLOW_USER_ID_CLAIM"
+ENV_ASSEMBLY_ID_PATTERN = "TRANSFLOW_ASSEMBLY_ID_PATTERN"
+ENV_JWT_SECRET_ARN = "TRANSFLOW_JWT_SECRET_ARN"
+ENV_JWT_ISSUER = "TRANSFLOW_JWT_ISSUER"
+ENV_JWT_AUDIENCE = "TRANSFLOW_JWT_AUDIENCE"
+#: JSON: {"targets": {template_id: {"url", "secret_arn"}}, "default": {"url", "secret_arn"} | null,
+#:        "allow_notify_url": bool, "notify_url_secret_arn": str | null}
+ENV_WEBHOOK_CONFIG = "TRANSFLOW_WEBHOOK_CONFIG"
+#: Comma-separated seconds between attempts, e.g. "5,60,300,1800,7200,18000,36000".
+ENV_WEBHOOK_RETRY_DELAYS = "TRANSFLOW_WEBHOOK_RETRY_DELAYS"
+ENV_WEBHOOK_TIMEOUT = "TRANSFLOW_WEBHOOK_TIMEOUT_SECONDS"
+#: Comma-separated CIDRs or hostnames that may be private (local mode and tests only).
+ENV_WEBHOOK_ALLOW_PRIVATE = "TRANSFLOW_WEBHOOK_ALLOW_PRIVATE"
+ENV_WEBHOOK_ALLOW_HTTP = "TRANSFLOW_WEBHOOK_ALLOW_HTTP"
+ENV_METRICS_NAMESPACE = "TRANSFLOW_METRICS_NAMESPACE"
+
+DEFAULT_METRICS_NAMESPACE = "Transflow"
+DEFAULT_USER_ID_CLAIM = "sub"
+#: Ids from ``assembly_id()`` are 64 lowercase hex characters.
+DEFAULT_ASSEMBLY_ID_PATTERN = r"^[0-9a-f]{64}$"
+#: Seconds between webhook attempts; spans > 24 h, each under SQS's 12 h visibility limit.
+DEFAULT_WEBHOOK_RETRY_DELAYS = (5, 60, 300, 1800, 7200, 18000, 36000, 36000)
+DEFAULT_WEBHOOK_TIMEOUT_SECONDS = 15
+SQS_MAX_VISIBILITY_SECONDS = 12 * 60 * 60
+
+# --- Lambda handlers (the construct points functions at these) --------------------------------
+HANDLER_STATUS = "transflow_runtime.handlers.status.handler"
+HANDLER_AUTHORIZER = "transflow_runtime.handlers.authorizer.handler"
+HANDLER_WEBHOOK = "transflow_runtime.handlers.webhook.handler"
+HANDLER_DISPATCHER = "transflow_runtime.handlers.dispatcher.handler"
+
+# --- HTTP API -----------------------------------------------------------------------------------
+SIGNATURE_HEADER = "X-Transflow-Signature"

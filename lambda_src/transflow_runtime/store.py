@@ -1,0 +1,600 @@
+"""``StatusStore``: the only writer of status items, and their typed reader.
+
+Every write is one DynamoDB call with a condition: progress and results use atomic update
+expressions (concurrent workers lose nothing), terminal states are final, and creating an id
+owned by someone else fails instead of overwriting. Webhooks are not sent from here: the table's
+stream drives them, so a worker that dies right after its write still produces its webhook.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from .errors import (
+    AssemblyConflictError,
+    AssemblyNotFoundError,
+    AssemblyTerminalError,
+    ItemTooLargeError,
+    StoreError,
+)
+from .models import AssemblyStatus, Result, Upload
+from .schema import (
+    CREATED_AT_ATTRIBUTE,
+    OK_CANCELED,
+    OK_COMPLETED,
+    PARTITION_KEY,
+    START_EPOCH_ATTRIBUTE,
+    STATE_CANCELED,
+    STATE_COMPLETED,
+    STATE_EXECUTING,
+    STATE_FAILED,
+    STATE_QUEUED,
+    TERMINAL_STATES,
+    TTL_ATTRIBUTE,
+    USER_ID_ATTRIBUTE,
+    USER_INDEX_NAME,
+    VERSION_ATTRIBUTE,
+)
+
+MAX_ITEM_BYTES = 400 * 1024
+MAX_ID_LENGTH = 256
+BATCH_GET_LIMIT = 100
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def iso_now(epoch: float | None = None) -> str:
+    """An ISO-8601 UTC timestamp the way JavaScript's ``toISOString`` writes it (sortable)."""
+    moment = datetime.fromtimestamp(time.time() if epoch is None else epoch, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _to_dynamo(value: Any) -> Any:
+    """Python -> DynamoDB types: floats become Decimal (boto3 refuses floats)."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, Mapping):
+        return {k: _to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+def serialize_value(value: Any) -> dict[str, Any]:
+    return _serializer.serialize(_to_dynamo(value))
+
+
+def deserialize_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def _approx_size(item: Mapping[str, Any]) -> int:
+    # DynamoDB counts attribute names plus values; JSON length is a close, slightly high estimate.
+    return len(json.dumps(item, default=str, ensure_ascii=False).encode("utf-8"))
+
+
+def _error_code(exc: Exception) -> str:
+    return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+
+
+def _check_id(assembly_id: str) -> str:
+    if not isinstance(assembly_id, str) or not assembly_id:
+        raise ValueError("assembly_id must be a non-empty string")
+    if len(assembly_id) > MAX_ID_LENGTH:
+        raise ValueError(f"assembly_id is longer than {MAX_ID_LENGTH} characters")
+    return assembly_id
+
+
+class _Update:
+    """Collects one update expression with placeholder names and values."""
+
+    def __init__(self) -> None:
+        self.sets: list[str] = []
+        self.adds: list[str] = []
+        self.removes: list[str] = []
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+
+    def name(self, attribute: str) -> str:
+        placeholder = f"#n{len(self.names)}"
+        self.names[placeholder] = attribute
+        return placeholder
+
+    def value(self, value: Any) -> str:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = serialize_value(value)
+        return placeholder
+
+    def set(self, attribute: str, value: Any) -> None:
+        self.sets.append(f"{self.name(attribute)} = {self.value(value)}")
+
+    def add(self, attribute: str, amount: int | float) -> None:
+        self.adds.append(f"{self.name(attribute)} {self.value(amount)}")
+
+    def remove(self, attribute: str) -> None:
+        self.removes.append(self.name(attribute))
+
+    def expression(self) -> str:
+        parts = []
+        if self.sets:
+            parts.append("SET " + ", ".join(self.sets))
+        if self.adds:
+            parts.append("ADD " + ", ".join(self.adds))
+        if self.removes:
+            parts.append("REMOVE " + ", ".join(self.removes))
+        return " ".join(parts)
+
+
+class StatusStore:
+    """Reads and writes assembly status items in the table ``TransflowStatus`` provisions.
+
+    ``client`` defaults to ``boto3.client("dynamodb")``, so ``AWS_ENDPOINT_URL``, the region and
+    the usual credential chain apply. ``ttl_days`` sets when DynamoDB may expire an item (counted
+    from its last write); ``None`` keeps items forever.
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        client: Any = None,
+        ttl_days: int | None = 30,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not table_name:
+            raise ValueError("table_name must be a non-empty string")
+        if ttl_days is not None and ttl_days <= 0:
+            raise ValueError("ttl_days must be positive or None")
+        if client is None:
+            import boto3
+
+            client = boto3.client("dynamodb")
+        self.table_name = table_name
+        self.client = client
+        self.ttl_days = ttl_days
+        self._clock = clock
+
+    # ------------------------------------------------------------------------------ create
+    def create(
+        self,
+        assembly_id: str,
+        *,
+        user_id: str,
+        template_id: str,
+        uploads: Iterable[Upload | Mapping[str, Any]] = (),
+        notify_url: str | None = None,
+        branch: str = "",
+        message: str = "Assembly queued",
+        bytes_expected: int | None = None,
+        steps_total: int | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> AssemblyStatus:
+        """Create the status item, idempotently.
+
+        Creating an id that exists for the same user and template returns the stored status
+        unchanged; an id that exists for another user or template raises
+        ``AssemblyConflictError`` and writes nothing.
+        """
+        _check_id(assembly_id)
+        if not user_id or not isinstance(user_id, str):
+            raise ValueError("user_id must be a non-empty string")
+        if not template_id or not isinstance(template_id, str):
+            raise ValueError("template_id must be a non-empty string")
+        upload_models = [u if isinstance(u, Upload) else Upload.model_validate(u) for u in uploads]
+        now = self._clock()
+        stamp = iso_now(now)
+        status = AssemblyStatus.model_validate(
+            {
+                **(dict(extra) if extra else {}),
+                "assembly_id": assembly_id,
+                "message": message,
+                "state": STATE_QUEUED,
+                "uploads": upload_models,
+                "results": {},
+                "bytes_expected": sum(u.size for u in upload_models) if bytes_expected is None else bytes_expected,
+                "bytes_received": 0,
+                "bytes_usage": 0,
+                "execution_duration": 0,
+                "execution_start": stamp,
+                "template_id": template_id,
+                "branch": branch,
+                "user": {"userId": user_id},
+                "created_at": stamp,
+                "updated_at": stamp,
+                "steps_total": steps_total,
+                "steps_completed": 0 if steps_total is not None else None,
+                "notify_url": notify_url,
+                "version": 1,
+            }
+        )
+        item = status.model_dump(mode="python", exclude_none=True)
+        item[USER_ID_ATTRIBUTE] = user_id
+        item[START_EPOCH_ATTRIBUTE] = now
+        if self.ttl_days is not None:
+            item[TTL_ATTRIBUTE] = int(now) + self.ttl_days * 86400
+            status.ttl = item[TTL_ATTRIBUTE]
+        if _approx_size(item) > MAX_ITEM_BYTES:
+            raise ItemTooLargeError(assembly_id, "the initial item (uploads and metadata) is too large")
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={k: serialize_value(v) for k, v in item.items()},
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": PARTITION_KEY},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except Exception as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                raise self._translate(exc, assembly_id) from exc
+            existing = self._old_item(exc) or self._get_item(assembly_id)
+            if existing is None:  # deleted between the two calls: try once more
+                return self.create(
+                    assembly_id, user_id=user_id, template_id=template_id, uploads=upload_models,
+                    notify_url=notify_url, branch=branch, message=message,
+                    bytes_expected=bytes_expected, steps_total=steps_total, extra=extra,
+                )
+            owner = existing.get(USER_ID_ATTRIBUTE) or existing.get("user", {}).get("userId", "")
+            if owner != user_id or existing.get("template_id") != template_id:
+                raise AssemblyConflictError(
+                    assembly_id, existing_user=owner, existing_template=existing.get("template_id", "")
+                ) from None
+            return AssemblyStatus.from_item(existing)
+        return status
+
+    # ------------------------------------------------------------------------------ progress
+    def progress(
+        self,
+        assembly_id: str,
+        *,
+        state: str | None = None,
+        message: str | None = None,
+        bytes_received: int | None = None,
+        add_bytes_received: int | None = None,
+        steps_total: int | None = None,
+        steps_completed: int | None = None,
+        current_step_name: str | None = None,
+        progress_pct: float | None = None,
+        warning: str | None = None,
+        fields: Mapping[str, Any] | None = None,
+    ) -> AssemblyStatus:
+        """Record progress on an active assembly. Refused once the assembly is terminal."""
+        if state is not None and state in TERMINAL_STATES:
+            raise ValueError(f"use complete(), fail() or cancel() to reach {state}")
+        if progress_pct is not None and not 0 <= progress_pct <= 100:
+            raise ValueError("progress_pct must be between 0 and 100")
+        update = _Update()
+        for attribute, value in (
+            ("state", state),
+            ("message", message),
+            ("bytes_received", bytes_received),
+            ("steps_total", steps_total),
+            ("steps_completed", steps_completed),
+            ("current_step_name", current_step_name),
+            ("progress_pct", progress_pct),
+        ):
+            if value is not None:
+                update.set(attribute, value)
+        if add_bytes_received:
+            update.add("bytes_received", add_bytes_received)
+        if warning:
+            w = update.name("warnings")
+            update.sets.append(f"{w} = list_append(if_not_exists({w}, {update.value([])}), {update.value([warning])})")
+        for attribute, value in (fields or {}).items():
+            self._check_field(attribute)
+            update.set(attribute, value)
+        return self._write_active(assembly_id, update)
+
+    def start_step(self, assembly_id: str, step_name: str, *, message: str | None = None) -> AssemblyStatus:
+        """Mark ``step_name`` as the step now running."""
+        if not step_name:
+            raise ValueError("step_name must be a non-empty string")
+        return self.progress(
+            assembly_id,
+            state=STATE_EXECUTING,
+            current_step_name=step_name,
+            message=message or f"Executing step {step_name}",
+        )
+
+    def finish_step(self, assembly_id: str, step_name: str, *, message: str | None = None) -> AssemblyStatus:
+        """Count ``step_name`` as done (``steps_completed`` + 1)."""
+        if not step_name:
+            raise ValueError("step_name must be a non-empty string")
+        update = _Update()
+        update.add("steps_completed", 1)
+        update.set("message", message or f"Finished step {step_name}")
+        return self._write_active(assembly_id, update)
+
+    def add_result(
+        self, assembly_id: str, step_name: str, result: Result | Mapping[str, Any]
+    ) -> AssemblyStatus:
+        """Append one result to ``results[step_name]`` atomically (safe from many workers)."""
+        if not step_name:
+            raise ValueError("step_name must be a non-empty string")
+        model = result if isinstance(result, Result) else Result.model_validate(result)
+        update = _Update()
+        results = update.name("results")
+        step = update.name(step_name)
+        update.sets.append(
+            f"{results}.{step} = list_append(if_not_exists({results}.{step}, {update.value([])}), "
+            f"{update.value([model.model_dump(mode='python', exclude_none=True)])})"
+        )
+        update.add("bytes_usage", model.size)
+        update.set("state", STATE_EXECUTING)
+        update.set("last_job_completed", iso_now(self._clock()))
+        return self._write_active(assembly_id, update)
+
+    # ------------------------------------------------------------------------------ terminal
+    def complete(self, assembly_id: str, *, message: str = "Assembly completed") -> AssemblyStatus:
+        update = _Update()
+        update.set("ok", OK_COMPLETED)
+        update.set("state", STATE_COMPLETED)
+        update.set("message", message)
+        update.set("progress_pct", 100)
+        update.remove("current_step_name")
+        return self._write_active(assembly_id, update)
+
+    def fail(self, assembly_id: str, error: str, message: str | None = None) -> AssemblyStatus:
+        if not error or not isinstance(error, str):
+            raise ValueError("error must be a non-empty string")
+        update = _Update()
+        update.set("error", error)
+        update.set("state", STATE_FAILED)
+        update.set("message", message or f"Assembly failed: {error}")
+        update.remove("current_step_name")
+        return self._write_active(assembly_id, update)
+
+    def cancel(self, assembly_id: str, *, message: str = "Assembly canceled") -> AssemblyStatus:
+        """Cancel an active assembly.
+
+        Sets ``ok`` *and* ``error`` to ``ASSEMBLY_CANCELED``: the seed's React hook only stops on
+        ``ok === "ASSEMBLY_COMPLETED" || error``, so ``ok`` alone would keep it polling forever.
+        """
+        update = _Update()
+        update.set("ok", OK_CANCELED)
+        update.set("error", OK_CANCELED)
+        update.set("state", STATE_CANCELED)
+        update.set("message", message)
+        update.remove("current_step_name")
+        return self._write_active(assembly_id, update)
+
+    def record_notification(self, assembly_id: str, fields: Mapping[str, Any]) -> None:
+        """Record webhook delivery bookkeeping; allowed on terminal items (it is not progress)."""
+        update = _Update()
+        for attribute, value in fields.items():
+            if not attribute.startswith("notify_"):
+                raise ValueError(f"{attribute!r} is not a notify_* field")
+            if value is None:
+                update.remove(attribute)
+            else:
+                update.set(attribute, value)
+        if not (update.sets or update.removes):
+            return
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={PARTITION_KEY: {"S": assembly_id}},
+                UpdateExpression=update.expression(),
+                ConditionExpression=f"attribute_exists({update.name(PARTITION_KEY)})",
+                ExpressionAttributeNames=update.names,
+                **({"ExpressionAttributeValues": update.values} if update.values else {}),
+            )
+        except Exception as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                raise AssemblyNotFoundError(assembly_id) from None
+            raise self._translate(exc, assembly_id) from exc
+
+    # ------------------------------------------------------------------------------ reads
+    def get(self, assembly_id: str, *, consistent: bool = False) -> AssemblyStatus | None:
+        item = self._get_item(_check_id(assembly_id), consistent=consistent)
+        return None if item is None else AssemblyStatus.from_item(item)
+
+    def get_item(self, assembly_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        """The raw item (plain Python values), including the store's bookkeeping attributes."""
+        return self._get_item(_check_id(assembly_id), consistent=consistent)
+
+    def get_many(self, assembly_ids: Iterable[str]) -> dict[str, AssemblyStatus | None]:
+        """Several statuses at once (BatchGetItem, unprocessed keys retried with backoff)."""
+        ids = list(dict.fromkeys(_check_id(i) for i in assembly_ids))
+        found = batch_get_items(self.client, self.table_name, ids)
+        return {i: (AssemblyStatus.from_item(found[i]) if i in found else None) for i in ids}
+
+    def list_for_user(
+        self,
+        user_id: str,
+        *,
+        limit: int = 25,
+        cursor: str | None = None,
+        active_only: bool = False,
+    ) -> tuple[list[AssemblyStatus], str | None]:
+        """The user's assemblies, newest first, and a cursor for the next page (or None).
+
+        The cursor is the index's LastEvaluatedKey, encoded; it only ever resumes within
+        ``user_id``'s own partition of the index.
+        """
+        items, next_cursor = query_user_items(
+            self.client, self.table_name, user_id, limit=limit, cursor=cursor, active_only=active_only
+        )
+        return [AssemblyStatus.from_item(i) for i in items], next_cursor
+
+    # ------------------------------------------------------------------------------ internals
+    @staticmethod
+    def _check_field(attribute: str) -> None:
+        reserved = {PARTITION_KEY, USER_ID_ATTRIBUTE, "user", "template_id", "ok", "error", "state",
+                    "created_at", VERSION_ATTRIBUTE, START_EPOCH_ATTRIBUTE, TTL_ATTRIBUTE, "results"}
+        if attribute in reserved:
+            raise ValueError(f"{attribute!r} is managed by the store and cannot be set through fields")
+
+    def _write_active(self, assembly_id: str, update: _Update) -> AssemblyStatus:
+        _check_id(assembly_id)
+        now = self._clock()
+        update.set("updated_at", iso_now(now))
+        if self.ttl_days is not None:
+            update.set(TTL_ATTRIBUTE, int(now) + self.ttl_days * 86400)
+        update.add(VERSION_ATTRIBUTE, 1)
+        duration = update.name("execution_duration")
+        start = update.name(START_EPOCH_ATTRIBUTE)
+        update.sets.append(f"{duration} = {update.value(Decimal(repr(now)))} - {start}")
+        pk = update.name(PARTITION_KEY)
+        state = update.name("state")
+        terminal = [update.value(s) for s in sorted(TERMINAL_STATES)]
+        condition = f"attribute_exists({pk}) AND NOT ({state} IN ({', '.join(terminal)}))"
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key={PARTITION_KEY: {"S": assembly_id}},
+                UpdateExpression=update.expression(),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=update.names,
+                ExpressionAttributeValues=update.values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except Exception as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                raise self._translate(exc, assembly_id) from exc
+            existing = self._old_item(exc) or self._get_item(assembly_id, consistent=True)
+            if existing is None:
+                raise AssemblyNotFoundError(assembly_id) from None
+            raise AssemblyTerminalError(assembly_id, str(existing.get("state")), existing) from None
+        return AssemblyStatus.from_item(deserialize_item(response["Attributes"]))
+
+    def _get_item(self, assembly_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        try:
+            response = self.client.get_item(
+                TableName=self.table_name, Key={PARTITION_KEY: {"S": assembly_id}}, ConsistentRead=consistent
+            )
+        except Exception as exc:
+            raise self._translate(exc, assembly_id) from exc
+        item = response.get("Item")
+        return None if item is None else deserialize_item(item)
+
+    @staticmethod
+    def _old_item(exc: Exception) -> dict[str, Any] | None:
+        item = getattr(exc, "response", {}).get("Item")
+        return deserialize_item(item) if item else None
+
+    @staticmethod
+    def _translate(exc: Exception, assembly_id: str) -> Exception:
+        message = str(exc)
+        if _error_code(exc) == "ValidationException" and "size" in message.lower():
+            return ItemTooLargeError(assembly_id, message)
+        if isinstance(exc, StoreError):
+            return exc
+        return StoreError(f"DynamoDB call for assembly {assembly_id!r} failed: {message}")
+
+
+# ---------------------------------------------------------------------------------- shared reads
+# Plain functions over a low-level client, shared by StatusStore and the status Lambda's read
+# path (which must not import pydantic).
+
+
+def batch_get_items(
+    client: Any, table_name: str, assembly_ids: list[str], *, max_attempts: int = 8
+) -> dict[str, dict[str, Any]]:
+    """BatchGetItem in chunks of 100, retrying UnprocessedKeys with exponential backoff."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(assembly_ids), BATCH_GET_LIMIT):
+        keys = [{PARTITION_KEY: {"S": i}} for i in assembly_ids[start : start + BATCH_GET_LIMIT]]
+        request: dict[str, Any] = {table_name: {"Keys": keys}}
+        for attempt in range(max_attempts):
+            response = client.batch_get_item(RequestItems=request)
+            for raw in response.get("Responses", {}).get(table_name, []):
+                item = deserialize_item(raw)
+                found[item[PARTITION_KEY]] = item
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+        else:
+            raise StoreError(f"BatchGetItem left keys unprocessed after {max_attempts} attempts")
+    return found
+
+
+def encode_cursor(key: Mapping[str, Any], user_id: str) -> str:
+    payload = json.dumps({"u": user_id, "k": key}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, user_id: str) -> dict[str, Any]:
+    """Decode a list cursor; raises ``ValueError`` unless it resumes ``user_id``'s own list."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        key = data["k"]
+        owner = data["u"]
+    except Exception:
+        raise ValueError("cursor is malformed") from None
+    if owner != user_id or not isinstance(key, dict):
+        raise ValueError("cursor does not belong to this user")
+    expected = {PARTITION_KEY, USER_ID_ATTRIBUTE, CREATED_AT_ATTRIBUTE}
+    if set(key) != expected or key.get(USER_ID_ATTRIBUTE) != {"S": user_id}:
+        raise ValueError("cursor does not belong to this user")
+    for value in key.values():
+        if not (isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str)):
+            raise ValueError("cursor is malformed")
+    return key
+
+
+def query_user_items(
+    client: Any,
+    table_name: str,
+    user_id: str,
+    *,
+    limit: int = 25,
+    cursor: str | None = None,
+    active_only: bool = False,
+    max_limit: int = 100,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a user's items from the user index, newest first."""
+    if not user_id:
+        raise ValueError("user_id must be a non-empty string")
+    if not 1 <= limit <= max_limit:
+        raise ValueError(f"limit must be between 1 and {max_limit}")
+    kwargs: dict[str, Any] = {
+        "TableName": table_name,
+        "IndexName": USER_INDEX_NAME,
+        "KeyConditionExpression": "#u = :u",
+        "ExpressionAttributeNames": {"#u": USER_ID_ATTRIBUTE},
+        "ExpressionAttributeValues": {":u": {"S": user_id}},
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if cursor:
+        kwargs["ExclusiveStartKey"] = decode_cursor(cursor, user_id)
+    if active_only:
+        kwargs["FilterExpression"] = "NOT (#s IN (:t0, :t1, :t2))"
+        kwargs["ExpressionAttributeNames"]["#s"] = "state"
+        for i, state in enumerate(sorted(TERMINAL_STATES)):
+            kwargs["ExpressionAttributeValues"][f":t{i}"] = {"S": state}
+    items: list[dict[str, Any]] = []
+    # A filter can leave a page short; keep reading until the page is full or the index ends.
+    while True:
+        response = client.query(**kwargs)
+        items.extend(deserialize_item(i) for i in response.get("Items", []))
+        last = response.get("LastEvaluatedKey")
+        if not last or len(items) >= limit:
+            break
+        kwargs["ExclusiveStartKey"] = last
+        kwargs["Limit"] = limit - len(items)
+    next_cursor = None
+    if last:
+        if len(items) > limit:
+            items = items[:limit]
+        tail = items[-1]
+        next_cursor = encode_cursor(
+            {
+                PARTITION_KEY: {"S": tail[PARTITION_KEY]},
+                USER_ID_ATTRIBUTE: {"S": user_id},
+                CREATED_AT_ATTRIBUTE: {"S": tail[CREATED_AT_ATTRIBUTE]},
+            },
+            user_id,
+        )
+    return items, next_cursor
