@@ -52,6 +52,8 @@ EVENT_FOR_STATE = {
 # --- Lambda environment variables (names/ARNs only, never secret values) ----------------------
 ENV_TABLE_NAME = "TRANSFLOW_TABLE_NAME"
 ENV_WEBHOOK_QUEUE_URL = "TRANSFLOW_WEBHOOK_QUEUE_URL"
+#: The webhook handler moves a message here itself after its last attempt, with the reason.
+ENV_WEBHOOK_DLQ_URL = "TRANSFLOW_WEBHOOK_DLQ_URL"
 ENV_USER_ID_CLAIM = "TRANSFLOW_USER_ID_CLAIM"
 ENV_ASSEMBLY_ID_PATTERN = "TRANSFLOW_ASSEMBLY_ID_PATTERN"
 ENV_JWT_SECRET_ARN = "TRANSFLOW_JWT_SECRET_ARN"
@@ -82,6 +84,11 @@ HANDLER_STATUS = "transflow_runtime.handlers.status.handler"
 HANDLER_AUTHORIZER = "transflow_runtime.handlers.authorizer.handler"
 HANDLER_WEBHOOK = "transflow_runtime.handlers.webhook.handler"
 HANDLER_DISPATCHER = "transflow_runtime.handlers.dispatcher.handler"
+
+# --- Authorizer -> status handler ---------------------------------------------------------------
+#: Key of the user id in the shared-secret authorizer's context
+#: (``requestContext.authorizer.lambda.userId`` in payload format 2.0).
+AUTHORIZER_CONTEXT_USER_KEY = "userId"
 
 # --- HTTP API -----------------------------------------------------------------------------------
 SIGNATURE_HEADER = "X-Transflow-Signature"
