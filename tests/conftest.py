@@ -54,6 +54,29 @@ def store(dynamodb, table_name):
     return StatusStore(table_name, client=dynamodb)
 
 
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A moto server (one request at a time, like DynamoDB's per-request atomicity) for tests that
+    call AWS from several threads: moto's in-process mock is not thread-safe."""
+    from transflow_runtime.local.moto_server import SerialMotoServer
+
+    with SerialMotoServer() as server:
+        yield server.endpoint_url
+
+
+@pytest.fixture
+def server_store(moto_endpoint):
+    """A StatusStore on its own fresh table in the moto server."""
+    import uuid
+
+    from transflow_runtime import StatusStore
+
+    client = boto3.client("dynamodb", region_name=REGION, endpoint_url=moto_endpoint)
+    name = f"transflow-status-{uuid.uuid4().hex[:8]}"
+    create_table(client, name)
+    return StatusStore(name, client=client)
+
+
 @pytest.fixture
 def sqs(aws):
     return boto3.client("sqs", region_name=REGION)

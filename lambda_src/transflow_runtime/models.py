@@ -63,7 +63,7 @@ class Result(_Document):
 
 
 class User(_Document):
-    userId: str  # noqa: N815 - the seed's wire name
+    userId: str
 
 
 class AssemblyStatus(_Document):
