@@ -92,3 +92,11 @@ AUTHORIZER_CONTEXT_USER_KEY = "userId"
 
 # --- HTTP API -----------------------------------------------------------------------------------
 SIGNATURE_HEADER = "X-Transflow-Signature"
+#: (method, path) of every route; the construct creates them and local mode emulates them.
+ROUTES = (
+    ("GET", "/status"),
+    ("GET", "/assemblies/{assemblyId}"),
+    ("POST", "/status/batch"),
+    ("GET", "/assemblies"),
+    ("POST", "/assemblies/{assemblyId}/notify"),
+)
