@@ -8,16 +8,25 @@ stream drives them, so a worker that dies right after its write still produces i
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import TypeSerializer
 
+# The pydantic-free read helpers live in ``dynamo`` (the status Lambda imports them without
+# pydantic); they are re-exported here for existing callers.
+from .dynamo import (  # noqa: F401
+    BATCH_GET_LIMIT,
+    batch_get_items,
+    decode_cursor,
+    deserialize_item,
+    encode_cursor,
+    iso_now,
+    query_user_items,
+)
 from .errors import (
     AssemblyConflictError,
     AssemblyNotFoundError,
@@ -27,7 +36,6 @@ from .errors import (
 )
 from .models import AssemblyStatus, Result, Upload
 from .schema import (
-    CREATED_AT_ATTRIBUTE,
     OK_CANCELED,
     OK_COMPLETED,
     PARTITION_KEY,
@@ -40,21 +48,12 @@ from .schema import (
     TERMINAL_STATES,
     TTL_ATTRIBUTE,
     USER_ID_ATTRIBUTE,
-    USER_INDEX_NAME,
     VERSION_ATTRIBUTE,
 )
 
 MAX_ITEM_BYTES = 400 * 1024
 MAX_ID_LENGTH = 256
-BATCH_GET_LIMIT = 100
 _serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def iso_now(epoch: float | None = None) -> str:
-    """An ISO-8601 UTC timestamp the way JavaScript's ``toISOString`` writes it (sortable)."""
-    moment = datetime.fromtimestamp(time.time() if epoch is None else epoch, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _to_dynamo(value: Any) -> Any:
@@ -70,10 +69,6 @@ def _to_dynamo(value: Any) -> Any:
 
 def serialize_value(value: Any) -> dict[str, Any]:
     return _serializer.serialize(_to_dynamo(value))
-
-
-def deserialize_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
 
 
 def _approx_size(item: Mapping[str, Any]) -> int:
@@ -489,112 +484,3 @@ class StatusStore:
         if isinstance(exc, StoreError):
             return exc
         return StoreError(f"DynamoDB call for assembly {assembly_id!r} failed: {message}")
-
-
-# ---------------------------------------------------------------------------------- shared reads
-# Plain functions over a low-level client, shared by StatusStore and the status Lambda's read
-# path (which must not import pydantic).
-
-
-def batch_get_items(
-    client: Any, table_name: str, assembly_ids: list[str], *, max_attempts: int = 8
-) -> dict[str, dict[str, Any]]:
-    """BatchGetItem in chunks of 100, retrying UnprocessedKeys with exponential backoff."""
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(assembly_ids), BATCH_GET_LIMIT):
-        keys = [{PARTITION_KEY: {"S": i}} for i in assembly_ids[start : start + BATCH_GET_LIMIT]]
-        request: dict[str, Any] = {table_name: {"Keys": keys}}
-        for attempt in range(max_attempts):
-            response = client.batch_get_item(RequestItems=request)
-            for raw in response.get("Responses", {}).get(table_name, []):
-                item = deserialize_item(raw)
-                found[item[PARTITION_KEY]] = item
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                break
-            time.sleep(min(0.05 * 2**attempt, 1.0))
-        else:
-            raise StoreError(f"BatchGetItem left keys unprocessed after {max_attempts} attempts")
-    return found
-
-
-def encode_cursor(key: Mapping[str, Any], user_id: str) -> str:
-    payload = json.dumps({"u": user_id, "k": key}, separators=(",", ":"), sort_keys=True)
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, user_id: str) -> dict[str, Any]:
-    """Decode a list cursor; raises ``ValueError`` unless it resumes ``user_id``'s own list."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        key = data["k"]
-        owner = data["u"]
-    except Exception:
-        raise ValueError("cursor is malformed") from None
-    if owner != user_id or not isinstance(key, dict):
-        raise ValueError("cursor does not belong to this user")
-    expected = {PARTITION_KEY, USER_ID_ATTRIBUTE, CREATED_AT_ATTRIBUTE}
-    if set(key) != expected or key.get(USER_ID_ATTRIBUTE) != {"S": user_id}:
-        raise ValueError("cursor does not belong to this user")
-    for value in key.values():
-        if not (isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str)):
-            raise ValueError("cursor is malformed")
-    return key
-
-
-def query_user_items(
-    client: Any,
-    table_name: str,
-    user_id: str,
-    *,
-    limit: int = 25,
-    cursor: str | None = None,
-    active_only: bool = False,
-    max_limit: int = 100,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of a user's items from the user index, newest first."""
-    if not user_id:
-        raise ValueError("user_id must be a non-empty string")
-    if not 1 <= limit <= max_limit:
-        raise ValueError(f"limit must be between 1 and {max_limit}")
-    kwargs: dict[str, Any] = {
-        "TableName": table_name,
-        "IndexName": USER_INDEX_NAME,
-        "KeyConditionExpression": "#u = :u",
-        "ExpressionAttributeNames": {"#u": USER_ID_ATTRIBUTE},
-        "ExpressionAttributeValues": {":u": {"S": user_id}},
-        "ScanIndexForward": False,
-        "Limit": limit,
-    }
-    if cursor:
-        kwargs["ExclusiveStartKey"] = decode_cursor(cursor, user_id)
-    if active_only:
-        kwargs["FilterExpression"] = "NOT (#s IN (:t0, :t1, :t2))"
-        kwargs["ExpressionAttributeNames"]["#s"] = "state"
-        for i, state in enumerate(sorted(TERMINAL_STATES)):
-            kwargs["ExpressionAttributeValues"][f":t{i}"] = {"S": state}
-    items: list[dict[str, Any]] = []
-    # A filter can leave a page short; keep reading until the page is full or the index ends.
-    while True:
-        response = client.query(**kwargs)
-        items.extend(deserialize_item(i) for i in response.get("Items", []))
-        last = response.get("LastEvaluatedKey")
-        if not last or len(items) >= limit:
-            break
-        kwargs["ExclusiveStartKey"] = last
-        kwargs["Limit"] = limit - len(items)
-    next_cursor = None
-    if last:
-        if len(items) > limit:
-            items = items[:limit]
-        tail = items[-1]
-        next_cursor = encode_cursor(
-            {
-                PARTITION_KEY: {"S": tail[PARTITION_KEY]},
-                USER_ID_ATTRIBUTE: {"S": user_id},
-                CREATED_AT_ATTRIBUTE: {"S": tail[CREATED_AT_ATTRIBUTE]},
-            },
-            user_id,
-        )
-    return items, next_cursor
