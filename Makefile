@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CDK := node_modules/.bin/cdk
+# `make local` with no ARGS runs the demo assemblies so there is something to watch.
+LOCAL_ARGS ?= --demo --allow-private-webhooks
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := true
@@ -37,7 +39,8 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 local: $(PY_STAMP)
-	$(VENV)/bin/transflow-status local $(ARGS)
+	@echo "Starting local mode (Ctrl-C stops it). Options: make local ARGS=\"--port 9000 ...\""
+	$(VENV)/bin/transflow-status local $(if $(ARGS),$(ARGS),$(LOCAL_ARGS))
 
 bench: setup
 	$(PY) benchmarks/run.py $(ARGS)

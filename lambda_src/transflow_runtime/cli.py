@@ -1,0 +1,297 @@
+"""``transflow-status``: ``local`` (the whole system here), ``token`` (a development JWT),
+``watch ID`` (poll until terminal with a progress bar), ``redrive`` (DLQ back to the queue)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+EXIT_OK, EXIT_FAILED, EXIT_CANCELED, EXIT_USAGE, EXIT_ERROR = 0, 1, 3, 2, 4
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, non-zero exit
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 0 and 65535, got {value}")
+    return value
+
+
+def _delays(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated seconds like 1,2,5, got {text!r}") from None
+    if not values or any(v < 0 or v > 43200 for v in values):
+        raise argparse.ArgumentTypeError("retry delays must be 0..43200 seconds each, e.g. 1,2,5")
+    return values
+
+
+def _webhook(text: str) -> tuple[str, str]:
+    template, sep, url = text.partition("=")
+    if not sep or not template or not url.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"expected TEMPLATE=URL (use * for the default target), got {text!r}")
+    return template, url
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="transflow-status", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    local = commands.add_parser("local", help="run the whole system on this machine (no AWS, no Docker)")
+    local.add_argument("--host", default="127.0.0.1")
+    local.add_argument("--port", type=_port, default=8787, help="0 picks a free port (default 8787)")
+    local.add_argument("--jwt-secret", default=None, help="HS256 secret for API tokens (default: a dev secret)")
+    local.add_argument("--webhook", action="append", type=_webhook, default=[], metavar="TEMPLATE=URL",
+                       help="webhook target for a template; TEMPLATE * is the default target (repeatable)")
+    local.add_argument("--webhook-secret", default=None, help="webhook signing secret (whsec_... or any string)")
+    local.add_argument("--webhook-retry-delays", type=_delays, default=None, metavar="1,2,5",
+                       help="seconds between webhook attempts (default 1,2,5)")
+    local.add_argument("--webhook-max-attempts", type=_positive_int, default=None, metavar="N")
+    local.add_argument("--allow-private-webhooks", action="store_true",
+                       help="let webhooks reach loopback/private addresses (local receivers)")
+    local.add_argument("--demo", action="store_true", help="run a few sample assemblies to watch")
+    local.add_argument("--ready-file", default=None, metavar="PATH",
+                       help="write a JSON object with the endpoints here once serving")
+    local.add_argument("--quiet", action="store_true", help="print only the API URL")
+
+    token = commands.add_parser("token", help="mint a development HS256 token")
+    token.add_argument("--secret", required=True)
+    token.add_argument("--user", required=True)
+    token.add_argument("--ttl", type=_positive_int, default=3600, help="lifetime in seconds (default 3600)")
+    token.add_argument("--issuer", default=None)
+    token.add_argument("--audience", default=None)
+
+    watch = commands.add_parser("watch", help="poll an assembly until it finishes, with a progress bar")
+    watch.add_argument("assembly_id")
+    watch.add_argument("--api", required=True, help="API base URL, e.g. http://127.0.0.1:8787")
+    watch.add_argument("--token", required=True)
+    watch.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
+
+    redrive = commands.add_parser("redrive", help="move dead-lettered webhooks back to the webhook queue")
+    redrive.add_argument("--dlq-arn", required=True)
+    redrive.add_argument("--queue-arn", default=None, help="destination (default: the DLQ's source queue)")
+    redrive.add_argument("--max-per-second", type=_positive_int, default=None)
+    redrive.add_argument("--region", default=None)
+    return parser
+
+
+# ---------------------------------------------------------------------------------------------- token
+def mint(secret: str, user: str, ttl: int, issuer: str | None = None, audience: str | None = None) -> str:
+    from .auth import mint_token
+
+    return mint_token(secret, user, ttl=ttl, issuer=issuer, audience=audience)
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    print(mint(args.secret, args.user, args.ttl, args.issuer, args.audience))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------- local
+def cmd_local(args: argparse.Namespace) -> int:
+    import logging
+
+    from .local.environment import LocalSettings
+    from .local.runner import LocalStack
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = LocalSettings(host=args.host, port=args.port, demo=args.demo, ready_file=args.ready_file,
+                             allow_private_webhooks=args.allow_private_webhooks,
+                             webhooks=dict(args.webhook), webhook_max_attempts=args.webhook_max_attempts)
+    if args.jwt_secret:
+        settings.jwt_secret = args.jwt_secret
+    if args.webhook_secret:
+        settings.webhook_secret = args.webhook_secret
+    if args.webhook_retry_delays:
+        settings.webhook_retry_delays = args.webhook_retry_delays
+
+    stopped = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack = LocalStack(settings).start()
+    except OSError as exc:
+        sys.stderr.write(f"transflow-status local: error: cannot serve on {args.host}:{args.port}: {exc.strerror}\n")
+        return EXIT_ERROR
+    try:
+        info = stack.info
+        demo_ids: list[str] = []
+        if settings.demo:
+            from .local.demo import DEMO_USER, run_demo
+            from .store import StatusStore
+
+            demo_ids = run_demo(StatusStore(info["table_name"]), stop=stopped)
+        else:
+            from .local.demo import DEMO_USER
+        token = mint(settings.jwt_secret, DEMO_USER, 12 * 3600)
+        _print_banner(info, token, demo_ids, quiet=args.quiet)
+        while not stopped.wait(0.5):
+            pass
+    finally:
+        stack.stop()
+        if not args.quiet:
+            print("transflow-status local: stopped.", flush=True)
+    return EXIT_OK
+
+
+def _print_banner(info: dict[str, Any], token: str, demo_ids: list[str], *, quiet: bool) -> None:
+    api = info["api_url"]
+    if quiet:
+        print(api, flush=True)
+        return
+    example = demo_ids[0] if demo_ids else "<assembly id>"
+    lines = [
+        "Transflow local mode — everything in memory, nothing leaves this machine.",
+        f"  API URL            {api}",
+        f"  Status page        {api}/" + (f"#id={example}&token={token}" if demo_ids else ""),
+        f"  AWS endpoint       {info['aws_endpoint_url']}  (AWS_ENDPOINT_URL for boto3 / StatusStore)",
+        f"  Table              {info['table_name']}",
+        f"  Status function    {info['status_function_name']}",
+        "",
+        "Development token for user demo-user (12 h):",
+        f"  export TOKEN={token}",
+        "",
+        "Try:",
+        f"  curl -s -H \"Authorization: Bearer $TOKEN\" '{api}/status?assemblyId={example}'",
+        f"  curl -s -H \"Authorization: Bearer $TOKEN\" '{api}/assemblies?limit=10'",
+        f"  curl -s -X POST -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
+        f"-d '{{\"assemblyIds\": [\"{example}\"]}}' '{api}/status/batch'",
+        f"  transflow-status watch {example} --api {api} --token $TOKEN",
+    ]
+    if demo_ids:
+        lines += ["", "Demo assemblies (two complete, one fails):", *[f"  {i}" for i in demo_ids]]
+    lines += ["", "Ctrl-C stops everything."]
+    print("\n".join(lines), flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- watch
+def _bar(fraction: float, width: int = 28) -> str:
+    filled = round(max(0.0, min(1.0, fraction)) * width)
+    return "[" + "#" * filled + "-" * (width - filled) + "]"
+
+
+def render_progress(status: Any) -> str:
+    """One line: bar, state, steps, bytes, results, message."""
+    data = status.model_dump() if hasattr(status, "model_dump") else dict(status)
+    pct = data.get("progress_pct")
+    total, done = data.get("steps_total"), data.get("steps_completed") or 0
+    if pct is None:
+        pct = 100.0 * done / total if total else 0.0
+    results = sum(len(v) for v in (data.get("results") or {}).values())
+    parts = [_bar(pct / 100.0), f"{pct:5.1f}%", str(data.get("state", "")).replace("ASSEMBLY_", "").lower()]
+    if total:
+        parts.append(f"steps {done}/{total}")
+    if data.get("bytes_expected"):
+        parts.append(f"bytes {data.get('bytes_received') or 0:,}/{data['bytes_expected']:,}")
+    parts.append(f"results {results}")
+    if data.get("message"):
+        parts.append(f"- {data['message']}")
+    return " ".join(parts)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from .clients import StatusClient, StatusClientError
+
+    tty = sys.stdout.isatty()
+    last_line = ""
+
+    def on_update(status: Any) -> None:
+        nonlocal last_line
+        line = render_progress(status)
+        if line != last_line:
+            if tty:
+                sys.stdout.write("\r\x1b[2K" + line)
+            else:
+                sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+            last_line = line
+
+    client = StatusClient(args.api, token=args.token)
+    try:
+        final = client.wait(args.assembly_id, on_update=on_update, timeout=args.timeout)
+    except TimeoutError:
+        sys.stdout.write("\n" if tty else "")
+        sys.stderr.write(f"transflow-status watch: gave up after {args.timeout} s\n")
+        return EXIT_ERROR
+    except StatusClientError as exc:
+        sys.stdout.write("\n" if tty else "")
+        sys.stderr.write(f"transflow-status watch: {exc}\n")
+        return EXIT_ERROR
+    if tty:
+        sys.stdout.write("\n")
+    duration = f" in {final.execution_duration:.1f}s" if final.execution_duration else ""
+    if final.ok == "ASSEMBLY_COMPLETED":
+        results = sum(len(v) for v in final.results.values())
+        print(f"✅ Completed{duration}: {results} result file(s)")
+        for step, items in final.results.items():
+            for item in items:
+                print(f"   {step}: {item.name} {item.ssl_url}")
+        return EXIT_OK
+    if final.ok == "ASSEMBLY_CANCELED":
+        print(f"⏹ Canceled{duration}")
+        return EXIT_CANCELED
+    print(f"❌ Failed{duration}: {final.error} — {final.message}")
+    return EXIT_FAILED
+
+
+# ---------------------------------------------------------------------------------------------- redrive
+def cmd_redrive(args: argparse.Namespace) -> int:
+    import boto3
+
+    sqs = boto3.client("sqs", region_name=args.region) if args.region else boto3.client("sqs")
+    kwargs: dict[str, Any] = {"SourceArn": args.dlq_arn}
+    if args.queue_arn:
+        kwargs["DestinationArn"] = args.queue_arn
+    if args.max_per_second:
+        kwargs["MaxNumberOfMessagesPerSecond"] = args.max_per_second
+    task = sqs.start_message_move_task(**kwargs)
+    print(json.dumps({"task_handle": task["TaskHandle"]}))
+    while True:
+        tasks = sqs.list_message_move_tasks(SourceArn=args.dlq_arn, MaxResults=1).get("Results", [])
+        if not tasks or tasks[0].get("Status") != "RUNNING":
+            print(json.dumps(tasks[0] if tasks else {}, default=str))
+            return EXIT_OK if tasks and tasks[0].get("Status") == "COMPLETED" else EXIT_ERROR
+        time.sleep(2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    args = build_parser().parse_args(argv)
+    handlers = {"local": cmd_local, "token": cmd_token, "watch": cmd_watch, "redrive": cmd_redrive}
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
