@@ -1,0 +1,194 @@
+"""Real HTTP(S) webhook receivers on 127.0.0.1 for the webhook tests (not a test module).
+
+A ``Receiver`` answers each POST with whatever its ``behaviour`` returns for that request:
+a status code, optional headers, a delay before answering, or one of the special actions
+``"reset"`` (close with a TCP RST), ``"close"`` (close without answering) and ``"drip"``
+(send the status line one byte at a time, slower than any timeout).
+"""
+
+from __future__ import annotations
+
+import datetime
+import socket
+import ssl
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    action: str | None = None  # "reset" | "close" | "drip"
+
+
+@dataclass
+class ReceivedRequest:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+    server_name: str | None = None
+
+
+Behaviour = Callable[[int, ReceivedRequest], Reply]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+    allow_reuse_address = True
+
+
+class Receiver:
+    """Start with ``with Receiver(behaviour) as r:``; ``r.url`` is where to POST."""
+
+    def __init__(
+        self,
+        behaviour: Behaviour | None = None,
+        *,
+        tls: ssl.SSLContext | None = None,
+        host_for_url: str = "127.0.0.1",
+    ) -> None:
+        self.behaviour = behaviour or (lambda _i, _r: Reply(200))
+        self.requests: list[ReceivedRequest] = []
+        self.server_names: list[str | None] = []
+        self._lock = threading.Lock()
+        self._tls = tls
+        self._host_for_url = host_for_url
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                request = ReceivedRequest(self.path, {k: v for k, v in self.headers.items()}, body, time.monotonic())
+                with receiver._lock:
+                    index = len(receiver.requests)
+                    receiver.requests.append(request)
+                reply = receiver.behaviour(index, request)
+                if reply.delay:
+                    time.sleep(reply.delay)
+                if reply.action == "reset":
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    self.close_connection = True
+                    return
+                if reply.action == "close":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if reply.action == "drip":
+                    try:
+                        for byte in b"HTTP/1.1 200 OK\r\n":
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(0.2)
+                    except OSError:
+                        pass
+                    self.close_connection = True
+                    return
+                self.send_response(reply.status)
+                for key, value in reply.headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://{self._host_for_url}:{self.port}/hooks/transflow"
+
+    def __enter__(self) -> Receiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def self_signed(tmp_path: Path, hostname: str) -> tuple[ssl.SSLContext, ssl.SSLContext, list[str | None]]:
+    """(server context recording SNI names, client context trusting only this cert, SNI list)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = tmp_path / "cert.pem"
+    key_path = tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert_path, key_path)
+    names: list[str | None] = []
+
+    def remember(_sock: ssl.SSLSocket, server_name: str | None, _ctx: ssl.SSLContext) -> None:
+        names.append(server_name)
+
+    server.sni_callback = remember
+    client = ssl.create_default_context(cafile=str(cert_path))
+    return server, client, names
+
+
+def fake_dns(monkeypatch: Any, table: dict[str, list[str]] | Callable[[str], list[str]]) -> list[str]:
+    """Route ``socket.getaddrinfo`` for the names in ``table`` to fixed addresses; returns the
+    list of names looked up (so tests can count resolutions)."""
+    real = socket.getaddrinfo
+    calls: list[str] = []
+
+    def getaddrinfo(host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0):
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        answer = table(name) if callable(table) else table.get(name)
+        if answer is None:
+            return real(host, port, family, type, proto, flags)
+        calls.append(name)
+        infos = []
+        for address in answer:
+            if ":" in address:
+                infos.append((socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, int(port or 0), 0, 0)))
+            else:
+                infos.append((socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, int(port or 0))))
+        return infos
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return calls
