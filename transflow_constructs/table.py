@@ -52,3 +52,49 @@ class StatusTable(Construct):
             sort_key=dynamodb.Attribute(name=schema.CREATED_AT_ATTRIBUTE, type=string),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+
+
+def check_existing_table(table: dynamodb.ITable) -> None:
+    """Refuse a ``table=`` that cannot work with the runtime, naming what is missing.
+
+    Any table needs a stream ARN (webhooks are driven by the stream). A ``dynamodb.Table`` defined
+    in the same app is also checked for the partition key, the user index and the stream view
+    type; an imported table's shape is only known at deploy time, so the README lists what it
+    must have.
+    """
+    if table.table_stream_arn is None:
+        raise ValueError(
+            "table= has no stream ARN: webhooks are driven by the table's stream. Enable a NEW_AND_OLD_IMAGES "
+            "stream and import it with dynamodb.Table.from_table_attributes(..., table_stream_arn=...)"
+        )
+    if not isinstance(table, dynamodb.Table):
+        return
+    partition_key = table.schema().partition_key
+    if partition_key.name != schema.PARTITION_KEY or partition_key.type != dynamodb.AttributeType.STRING:
+        raise ValueError(
+            f"table= must have the string partition key {schema.PARTITION_KEY!r}, has {partition_key.name!r}"
+        )
+    try:
+        index = table.schema(schema.USER_INDEX_NAME)
+    except Exception:
+        raise ValueError(
+            f"table= lacks the global secondary index {schema.USER_INDEX_NAME!r} "
+            f"({schema.USER_ID_ATTRIBUTE!r} + {schema.CREATED_AT_ATTRIBUTE!r}) that lists a user's assemblies"
+        ) from None
+    sort_key = index.sort_key
+    if (
+        index.partition_key.name != schema.USER_ID_ATTRIBUTE
+        or sort_key is None
+        or (sort_key.name != schema.CREATED_AT_ATTRIBUTE)
+    ):
+        raise ValueError(
+            f"table= index {schema.USER_INDEX_NAME!r} must be keyed on {schema.USER_ID_ATTRIBUTE!r} and "
+            f"{schema.CREATED_AT_ATTRIBUTE!r}"
+        )
+    cfn = table.node.default_child
+    stream = cfn.stream_specification if isinstance(cfn, dynamodb.CfnTable) else None
+    view_type = getattr(stream, "stream_view_type", None) if stream is not None else None
+    if view_type is not None and not cdk.Token.is_unresolved(view_type) and view_type != "NEW_AND_OLD_IMAGES":
+        raise ValueError(
+            f"table= stream must use NEW_AND_OLD_IMAGES (old and new state decide a transition), has {view_type}"
+        )

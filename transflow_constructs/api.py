@@ -1,0 +1,157 @@
+"""The HTTP API: the routes of the contract, each behind the authorizer, with access logs and throttling."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+from transflow_runtime import schema
+
+from .auth import OIDC, StatusAuth
+
+#: Access log line (JSON). Identity appears only as the authorizer's verdict, never a token.
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "httpMethod": "$context.httpMethod",
+        "routeKey": "$context.routeKey",
+        "path": "$context.path",
+        "status": "$context.status",
+        "protocol": "$context.protocol",
+        "responseLength": "$context.responseLength",
+        "responseLatency": "$context.responseLatency",
+        "integrationLatency": "$context.integrationLatency",
+        "integrationError": "$context.integrationErrorMessage",
+        "authorizerError": "$context.authorizer.error",
+        "userAgent": "$context.identity.userAgent",
+    },
+    separators=(",", ":"),
+)
+CORS_ALLOW_HEADERS = ("authorization", "content-type", "if-none-match")
+CORS_EXPOSE_HEADERS = ("etag", "retry-after", "cache-control")
+
+
+def check_cors_origins(origins: Sequence[str]) -> tuple[str, ...]:
+    """Origins as browsers send them (``https://app.example.com``, optional port) or ``*``."""
+    if isinstance(origins, str):
+        raise ValueError("cors_origins must be a list of origins, not a single string")
+    checked = tuple(origins)
+    if not checked:
+        raise ValueError("cors_origins must not be empty (leave it unset to disable CORS)")
+    for origin in checked:
+        if origin == "*" or cdk.Token.is_unresolved(origin):
+            continue
+        parts = urlsplit(origin)
+        if parts.scheme not in ("https", "http") or not parts.hostname or parts.path or parts.query:
+            raise ValueError(f"CORS origin {origin!r} must look like 'https://app.example.com' (no path) or be '*'")
+    return checked
+
+
+class StatusApi(Construct):
+    """HTTP API (payload format 2.0) in front of the status function."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        auth: StatusAuth,
+        status_function: lambda_.IFunction,
+        authorizer_function: lambda_.IFunction | None,
+        log_retention: logs.RetentionDays,
+        log_removal_policy: cdk.RemovalPolicy,
+        throttling_rate_limit: float,
+        throttling_burst_limit: int,
+        cors_origins: Sequence[str] | None,
+        domain_name: str | None,
+        certificate: acm.ICertificate | None,
+        disable_execute_api_endpoint: bool,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.authorizer = self._authorizer(auth, authorizer_function)
+        self.domain: apigwv2.DomainName | None = None
+        if domain_name is not None and certificate is not None:
+            self.domain = apigwv2.DomainName(self, "Domain", domain_name=domain_name, certificate=certificate)
+        cors = None
+        if cors_origins is not None:
+            cors = apigwv2.CorsPreflightOptions(
+                allow_origins=list(cors_origins),
+                allow_methods=[
+                    apigwv2.CorsHttpMethod.GET,
+                    apigwv2.CorsHttpMethod.POST,
+                    apigwv2.CorsHttpMethod.OPTIONS,
+                ],
+                allow_headers=list(CORS_ALLOW_HEADERS),
+                expose_headers=list(CORS_EXPOSE_HEADERS),
+                max_age=cdk.Duration.hours(1),
+            )
+        self.http_api = apigwv2.HttpApi(
+            self,
+            "Api",
+            description="Transflow assembly status API",
+            cors_preflight=cors,
+            default_authorizer=self.authorizer,
+            create_default_stage=True,
+            default_domain_mapping=apigwv2.DomainMappingOptions(domain_name=self.domain) if self.domain else None,
+            disable_execute_api_endpoint=disable_execute_api_endpoint,
+        )
+        integration = integrations.HttpLambdaIntegration(
+            "StatusIntegration",
+            status_function,
+            payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0,
+        )
+        self.routes: list[apigwv2.HttpRoute] = []
+        for method, path in schema.ROUTES:
+            self.routes.extend(
+                self.http_api.add_routes(
+                    path=path,
+                    methods=[apigwv2.HttpMethod(method)],
+                    integration=integration,
+                    authorizer=self.authorizer,
+                )
+            )
+        self.access_log_group = logs.LogGroup(
+            self, "AccessLogs", retention=log_retention, removal_policy=log_removal_policy
+        )
+        stage = self.http_api.default_stage
+        assert stage is not None
+        cfn_stage = stage.node.default_child
+        assert isinstance(cfn_stage, apigwv2.CfnStage)
+        cfn_stage.access_log_settings = apigwv2.CfnStage.AccessLogSettingsProperty(
+            destination_arn=self.access_log_group.log_group_arn, format=ACCESS_LOG_FORMAT
+        )
+        cfn_stage.default_route_settings = apigwv2.CfnStage.RouteSettingsProperty(
+            throttling_rate_limit=throttling_rate_limit,
+            throttling_burst_limit=throttling_burst_limit,
+            detailed_metrics_enabled=True,
+        )
+        self.url = f"https://{domain_name}/" if self.domain is not None else stage.url
+
+    def _authorizer(self, auth: StatusAuth, function: lambda_.IFunction | None) -> apigwv2.IHttpRouteAuthorizer:
+        if auth.kind == OIDC:
+            assert auth.issuer is not None
+            return authorizers.HttpJwtAuthorizer(
+                "JwtAuthorizer",
+                auth.issuer,
+                jwt_audience=list(auth.audience),
+                identity_source=["$request.header.Authorization"],
+            )
+        assert function is not None
+        return authorizers.HttpLambdaAuthorizer(
+            "SharedSecretAuthorizer",
+            function,
+            response_types=[authorizers.HttpLambdaResponseType.SIMPLE],
+            identity_source=["$request.header.Authorization"],
+            results_cache_ttl=auth.cache_ttl,
+        )

@@ -1,0 +1,151 @@
+"""The one Lambda asset: ``transflow_runtime`` plus its pinned wheels, built without Docker.
+
+CDK's default Python bundling runs pip inside a Docker image. This bundler does the same job on
+the synthesizing machine: it copies the ``transflow_runtime`` package (found through its
+``__file__``, so it works from the source tree and from an installed wheel alike) and asks pip
+for the wheels matching the function's architecture and Python version
+(``--platform manylinux2014_<arch> --only-binary=:all:``). No bytecode is written: Lambda
+compiles on import, and ``.pyc`` files would make the asset differ between machines.
+
+The asset hash is computed here (``AssetHashType.CUSTOM``) from the runtime's source files, the
+pins, the architecture and the Python version, so an unchanged asset is never rebuilt (CDK reuses
+``cdk.out/asset.<hash>``) and any change to what would be shipped produces a new hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import aws_cdk as cdk
+import jsii
+import transflow_runtime
+from aws_cdk import aws_lambda as lambda_
+
+#: Bumped when the bundling procedure itself changes, so old cached assets are not reused.
+BUNDLER_VERSION = "1"
+REQUIREMENTS_FILE = Path(__file__).with_name("bundle-requirements.txt")
+_SKIPPED_DIRS = frozenset({"__pycache__"})
+_SKIPPED_SUFFIXES = (".pyc", ".pyo")
+
+_PLATFORM_MACHINE = {"x86_64": "x86_64", "arm64": "aarch64"}
+
+
+def runtime_package_dir() -> Path:
+    """Directory of the ``transflow_runtime`` package that will be shipped."""
+    return Path(transflow_runtime.__file__).resolve().parent
+
+
+def python_version_of(runtime: lambda_.Runtime) -> str:
+    """``"3.13"`` for ``Runtime.PYTHON_3_13``; ``ValueError`` for a non-Python runtime."""
+    name = runtime.name
+    if runtime.family != lambda_.RuntimeFamily.PYTHON or not name.startswith("python3."):
+        raise ValueError(f"runtime must be a Python 3 Lambda runtime, got {name!r}")
+    version = name.removeprefix("python")
+    minor = int(version.split(".")[1])
+    if minor < 11:
+        raise ValueError(f"runtime {name!r} is too old: transflow_runtime needs Python 3.11 or newer")
+    return version
+
+
+def pip_platform(architecture: lambda_.Architecture) -> str:
+    """pip's ``--platform`` tag for a Lambda architecture."""
+    machine = _PLATFORM_MACHINE.get(architecture.name)
+    if machine is None:
+        raise ValueError(f"unsupported Lambda architecture {architecture.name!r}")
+    return f"manylinux2014_{machine}"
+
+
+def _source_files(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED_DIRS)
+        for name in sorted(filenames):
+            if not name.endswith(_SKIPPED_SUFFIXES):
+                yield Path(dirpath, name)
+
+
+def asset_hash(architecture: lambda_.Architecture, python_version: str) -> str:
+    """Hash of everything that determines the asset's content."""
+    digest = hashlib.sha256()
+    digest.update(f"bundler={BUNDLER_VERSION}\0arch={architecture.name}\0python={python_version}\0".encode())
+    digest.update(b"requirements\0" + REQUIREMENTS_FILE.read_bytes() + b"\0")
+    root = runtime_package_dir()
+    for path in _source_files(root):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def copy_runtime(output_dir: Path) -> None:
+    """Copy the ``transflow_runtime`` package into ``output_dir`` without bytecode caches."""
+    shutil.copytree(
+        runtime_package_dir(),
+        output_dir / "transflow_runtime",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo"),
+        dirs_exist_ok=True,
+    )
+
+
+def install_requirements(output_dir: Path, *, platform: str, python_version: str) -> None:
+    """Install the pinned wheels for the target platform into ``output_dir``."""
+    command = [
+        sys.executable, "-m", "pip", "install",
+        "--target", str(output_dir),
+        "--platform", platform,
+        "--implementation", "cp",
+        "--python-version", python_version,
+        "--only-binary=:all:",
+        "--no-compile",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--quiet",
+        "-r", str(REQUIREMENTS_FILE),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"bundling the Lambda asset failed: pip exited with {result.returncode} for {platform} / "
+            f"Python {python_version}.\n{result.stdout}{result.stderr}"
+        )
+
+
+def build_bundle(output_dir: str | os.PathLike[str], architecture: lambda_.Architecture, python_version: str) -> None:
+    """Write the complete asset (runtime source + wheels) into ``output_dir``."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    install_requirements(out, platform=pip_platform(architecture), python_version=python_version)
+    copy_runtime(out)
+
+
+@jsii.implements(cdk.ILocalBundling)
+class LocalBundler:
+    """CDK local bundling hook: builds the asset on this machine instead of in Docker."""
+
+    def __init__(self, architecture: lambda_.Architecture, python_version: str) -> None:
+        self._architecture = architecture
+        self._python_version = python_version
+
+    def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_options: object) -> bool:
+        """Build into ``output_dir``; raises (never falls back to Docker) when pip fails."""
+        build_bundle(output_dir, self._architecture, self._python_version)
+        return True
+
+
+def runtime_code(architecture: lambda_.Architecture, runtime: lambda_.Runtime) -> lambda_.Code:
+    """The shared asset for every function of one ``TransflowStatus``."""
+    python_version = python_version_of(runtime)
+    return lambda_.Code.from_asset(
+        str(runtime_package_dir()),
+        asset_hash_type=cdk.AssetHashType.CUSTOM,
+        asset_hash=asset_hash(architecture, python_version),
+        bundling=cdk.BundlingOptions(
+            # Only a fallback required by the API: LocalBundler always bundles or raises.
+            image=runtime.bundling_image,
+            local=LocalBundler(architecture, python_version),
+        ),
+    )

@@ -1,0 +1,5 @@
+"""Where ``TransflowStatus`` sends things: webhook targets."""
+
+from .webhooks import WebhookTarget
+
+__all__ = ["WebhookTarget"]
