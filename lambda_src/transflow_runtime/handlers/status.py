@@ -1,0 +1,736 @@
+"""The status Lambda: the read side of the HTTP API, and direct ``lambda:Invoke`` for servers.
+
+One handler serves two event shapes, told apart by shape:
+
+* HTTP API payload format 2.0 (has ``requestContext.http``): the routes in ``schema.ROUTES``,
+  the caller's user id taken from the authorizer context (JWT claims of the native OIDC
+  authorizer, or the shared-secret Lambda authorizer's ``context``);
+* direct invoke ``{"assemblyId": ID, "userId": U?, "triggerWebhook": bool?}``, answered as
+  ``{"statusCode", "body", "headers"}`` (the seed's ``StatusLambdaClient`` shape).
+
+Cold starts pay for every import, so at module level this imports only the stdlib, boto3 and the
+project's stdlib-only modules; items are served straight from the low-level client without
+pydantic. Every input is validated before the store is touched: malformed requests get a 4xx
+with a JSON ``{"error": ...}`` body, and 500 is reserved for store (DynamoDB/SQS) failures.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+import traceback
+from typing import Any, NamedTuple
+from urllib.parse import unquote
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .. import schema
+from ..dynamo import batch_get_items, deserialize_item, encode_cursor, iso_now, item_owner, query_user_items
+from ..errors import StoreError
+from ..serialize import js_dumps, public_view
+
+# --- limits ------------------------------------------------------------------------------------
+MAX_BATCH_IDS = 100
+DEFAULT_LIST_LIMIT = 25
+MAX_LIST_LIMIT = 100
+#: Request bodies above this are refused (a full batch of 100 ids is about 7 KB).
+MAX_BODY_BYTES = 32 * 1024
+#: Lambda's response limit is 6 MB; keep headroom for headers and the JSON envelope.
+MAX_RESPONSE_BYTES = 5_500_000
+#: Anything longer cannot be a DynamoDB partition key we would find (limit 2048 bytes).
+MAX_ID_BYTES = 1024
+MAX_USER_ID_BYTES = 1024
+MAX_HEADER_CHARS = 4096
+
+#: ``Retry-After`` seconds: the seed's recommended polling intervals.
+RETRY_AFTER_ACTIVE = 2
+RETRY_AFTER_QUEUED = 5
+RETRY_AFTER_NOT_FOUND = 5
+#: Terminal statuses never change state again; caches may keep them this long.
+TERMINAL_MAX_AGE = 60
+
+METRIC_NAME = "StatusChecks"
+METRIC_DIMENSION = "Result"
+
+_BASE_HEADERS = {
+    "Content-Type": "application/json",
+    "Cache-Control": "no-store",
+    "Vary": "Authorization",
+    "X-Content-Type-Options": "nosniff",
+}
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no", ""})
+
+
+def _make_client(service: str) -> Any:
+    """A boto3 client, or None when the environment cannot build one (e.g. no region yet)."""
+    try:
+        return boto3.client(service)
+    except Exception:  # NoRegionError and friends: retried on first use
+        return None
+
+
+# Created at import: the cold-start baseline includes it, and warm requests reuse it.
+_dynamodb: Any = _make_client("dynamodb")
+_sqs: Any = None  # replays only; created on first use
+
+
+class _Config(NamedTuple):
+    table_name: str
+    queue_url: str
+    user_id_claim: str
+    id_pattern: re.Pattern[str]
+    namespace: str
+
+
+_config_cache: _Config | None = None
+
+
+def _config() -> _Config:
+    """The environment, read once per container (tests call ``reset_for_tests``)."""
+    global _config_cache
+    if _config_cache is None:
+        env = os.environ
+        table_name = env.get(schema.ENV_TABLE_NAME, "").strip()
+        if not table_name:
+            raise _ConfigError(f"{schema.ENV_TABLE_NAME} is not set")
+        pattern = env.get(schema.ENV_ASSEMBLY_ID_PATTERN, "").strip() or schema.DEFAULT_ASSEMBLY_ID_PATTERN
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise _ConfigError(f"{schema.ENV_ASSEMBLY_ID_PATTERN} is not a valid regular expression: {exc}") from None
+        _config_cache = _Config(
+            table_name=table_name,
+            queue_url=env.get(schema.ENV_WEBHOOK_QUEUE_URL, "").strip(),
+            user_id_claim=env.get(schema.ENV_USER_ID_CLAIM, "").strip() or schema.DEFAULT_USER_ID_CLAIM,
+            id_pattern=compiled,
+            namespace=env.get(schema.ENV_METRICS_NAMESPACE, "").strip() or schema.DEFAULT_METRICS_NAMESPACE,
+        )
+    return _config_cache
+
+
+def reset_for_tests(*, dynamodb: Any = None, sqs: Any = None) -> None:
+    """Re-read the environment and rebuild (or replace) the AWS clients.
+
+    For tests and local mode, which set the environment after this module was imported.
+    """
+    global _config_cache, _dynamodb, _sqs
+    _config_cache = None
+    _dynamodb = dynamodb if dynamodb is not None else _make_client("dynamodb")
+    _sqs = sqs
+
+
+def _dynamodb_client() -> Any:
+    global _dynamodb
+    if _dynamodb is None:
+        _dynamodb = boto3.client("dynamodb")  # raises a BotoCoreError: a store failure (500)
+    return _dynamodb
+
+
+def _sqs_client() -> Any:
+    global _sqs
+    if _sqs is None:
+        _sqs = boto3.client("sqs")
+    return _sqs
+
+
+# --- errors and responses ------------------------------------------------------------------------
+class _ConfigError(Exception):
+    """The deployment is misconfigured (logged in full, answered as a generic 500)."""
+
+
+class _HttpError(Exception):
+    """A request the handler answers with a 4xx/5xx and a JSON error body."""
+
+    def __init__(
+        self, status: int, message: str, *, result: str = "bad_request", headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.result = result
+        self.headers = headers or {}
+
+
+#: Errors the store's AWS calls raise: the only causes of a 500.
+_STORE_ERRORS = (ClientError, BotoCoreError, StoreError)
+
+
+def _response(status: int, body: str | None, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    merged = dict(_BASE_HEADERS)
+    if headers:
+        merged.update(headers)
+    if body is None:
+        merged.pop("Content-Type", None)
+    return {"statusCode": status, "headers": merged, "body": body or "", "isBase64Encoded": False}
+
+
+def _wire(value: Any) -> str:
+    """JS-compatible JSON; an item that cannot be serialized is a store-side failure (500)."""
+    try:
+        return js_dumps(value)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise StoreError(f"stored status cannot be serialized: {exc}") from None
+
+
+def _error_response(status: int, message: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    return _response(status, json.dumps({"error": message}), headers)
+
+
+# --- analytics -----------------------------------------------------------------------------------
+def _emit(line: str) -> None:
+    sys.stdout.write(line + "\n")
+
+
+def _track(
+    assembly_id: str | None, user_id: str | None, result: str, *, request_id: str | None = None, count: int = 1
+) -> None:
+    """The seed's ``status_check`` event, in CloudWatch embedded metric format (one line).
+
+    The same JSON object is the analytics record (``event``, ``assembly_id``, ``user_id``,
+    ``result``, ``timestamp``) and a ``StatusChecks`` count by ``Result``. Never logs tokens.
+    """
+    try:
+        namespace = _config().namespace
+    except _ConfigError:
+        namespace = schema.DEFAULT_METRICS_NAMESPACE
+    record: dict[str, Any] = {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": [[METRIC_DIMENSION]],
+                    "Metrics": [{"Name": METRIC_NAME, "Unit": "Count"}],
+                }
+            ],
+        },
+        METRIC_DIMENSION: result,
+        METRIC_NAME: count,
+        "event": "status_check",
+        "assembly_id": assembly_id,
+        "user_id": user_id,
+        "result": result,
+        "timestamp": iso_now(),
+    }
+    if request_id:
+        record["request_id"] = request_id
+    _emit(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
+
+
+def _log_failure(kind: str, exc: BaseException, request_id: str | None) -> None:
+    """Full detail goes to the log, never to the caller."""
+    _emit(
+        json.dumps(
+            {
+                "event": "status_error",
+                "kind": kind,
+                "error_type": type(exc).__name__,
+                "detail": str(exc)[:2000],
+                "traceback": "".join(traceback.format_exception(exc))[-4000:],
+                "request_id": request_id,
+                "timestamp": iso_now(),
+            },
+            separators=(",", ":"),
+        )
+    )
+
+
+# --- status semantics ----------------------------------------------------------------------------
+def _is_terminal(item: dict[str, Any]) -> bool:
+    state = item.get("state")
+    if state in schema.TERMINAL_STATES:
+        return True
+    if state in schema.ACTIVE_STATES:
+        return False
+    # Items written by other tools may lack ``state``: the seed's clients stop on ok/error.
+    return bool(item.get("ok") or item.get("error"))
+
+
+def _etag(item: dict[str, Any]) -> str:
+    """A strong ETag from the assembly id and its write counter.
+
+    ``record_notification`` updates the ``notify_*`` fields without bumping ``version``, so they
+    are part of the tag too; items without a version fall back to a hash of their content.
+    """
+    version = item.get(schema.VERSION_ATTRIBUTE)
+    if version is None:
+        basis = _wire(public_view(item))
+    else:
+        notify = sorted((k, str(v)) for k, v in item.items() if k.startswith("notify_"))
+        basis = f"{item.get(schema.PARTITION_KEY)}\x00{version}\x00{notify!r}"
+    return '"' + hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()[:32] + '"'
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    """``If-None-Match`` with weak comparison: ``*``, a list, ``W/`` prefixes (RFC 9110 13.1.2)."""
+    if not header or len(header) > MAX_HEADER_CHARS:
+        return False
+    if header.strip() == "*":
+        return True
+    for candidate in header.split(","):
+        candidate = candidate.strip()
+        if candidate[:2] in ("W/", "w/"):
+            candidate = candidate[2:]
+        if candidate == etag:
+            return True
+    return False
+
+
+def _status_headers(item: dict[str, Any], etag: str) -> dict[str, str]:
+    headers = {"ETag": etag}
+    if _is_terminal(item):
+        headers["Cache-Control"] = f"private, max-age={TERMINAL_MAX_AGE}"
+    else:
+        headers["Cache-Control"] = "no-store"
+        queued = item.get("state") == schema.STATE_QUEUED
+        headers["Retry-After"] = str(RETRY_AFTER_QUEUED if queued else RETRY_AFTER_ACTIVE)
+    return headers
+
+
+def _check_id(value: Any, config: _Config, what: str = "assemblyId") -> str:
+    if value is None or value == "":
+        raise _HttpError(400, f"{what} is required")
+    if not isinstance(value, str):
+        raise _HttpError(400, f"{what} must be a string")
+    if len(value) > MAX_ID_BYTES or len(value.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
+        raise _HttpError(400, f"{what} is too long")
+    if not config.id_pattern.fullmatch(value):
+        raise _HttpError(400, f"{what} is not a valid assembly id")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _HttpError(400, f"{what} is not a valid assembly id") from None
+    return value
+
+
+# --- store reads ---------------------------------------------------------------------------------
+def _get_item(config: _Config, assembly_id: str) -> dict[str, Any] | None:
+    response = _dynamodb_client().get_item(
+        TableName=config.table_name, Key={schema.PARTITION_KEY: {"S": assembly_id}}
+    )
+    item = response.get("Item")
+    return None if item is None else deserialize_item(item)
+
+
+def _read_one(
+    config: _Config,
+    assembly_id: str,
+    user_id: str | None,
+    *,
+    enforce_owner: bool,
+    if_none_match: str | None,
+    request_id: str | None,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(response, item or None): the single-assembly read every entry point shares."""
+    item = _get_item(config, assembly_id)
+    if item is None:
+        _track(assembly_id, user_id, "not_found", request_id=request_id)
+        return (
+            _error_response(404, "assembly not found", {"Retry-After": str(RETRY_AFTER_NOT_FOUND)}),
+            None,
+        )
+    if enforce_owner and item_owner(item) != user_id:
+        _track(assembly_id, user_id, "forbidden", request_id=request_id)
+        return _error_response(403, "access denied: you do not own this assembly"), None
+    etag = _etag(item)
+    headers = _status_headers(item, etag)
+    if _etag_matches(if_none_match, etag):
+        _track(assembly_id, user_id, "not_modified", request_id=request_id)
+        return _response(304, None, headers), item
+    body = _wire(public_view(item))
+    _track(assembly_id, user_id, "found", request_id=request_id)
+    return _response(200, body, headers), item
+
+
+def _enqueue_replay(config: _Config, assembly_id: str) -> str:
+    """Send a replay event (new event id) to the webhook queue; returns the event id."""
+    from ..events import make_message, parse_message  # stdlib-only, but only replays need it
+
+    if not config.queue_url:
+        raise _HttpError(501, "webhook replay is not configured for this deployment", result="error")
+    message = make_message(assembly_id, schema.EVENT_REPLAY)
+    _sqs_client().send_message(QueueUrl=config.queue_url, MessageBody=message)
+    return parse_message(message)["event_id"]
+
+
+# --- HTTP API ------------------------------------------------------------------------------------
+_ROUTE_KEYS = {f"{method} {path}": (method, path) for method, path in schema.ROUTES}
+_PATHS: dict[str, set[str]] = {}
+for _method, _path in schema.ROUTES:
+    _PATHS.setdefault(_path, set()).add(_method)
+
+
+def _match_path(path: str) -> tuple[str, str | None] | None:
+    """(route path template, raw assembly id segment) for a concrete path, else None."""
+    parts = path.strip("/").split("/") if path.strip("/") else []
+    for template in _PATHS:
+        tparts = template.strip("/").split("/")
+        if len(tparts) != len(parts):
+            continue
+        segment = None
+        for tp, p in zip(tparts, parts, strict=True):
+            if tp.startswith("{") and tp.endswith("}"):
+                if not p:
+                    break
+                segment = p
+            elif tp != p:
+                break
+        else:
+            return template, segment
+    return None
+
+
+def _str_dict(value: Any) -> dict[str, str]:
+    """A header/query/path map from an untrusted event: string keys and values only."""
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _user_id(event: dict[str, Any], config: _Config) -> str:
+    authorizer = event.get("requestContext", {}).get("authorizer")
+    user: Any = None
+    if isinstance(authorizer, dict):
+        lam = authorizer.get("lambda")
+        if isinstance(lam, dict):
+            user = lam.get(schema.AUTHORIZER_CONTEXT_USER_KEY)
+        if user is None:
+            jwt = authorizer.get("jwt")
+            claims = jwt.get("claims") if isinstance(jwt, dict) else None
+            if isinstance(claims, dict):
+                user = claims.get(config.user_id_claim)
+    if isinstance(user, int) and not isinstance(user, bool):
+        user = str(user)
+    if not isinstance(user, str) or not user.strip():
+        raise _HttpError(401, "authentication required", result="unauthorized")
+    if len(user.encode("utf-8", "surrogatepass")) > MAX_USER_ID_BYTES:
+        raise _HttpError(401, "the token's user id is not acceptable", result="unauthorized")
+    return user
+
+
+def _body_bytes(event: dict[str, Any]) -> bytes:
+    body = event.get("body")
+    if body is None or body == "":
+        return b""
+    if not isinstance(body, str):
+        raise _HttpError(400, "request body must be a string")
+    # Cheap size check before decoding: base64 is 4/3 of the payload.
+    if len(body) > MAX_BODY_BYTES * 4 // 3 + 4:
+        raise _HttpError(413, "request body is too large")
+    if event.get("isBase64Encoded") is True:
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise _HttpError(400, "request body is not valid base64") from None
+    else:
+        try:
+            raw = body.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _HttpError(400, "request body is not valid UTF-8") from None
+    if len(raw) > MAX_BODY_BYTES:
+        raise _HttpError(413, "request body is too large")
+    return raw
+
+
+def _json_body(raw: bytes) -> dict[str, Any]:
+    if not raw.strip():
+        raise _HttpError(400, "request body must be a JSON object")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise _HttpError(400, "request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise _HttpError(400, "request body must be a JSON object")
+    return data
+
+
+def _limit_param(query: dict[str, str]) -> int:
+    raw = query.get("limit")
+    if raw is None or raw == "":
+        return DEFAULT_LIST_LIMIT
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 4:
+        raise _HttpError(400, f"limit must be an integer between 1 and {MAX_LIST_LIMIT}")
+    value = int(raw)
+    if not 1 <= value <= MAX_LIST_LIMIT:
+        raise _HttpError(400, f"limit must be an integer between 1 and {MAX_LIST_LIMIT}")
+    return value
+
+
+def _bool_param(query: dict[str, str], name: str) -> bool:
+    raw = query.get(name)
+    if raw is None:
+        return False
+    lowered = raw.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise _HttpError(400, f"{name} must be true or false")
+
+
+def _query_id(query: dict[str, str]) -> Any:
+    camel, snake = query.get("assemblyId"), query.get("assembly_id")
+    if camel is not None and snake is not None and camel != snake:
+        raise _HttpError(400, "assemblyId and assembly_id disagree")
+    return camel if camel is not None else snake
+
+
+class _HttpRequest(NamedTuple):
+    method: str
+    template: str
+    path_id: Any
+    headers: dict[str, str]
+    query: dict[str, str]
+    request_id: str | None
+
+
+def _parse_route(event: dict[str, Any]) -> _HttpRequest:
+    context = event.get("requestContext")
+    http = context.get("http") if isinstance(context, dict) else None
+    if not isinstance(http, dict):
+        raise _HttpError(400, "malformed request")
+    method = http.get("method")
+    if not isinstance(method, str) or not method:
+        raise _HttpError(400, "malformed request")
+    method = method.upper()
+    request_id = context.get("requestId") if isinstance(context.get("requestId"), str) else None
+    path_params = _str_dict(event.get("pathParameters"))
+    route_key = event.get("routeKey")
+    template: str | None = None
+    path_id: Any = None
+    if isinstance(route_key, str) and route_key in _ROUTE_KEYS:
+        # A route of the construct: API Gateway matched it and extracted the path parameter.
+        template = _ROUTE_KEYS[route_key][1]
+        path_id = path_params.get("assemblyId")
+    else:
+        # $default / proxy routes (and local tools): route on the path ourselves.
+        raw_path = event.get("rawPath")
+        if not isinstance(raw_path, str):
+            raw_path = http.get("path") if isinstance(http.get("path"), str) else ""
+        stage = context.get("stage")
+        if isinstance(stage, str) and stage and stage != "$default" and raw_path.startswith(f"/{stage}/"):
+            raw_path = raw_path[len(stage) + 1 :]
+        if len(raw_path) > MAX_HEADER_CHARS:
+            raise _HttpError(404, "no such route", result="no_route")
+        matched = _match_path(raw_path)
+        if matched is None:
+            raise _HttpError(404, "no such route", result="no_route")
+        template, segment = matched
+        if segment is not None:
+            try:
+                path_id = unquote(segment, errors="strict") if "%" in segment else segment
+            except UnicodeDecodeError:
+                raise _HttpError(400, "assemblyId is not a valid assembly id") from None
+    allowed = _PATHS[template]
+    if method not in allowed:
+        raise _HttpError(
+            405, f"method {method[:16]} is not allowed here", result="bad_method",
+            headers={"Allow": ", ".join(sorted(allowed))},
+        )
+    headers = {k.lower(): v for k, v in _str_dict(event.get("headers")).items()}
+    return _HttpRequest(method, template, path_id, headers, _str_dict(event.get("queryStringParameters")),
+                        request_id)
+
+
+def _handle_http(event: dict[str, Any]) -> dict[str, Any]:
+    request_id: str | None = None
+    user_id: str | None = None
+    try:
+        config = _config()
+        request = _parse_route(event)
+        request_id = request.request_id
+        user_id = _user_id(event, config)
+        raw_body = _body_bytes(event)
+        method, template = request.method, request.template
+        if template == "/status" or (template == "/assemblies/{assemblyId}" and method == "GET"):
+            source = _query_id(request.query) if template == "/status" else request.path_id
+            assembly_id = _check_id(source, config)
+            response, _item = _read_one(
+                config, assembly_id, user_id, enforce_owner=True,
+                if_none_match=request.headers.get("if-none-match"), request_id=request_id,
+            )
+            return response
+        if template == "/status/batch":
+            return _batch(config, user_id, _json_body(raw_body), request_id)
+        if template == "/assemblies":
+            return _list(config, user_id, request.query, request_id)
+        if template == "/assemblies/{assemblyId}/notify":
+            return _notify(config, _check_id(request.path_id, config), user_id, request_id)
+        raise _HttpError(404, "no such route", result="no_route")  # pragma: no cover - routes are exhaustive
+    except _HttpError as exc:
+        _track(None, user_id, exc.result, request_id=request_id)
+        return _error_response(exc.status, exc.message, exc.headers)
+    except _ConfigError as exc:
+        _log_failure("config", exc, request_id)
+        _track(None, user_id, "error", request_id=request_id)
+        return _error_response(500, "the status service is misconfigured")
+    except _STORE_ERRORS as exc:
+        _log_failure("store", exc, request_id)
+        _track(None, user_id, "error", request_id=request_id)
+        return _error_response(500, "the status store is unavailable; try again")
+
+
+def _batch(config: _Config, user_id: str, body: dict[str, Any], request_id: str | None) -> dict[str, Any]:
+    ids = body.get("assemblyIds", body.get("assembly_ids"))
+    if ids is None:
+        raise _HttpError(400, "assemblyIds is required")
+    if not isinstance(ids, list):
+        raise _HttpError(400, "assemblyIds must be a list of assembly ids")
+    if not ids:
+        raise _HttpError(400, f"assemblyIds must hold between 1 and {MAX_BATCH_IDS} ids")
+    if len(ids) > MAX_BATCH_IDS:
+        raise _HttpError(400, f"assemblyIds holds {len(ids)} ids; at most {MAX_BATCH_IDS} are allowed")
+    for index, value in enumerate(ids):
+        _check_id(value, config, f"assemblyIds[{index}]")
+    unique = list(dict.fromkeys(ids))
+    found = batch_get_items(_dynamodb_client(), config.table_name, unique)
+    out: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    for assembly_id in unique:
+        item = found.get(assembly_id)
+        if item is None:
+            result, out[assembly_id] = "not_found", None
+        elif item_owner(item) != user_id:
+            result, out[assembly_id] = "forbidden", None  # another user's id reads as null
+        else:
+            result, out[assembly_id] = "found", public_view(item)
+        counts[result] = counts.get(result, 0) + 1
+        _track(assembly_id, user_id, result, request_id=request_id)
+    body_text = _wire({"assemblies": out})
+    if len(body_text) > MAX_RESPONSE_BYTES or len(body_text.encode("utf-8", "surrogatepass")) > MAX_RESPONSE_BYTES:
+        raise _HttpError(413, "these statuses are too large for one response; request fewer ids at a time")
+    return _response(200, body_text)
+
+
+def _list(config: _Config, user_id: str, query: dict[str, str], request_id: str | None) -> dict[str, Any]:
+    limit = _limit_param(query)
+    active = _bool_param(query, "active")
+    cursor = query.get("cursor") or None
+    try:
+        items, next_cursor = query_user_items(
+            _dynamodb_client(), config.table_name, user_id,
+            limit=limit, cursor=cursor, active_only=active, max_limit=MAX_LIST_LIMIT,
+        )
+    except ValueError as exc:
+        # Malformed, tampered with, or another user's cursor: never a way into their list.
+        raise _HttpError(400, "cursor is invalid" if "cursor" in str(exc) else str(exc)) from None
+    views = [public_view(i) for i in items]
+    body_text = _wire({"assemblies": views, "next_cursor": next_cursor})
+    if len(body_text.encode("utf-8", "surrogatepass")) > MAX_RESPONSE_BYTES:
+        # Items can reach 400 KB each: shorten the page and continue after its last item.
+        while len(views) > 1:
+            views.pop()
+            items.pop()
+            tail = items[-1]
+            next_cursor = encode_cursor(
+                {
+                    schema.PARTITION_KEY: {"S": tail[schema.PARTITION_KEY]},
+                    schema.USER_ID_ATTRIBUTE: {"S": user_id},
+                    schema.CREATED_AT_ATTRIBUTE: {"S": tail[schema.CREATED_AT_ATTRIBUTE]},
+                },
+                user_id,
+            )
+            body_text = _wire({"assemblies": views, "next_cursor": next_cursor})
+            if len(body_text.encode("utf-8", "surrogatepass")) <= MAX_RESPONSE_BYTES:
+                break
+    _track(None, user_id, "listed", request_id=request_id, count=1)
+    return _response(200, body_text)
+
+
+def _notify(config: _Config, assembly_id: str, user_id: str, request_id: str | None) -> dict[str, Any]:
+    item = _get_item(config, assembly_id)
+    if item is None:
+        _track(assembly_id, user_id, "not_found", request_id=request_id)
+        return _error_response(404, "assembly not found", {"Retry-After": str(RETRY_AFTER_NOT_FOUND)})
+    if item_owner(item) != user_id:
+        _track(assembly_id, user_id, "forbidden", request_id=request_id)
+        return _error_response(403, "access denied: you do not own this assembly")
+    try:
+        event_id = _enqueue_replay(config, assembly_id)
+    except _HttpError as exc:
+        _track(assembly_id, user_id, exc.result, request_id=request_id)
+        return _error_response(exc.status, exc.message)
+    _track(assembly_id, user_id, "replayed", request_id=request_id)
+    return _response(202, json.dumps({"assembly_id": assembly_id, "event_id": event_id}))
+
+
+# --- direct invoke -------------------------------------------------------------------------------
+def _handle_direct(event: Any, request_id: str | None) -> dict[str, Any]:
+    user_id: str | None = None
+    assembly_id: str | None = None
+    try:
+        config = _config()
+        if not isinstance(event, dict):
+            raise _HttpError(400, "the event must be a JSON object with assemblyId")
+        raw_user = event.get("userId", event.get("user_id"))
+        if raw_user is not None:
+            if isinstance(raw_user, int) and not isinstance(raw_user, bool):
+                raw_user = str(raw_user)
+            if not isinstance(raw_user, str) or not raw_user.strip():
+                raise _HttpError(400, "userId must be a non-empty string when given")
+            if len(raw_user.encode("utf-8", "surrogatepass")) > MAX_USER_ID_BYTES:
+                raise _HttpError(400, "userId is too long")
+            user_id = raw_user
+        trigger = event.get("triggerWebhook", False)
+        if trigger is None:
+            trigger = False
+        if not isinstance(trigger, bool):
+            raise _HttpError(400, "triggerWebhook must be true or false")
+        if_none_match = event.get("ifNoneMatch")
+        if if_none_match is not None and not isinstance(if_none_match, str):
+            raise _HttpError(400, "ifNoneMatch must be a string")
+        assembly_id = _check_id(event.get("assemblyId", event.get("assembly_id")), config)
+        response, item = _read_one(
+            config, assembly_id, user_id,
+            enforce_owner=user_id is not None,  # without userId the IAM caller is trusted
+            if_none_match=None if trigger else if_none_match, request_id=request_id,
+        )
+        if trigger and item is not None and response["statusCode"] == 200:
+            try:
+                event_id = _enqueue_replay(config, assembly_id)
+            except _HttpError as exc:
+                _track(assembly_id, user_id, exc.result, request_id=request_id)
+                return _error_response(exc.status, exc.message)
+            response["headers"]["X-Transflow-Event-Id"] = event_id
+            _track(assembly_id, user_id, "replayed", request_id=request_id)
+        return response
+    except _HttpError as exc:
+        _track(assembly_id, user_id, exc.result, request_id=request_id)
+        return _error_response(exc.status, exc.message, exc.headers)
+    except _ConfigError as exc:
+        _log_failure("config", exc, request_id)
+        _track(assembly_id, user_id, "error", request_id=request_id)
+        return _error_response(500, "the status service is misconfigured")
+    except _STORE_ERRORS as exc:
+        _log_failure("store", exc, request_id)
+        _track(assembly_id, user_id, "error", request_id=request_id)
+        return _error_response(500, "the status store is unavailable; try again")
+
+
+def _is_http_event(event: Any) -> bool:
+    if not isinstance(event, dict):
+        return False
+    context = event.get("requestContext")
+    return isinstance(context, dict) and "http" in context
+
+
+def handler(event: Any, context: Any = None) -> dict[str, Any]:
+    """Lambda entry point for both HTTP API (payload 2.0) events and direct invokes."""
+    request_id = getattr(context, "aws_request_id", None)
+    if not isinstance(request_id, str):
+        request_id = None
+    try:
+        if _is_http_event(event):
+            return _handle_http(event)
+        return _handle_direct(event, request_id)
+    except Exception as exc:  # a bug, not a bad request: log it in full, leak nothing
+        _log_failure("unexpected", exc, request_id)
+        return _error_response(500, "internal error")
