@@ -9,6 +9,7 @@ a status code, optional headers, a delay before answering, or one of the special
 from __future__ import annotations
 
 import datetime
+import json
 import socket
 import ssl
 import struct
@@ -192,3 +193,165 @@ def fake_dns(monkeypatch: Any, table: dict[str, list[str]] | Callable[[str], lis
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     return calls
+
+
+def stream_records(dynamodb: Any, table_name: str, after: str | None = None) -> list[dict[str, Any]]:
+    """Every record of the table's DynamoDB stream (moto), in order, as Lambda would receive them;
+    only those with a sequence number greater than ``after`` when given."""
+    import boto3
+
+    endpoint = dynamodb.meta.endpoint_url
+    streams = boto3.client(
+        "dynamodbstreams",
+        region_name=dynamodb.meta.region_name,
+        endpoint_url=None if "amazonaws.com" in endpoint else endpoint,  # a moto server, or in-process moto
+    )
+    arn = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
+    records: list[dict[str, Any]] = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            page = streams.get_records(ShardIterator=iterator, Limit=1000)
+            records.extend(page["Records"])
+            if not page["Records"]:
+                break
+            iterator = page.get("NextShardIterator")
+    if after is not None:
+        records = [r for r in records if int(r["dynamodb"]["SequenceNumber"]) > int(after)]
+    return records
+
+
+# ---------------------------------------------------------------------------------- SQS harness
+class WebhookHarness:
+    """A fresh table, webhook queue and DLQ on the (serial, thread-safe) moto server, and the
+    in-process equivalent of Lambda's SQS poller: receive, call the sender, delete successes."""
+
+    def __init__(self, endpoint: str, region: str = "us-east-1") -> None:
+        import uuid
+
+        import boto3
+        from transflow_runtime import StatusStore
+        from transflow_runtime.resources import create_table
+
+        suffix = uuid.uuid4().hex[:8]
+        self.endpoint = endpoint
+        self.dynamodb = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint)
+        self.sqs = boto3.client("sqs", region_name=region, endpoint_url=endpoint)
+        self.secrets = boto3.client("secretsmanager", region_name=region, endpoint_url=endpoint)
+        self.table_name = f"transflow-status-{suffix}"
+        create_table(self.dynamodb, self.table_name)
+        self.dlq_url = self.sqs.create_queue(QueueName=f"webhooks-dlq-{suffix}")["QueueUrl"]
+        self.queue_url = self.sqs.create_queue(QueueName=f"webhooks-{suffix}")["QueueUrl"]
+        self.queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        self.store = StatusStore(self.table_name, client=self.dynamodb)
+        self.last_records: list[dict[str, Any]] = []
+
+    def settings(self, config: dict[str, Any], *, delays: str = "0,0,0", timeout: float = 5, **extra: Any):
+        from transflow_runtime.handlers.webhook import WebhookConfig, WebhookSettings, parse_retry_delays
+
+        return WebhookSettings(
+            table_name=self.table_name,
+            config=WebhookConfig.parse(json.dumps(config)),
+            retry_delays=parse_retry_delays(delays),
+            timeout=timeout,
+            dlq_url=extra.pop("dlq_url", self.dlq_url),
+            queue_url=extra.pop("queue_url", self.queue_url),
+            allow_private=extra.pop("allow_private", ("127.0.0.1/32",)),
+            allow_http=extra.pop("allow_http", True),
+            **extra,
+        )
+
+    def sender(self, config: dict[str, Any], *, clock: Callable[[], float] = time.time, **kwargs: Any):
+        from transflow_runtime.handlers.webhook import WebhookSender
+
+        return WebhookSender(
+            self.settings(config, **kwargs), dynamodb=self.dynamodb, sqs=self.sqs, secretsmanager=self.secrets,
+            clock=clock,
+        )
+
+    def env(self, config: dict[str, Any], delays: str = "0,0,0") -> dict[str, str]:
+        from transflow_runtime import schema
+
+        return {
+            schema.ENV_TABLE_NAME: self.table_name,
+            schema.ENV_WEBHOOK_CONFIG: json.dumps(config),
+            schema.ENV_WEBHOOK_RETRY_DELAYS: delays,
+            schema.ENV_WEBHOOK_TIMEOUT: "5",
+            schema.ENV_WEBHOOK_DLQ_URL: self.dlq_url,
+            schema.ENV_WEBHOOK_QUEUE_URL: self.queue_url,
+            schema.ENV_WEBHOOK_ALLOW_PRIVATE: "127.0.0.1/32",
+            schema.ENV_WEBHOOK_ALLOW_HTTP: "1",
+            "AWS_ENDPOINT_URL": self.endpoint,
+        }
+
+    def enqueue(self, assembly_id: str, event: str = "completed", event_id: str | None = None) -> str:
+        from transflow_runtime.events import make_message, parse_message
+
+        body = make_message(assembly_id, event, event_id)
+        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=body)
+        return parse_message(body)["event_id"]
+
+    def receive(self, *, visibility: int = 60, wait: int = 0) -> list[dict[str, Any]]:
+        """One batch as Lambda's SQS event source hands it to the function."""
+        got = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=visibility,
+            AttributeNames=["All"], MessageAttributeNames=["All"], WaitTimeSeconds=wait,
+        ).get("Messages", [])
+        return [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": m.get("MessageAttributes", {}),
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": self.queue_arn,
+                "awsRegion": "us-east-1",
+            }
+            for m in got
+        ]
+
+    def run_batch(self, process: Callable[[list[dict[str, Any]]], dict[str, Any]], **kw: Any) -> tuple[int, dict]:
+        """Receive one batch, process it, delete what succeeded (as Lambda does)."""
+        records = self.receive(**kw)
+        self.last_records = records
+        if not records:
+            return 0, {"batchItemFailures": []}
+        response = process(records)
+        failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+        done = [r for r in records if r["messageId"] not in failed]
+        for start in range(0, len(done), 10):
+            chunk = done[start : start + 10]
+            entries = [{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)]
+            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+        return len(records), response
+
+    def fast_forward(self) -> None:
+        """Make the last batch's messages visible now, as SQS would once their delay has passed."""
+        for record in self.last_records:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
+            )
+
+    def queue_depth(self) -> int:
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+    def dead_letters(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """Every DLQ message as (JSON envelope, message attributes)."""
+        out: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        while True:
+            got = self.sqs.receive_message(
+                QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=3600, MessageAttributeNames=["All"]
+            ).get("Messages", [])
+            if not got:
+                return out
+            out += [(json.loads(m["Body"]), m.get("MessageAttributes", {})) for m in got]

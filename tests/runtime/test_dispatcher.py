@@ -1,0 +1,145 @@
+"""Stream dispatcher: exactly one webhook event per terminal transition, from real moto stream records."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from boto3.dynamodb.types import TypeSerializer
+from transflow_runtime import assembly_id
+from transflow_runtime.events import parse_message, stable_event_id
+from transflow_runtime.handlers import dispatcher
+from transflow_runtime.handlers.dispatcher import events_from_records, transition_of
+from transflow_runtime.schema import ENV_WEBHOOK_QUEUE_URL, STATE_COMPLETED, STATE_EXECUTING
+
+from tests.runtime.webhook_receivers import stream_records
+
+REGION = "us-east-1"
+
+
+def aid(n: int) -> str:
+    return assembly_id(f"{n:032x}", "tpl", "alice")
+
+
+def test_lifecycle_fires_once_on_completion_never_on_progress_bookkeeping_or_remove(store, dynamodb, table_name):
+    a = aid(1)
+    store.create(a, user_id="alice", template_id="tpl")
+    store.start_step(a, "encode")
+    store.add_result(a, "encode", {"id": "r1", "name": "out.mp3", "size": 10})
+    done = store.complete(a)
+    store.record_notification(a, {"notify_status": "delivered", "notify_response_code": 200})
+    store.record_notification(a, {"notify_status": "delivered", "notify_attempts": 2})
+    dynamodb.delete_item(TableName=table_name, Key={"assembly_id": {"S": a}})
+    records = stream_records(dynamodb, table_name)
+    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "MODIFY", "MODIFY", "MODIFY", "MODIFY", "REMOVE"]
+    assert events_from_records(records) == [(a, "completed", stable_event_id(a, "completed", done.version))]
+
+
+@pytest.mark.parametrize(
+    ("finish", "event"),
+    [
+        (lambda s, a: s.complete(a), "completed"),
+        (lambda s, a: s.fail(a, "encoder crashed"), "failed"),
+        (lambda s, a: s.cancel(a), "canceled"),
+    ],
+)
+def test_each_terminal_state_maps_to_its_event(store, dynamodb, table_name, finish, event):
+    a = aid(2)
+    store.create(a, user_id="alice", template_id="tpl")
+    finish(store, a)
+    assert [e[:2] for e in events_from_records(stream_records(dynamodb, table_name))] == [(a, event)]
+
+
+def test_insert_of_an_already_terminal_item_fires(dynamodb, table_name):
+    a = aid(3)
+    item = {"assembly_id": a, "state": STATE_COMPLETED, "ok": STATE_COMPLETED, "version": 1, "user_id": "alice"}
+    serializer = TypeSerializer()
+    dynamodb.put_item(TableName=table_name, Item={k: serializer.serialize(v) for k, v in item.items()})
+    records = stream_records(dynamodb, table_name)
+    assert records[0]["eventName"] == "INSERT"
+    assert events_from_records(records) == [(a, "completed", stable_event_id(a, "completed", 1))]
+
+
+def test_refused_writes_after_terminal_do_not_fire_again(store, dynamodb, table_name):
+    a = aid(4)
+    store.create(a, user_id="alice", template_id="tpl")
+    store.fail(a, "boom")
+    for late in (lambda: store.complete(a), lambda: store.progress(a, message="late"), lambda: store.cancel(a)):
+        with pytest.raises(Exception, match="terminal states are final"):
+            late()
+    assert len(events_from_records(stream_records(dynamodb, table_name))) == 1
+
+
+def test_a_redriven_stream_batch_yields_the_same_event_ids(store, dynamodb, table_name):
+    for n in range(5):
+        store.create(aid(n), user_id="alice", template_id="tpl")
+        store.complete(aid(n))
+    records = stream_records(dynamodb, table_name)
+    first, again = events_from_records(records), events_from_records(json.loads(json.dumps(records, default=str)))
+    assert first == again and len({e[2] for e in first}) == 5
+
+
+def _record(name: str, new: dict | None, old: dict | None, seq: str = "100") -> dict:
+    s = TypeSerializer()
+    change: dict = {"SequenceNumber": seq, "Keys": {"assembly_id": {"S": "x"}}}
+    if new is not None:
+        change["NewImage"] = {k: s.serialize(v) for k, v in new.items()}
+    if old is not None:
+        change["OldImage"] = {k: s.serialize(v) for k, v in old.items()}
+    return {"eventName": name, "dynamodb": change}
+
+
+def test_modify_without_old_image_does_not_fire_because_bookkeeping_writes_would_loop(capsys):
+    record = _record("MODIFY", {"assembly_id": "x", "state": STATE_COMPLETED, "version": 3}, None)
+    assert transition_of(record) is None
+    assert "NEW_AND_OLD_IMAGES" in capsys.readouterr().out
+
+
+def test_transition_rule_over_synthetic_images():
+    active = {"assembly_id": "x", "state": STATE_EXECUTING, "version": 2}
+    done = {"assembly_id": "x", "state": STATE_COMPLETED, "version": 3}
+    assert transition_of(_record("MODIFY", done, active)).event == "completed"
+    assert transition_of(_record("MODIFY", {**done, "notify_status": "delivered"}, done)) is None
+    assert transition_of(_record("MODIFY", active, {**active, "version": 1})) is None
+    assert transition_of(_record("INSERT", active, None)) is None
+    assert transition_of(_record("REMOVE", None, done)) is None
+    # An item without a version still gets an id that is stable for its stream record.
+    unversioned = transition_of(_record("INSERT", {"assembly_id": "x", "state": STATE_COMPLETED}, None, "777"))
+    assert unversioned.event_id == stable_event_id("x", "completed", "seq:777")
+
+
+def test_handler_queues_one_pointer_message_per_transition(store, dynamodb, table_name, sqs, monkeypatch):
+    queue_url = sqs.create_queue(QueueName="webhooks")["QueueUrl"]
+    monkeypatch.setenv(ENV_WEBHOOK_QUEUE_URL, queue_url)
+    monkeypatch.setattr(dispatcher, "_sqs_client", boto3.client("sqs", region_name=REGION))
+    ids = [aid(n) for n in range(23)]  # more than one SendMessageBatch
+    for a in ids:
+        store.create(a, user_id="alice", template_id="tpl")
+        store.start_step(a, "encode")
+        store.complete(a)
+    records = stream_records(dynamodb, table_name)
+    assert dispatcher.handler({"Records": records}) == {"batchItemFailures": []}
+    bodies = []
+    while True:
+        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            break
+        bodies += [parse_message(m["Body"]) for m in got]
+    assert sorted(b["assembly_id"] for b in bodies) == sorted(ids)
+    assert {b["event"] for b in bodies} == {"completed"}
+    assert {b["event_id"] for b in bodies} == {e[2] for e in events_from_records(records)}
+
+
+def test_handler_reports_failed_sends_by_sequence_number_for_the_stream_to_retry(
+    store, dynamodb, table_name, sqs, monkeypatch
+):
+    monkeypatch.setenv(ENV_WEBHOOK_QUEUE_URL, "https://sqs.us-east-1.amazonaws.com/123456789012/does-not-exist")
+    monkeypatch.setattr(dispatcher, "_sqs_client", boto3.client("sqs", region_name=REGION))
+    store.create(aid(1), user_id="alice", template_id="tpl")
+    store.complete(aid(1))
+    store.create(aid(2), user_id="alice", template_id="tpl")  # not terminal: never reported
+    records = stream_records(dynamodb, table_name)
+    completed = next(r for r in records if r["eventName"] == "MODIFY")
+    response = dispatcher.handler({"Records": records})
+    assert response == {"batchItemFailures": [{"itemIdentifier": completed["dynamodb"]["SequenceNumber"]}]}
