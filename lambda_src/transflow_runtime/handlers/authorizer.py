@@ -60,6 +60,7 @@ class _Config(NamedTuple):
 _config_cache: _Config | None = None
 _secret_cache: tuple[bytes, float] | None = None  # (key, monotonic time fetched)
 _lock = threading.Lock()
+_clock = time.monotonic  # replaced by tests to age the cached secret
 
 
 class AuthorizerConfigError(RuntimeError):
@@ -115,7 +116,7 @@ def _secret(config: _Config, *, refresh_if_older_than: float | None = None) -> t
     """(key, refreshed): the cached key, re-read after its TTL (or when asked and old enough)."""
     global _secret_cache
     with _lock:
-        now = time.monotonic()
+        now = _clock()
         if _secret_cache is not None:
             key, fetched = _secret_cache
             age = now - fetched
