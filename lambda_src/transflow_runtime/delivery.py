@@ -43,6 +43,8 @@ USER_AGENT = f"transflow-webhooks/{__version__}"
 EVENT_HEADER = "X-Transflow-Event"
 #: Status codes after which retrying is pointless: the receiver says the endpoint is gone for good.
 STOP_STATUS_CODES = frozenset({410})
+#: The receiver's answer body is not used; at most this much is read before closing.
+MAX_RESPONSE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,10 @@ def deliver(
                 response = conn.getresponse()
                 status, reason = response.status, response.reason or ""
                 retry_after = response.getheader("Retry-After")
+                # Read a bounded amount of the answer so the connection closes cleanly (closing
+                # with unread data makes the kernel reset it); the status already decided.
+                with contextlib.suppress(OSError, http.client.HTTPException):
+                    response.read(MAX_RESPONSE_BYTES)
             except (OSError, http.client.HTTPException) as exc:
                 return result(
                     RETRY,

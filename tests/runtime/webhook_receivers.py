@@ -47,6 +47,9 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
     allow_reuse_address = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # resets and timeouts are what these receivers are for
+
 
 class Receiver:
     """Start with ``with Receiver(behaviour) as r:``; ``r.url`` is where to POST."""
