@@ -16,7 +16,7 @@ import pytest
 
 from .receiver import Receiver
 
-JWT_SECRET = "e2e-jwt-secret-0123456789abcdef"
+JWT_SECRET = "e2e-jwt-secret-0123456789abcdef-long-enough"
 WEBHOOK_SECRET = "whsec_ZTJlLXdlYmhvb2stc2VjcmV0LWZvci10ZXN0cw=="  # base64("e2e-webhook-secret-for-tests")
 TEMPLATE_OK = "tpl_e2e"
 TEMPLATE_FLAKY = "tpl_flaky"

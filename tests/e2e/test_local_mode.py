@@ -43,9 +43,9 @@ def http(method: str, url: str, token: str | None = None, body: dict | None = No
         request.add_header(key, value)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers), response.read()
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        return error.code, error.headers, error.read()
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
@@ -105,7 +105,7 @@ def test_missing_token_is_401_and_foreign_token_is_403(local, local_store):
     status, _, body = http("GET", url, token_for("intruder"))
     assert status == 403 and "error" in json.loads(body)
     assert aid not in body.decode()
-    forged = token_for("owner", secret="not-the-secret")
+    forged = token_for("owner", secret="not-the-secret-but-just-as-long-as-it")
     assert http("GET", url, forged)[0] in (401, 403)
 
 

@@ -33,6 +33,9 @@ class SerialMotoServer:
             raise RuntimeError(
                 "local mode needs moto's server extras: pip install 'transflow-constructs[local]'"
             ) from exc
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one INFO line per AWS call otherwise
         app = DomainDispatcherApplication(create_backend_app)
         self._server = make_server(self.host, self.port, app, threaded=False, request_handler=MotoRequestHandler)
         self.port = self._server.server_address[1]
