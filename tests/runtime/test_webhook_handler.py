@@ -346,6 +346,10 @@ def test_settings_from_env_validate_and_default():
     assert settings.retry_delays == (5, 60, 300, 1800, 7200, 18000, 36000, 36000) and settings.max_attempts == 9
     assert sum(settings.retry_delays) >= 24 * 3600 and settings.timeout == 15 and not settings.allow_http
     assert parse_retry_delays("") == () and parse_retry_delays("1, 2 ,3") == (1, 2, 3)
+    assert parse_retry_delays("43200") == (43200,), "the construct allows up to 12 h"
+    sender = webhook.WebhookSender(WebhookSettings(table_name="t", retry_delays=(43200, 5)), dynamodb=object())
+    assert sender.retry_delay(1, None) == MAX_RETRY_DELAY_SECONDS, "applied just below SQS's limit"
+    assert sender.retry_delay(2, None) == 5 and sender.retry_delay(2, 30.2) == 31
     for bad, why in (("5,soon", "whole number"), ("-1", "between"), ("50000", "12 h")):
         with pytest.raises(ValueError, match=why):
             parse_retry_delays(bad)

@@ -238,3 +238,56 @@ def test_sign_webhook_refuses_header_injection_in_the_event_id_and_non_bytes_bod
         sign_webhook("{}", WHSEC, event_id=EVENT_ID)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="not base64"):
         sign_webhook(b"{}", "whsec_***", event_id=EVENT_ID)
+
+
+# ------------------------------------------------------------------------------ README receivers
+def _readme_block(language: str) -> str:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("<!-- section:webhooks -->", 1)[1].split("<!-- /section:webhooks -->", 1)[0]
+    blocks = section.split(f"```{language}\n")[1:]
+    assert blocks, f"README's webhooks section has no {language} block"
+    return blocks[-1].split("```", 1)[0]
+
+
+def run_readme_node_receiver(body: bytes, headers: dict[str, str], secret: str) -> str:
+    code = _readme_block("js").split("// express.raw", 1)[0]  # the verify function, not the Express app
+    harness = code + r"""
+const chunks = [];
+process.stdin.on("data", (c) => chunks.push(c)).on("end", () => {
+  const given = Object.entries(JSON.parse(process.env.HEADERS));
+  const headers = Object.fromEntries(given.map(([k, v]) => [k.toLowerCase(), v]));  // as Node's http does
+  try {
+    const assembly = verifyTransflowWebhook(Buffer.concat(chunks), headers, process.env.SECRET);
+    process.stdout.write("ok " + assembly.assembly_id);
+  } catch (err) {
+    process.stdout.write("error " + err.message);
+  }
+});
+"""
+    done = subprocess.run([NODE or "node", "-e", harness], input=body, capture_output=True, timeout=30, check=True,
+                          env={"HEADERS": json.dumps(headers), "SECRET": secret, "PATH": "/usr/bin:/bin"})
+    return done.stdout.decode()
+
+
+@pytest.mark.parametrize("secret", [WHSEC, "plain secret ✓"])
+def test_readme_node_receiver_verifies_our_standard_signature(secret):
+    body, headers = signed(secret)
+    assert run_readme_node_receiver(body, headers, secret) == "ok " + ITEM["assembly_id"]
+
+
+def test_readme_node_receiver_rejects_tampering_stale_timestamps_and_wrong_secrets():
+    body, headers = signed()
+    assert run_readme_node_receiver(body + b" ", headers, WHSEC) == "error webhook-signature does not match"
+    stale_body, stale = signed(timestamp=int(time.time()) - 3600)
+    assert run_readme_node_receiver(stale_body, stale, WHSEC).startswith("error webhook-timestamp")
+    assert run_readme_node_receiver(body, headers, "whsec_" + base64.b64encode(b"k" * 32).decode()).startswith("error")
+
+
+def test_readme_python_receiver_is_valid_python_using_the_public_api():
+    import ast
+
+    tree = ast.parse(_readme_block("python"))
+    names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
+    assert {"verify_webhook", "WebhookVerificationError"} <= names

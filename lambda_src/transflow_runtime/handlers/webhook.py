@@ -122,7 +122,10 @@ class WebhookConfig:
 
 
 def parse_retry_delays(text: str | None) -> tuple[int, ...]:
-    """``"5,60,300"`` -> (5, 60, 300); unset means the default schedule, ``""`` means no retries."""
+    """``"5,60,300"`` -> (5, 60, 300); unset means the default schedule, ``""`` means no retries.
+
+    Values up to 12 h are accepted (the construct allows them); ``retry_delay`` applies them
+    capped at ``MAX_RETRY_DELAY_SECONDS``."""
     if text is None:
         return tuple(DEFAULT_WEBHOOK_RETRY_DELAYS)
     delays: list[int] = []
@@ -133,9 +136,9 @@ def parse_retry_delays(text: str | None) -> tuple[int, ...]:
             value = int(part.strip())
         except ValueError:
             raise ValueError(f"{ENV_WEBHOOK_RETRY_DELAYS}: {part.strip()!r} is not a whole number of seconds") from None
-        if not 0 <= value <= MAX_RETRY_DELAY_SECONDS:
+        if not 0 <= value <= SQS_MAX_VISIBILITY_SECONDS:
             raise ValueError(
-                f"{ENV_WEBHOOK_RETRY_DELAYS}: {value} must be between 0 and {MAX_RETRY_DELAY_SECONDS} seconds "
+                f"{ENV_WEBHOOK_RETRY_DELAYS}: {value} must be between 0 and {SQS_MAX_VISIBILITY_SECONDS} seconds "
                 "(SQS's 12 h visibility limit)"
             )
         delays.append(value)
