@@ -82,7 +82,13 @@ class StatusApi(Construct):
         self.authorizer = self._authorizer(auth, authorizer_function)
         self.domain: apigwv2.DomainName | None = None
         if domain_name is not None and certificate is not None:
-            self.domain = apigwv2.DomainName(self, "Domain", domain_name=domain_name, certificate=certificate)
+            self.domain = apigwv2.DomainName(
+                self,
+                "Domain",
+                domain_name=domain_name,
+                certificate=certificate,
+                security_policy=apigwv2.SecurityPolicy.TLS_1_2,
+            )
         cors = None
         if cors_origins is not None:
             cors = apigwv2.CorsPreflightOptions(
