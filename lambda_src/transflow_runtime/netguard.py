@@ -279,9 +279,21 @@ class NetGuard:
     ) -> http.client.HTTPConnection:
         """An HTTP(S) connection to ``address`` that speaks to ``target.host`` (SNI, cert, Host)."""
         if target.scheme == "https":
-            context = ssl_context or ssl.create_default_context()
+            context = ssl_context or _default_context()
             return _PinnedHTTPSConnection(target.host, target.port, address, timeout=timeout, context=context)
         return _PinnedHTTPConnection(target.host, target.port, address, timeout=timeout)
+
+
+_context: ssl.SSLContext | None = None
+
+
+def _default_context() -> ssl.SSLContext:
+    """One verifying client context per process: loading the CA bundle costs milliseconds, and
+    an SSLContext may be shared by threads."""
+    global _context
+    if _context is None:
+        _context = ssl.create_default_context()
+    return _context
 
 
 def _pinned_create_connection(address: IPAddress, port: int) -> Callable[..., socket.socket]:
