@@ -194,3 +194,12 @@ def test_credentials_in_the_url_become_basic_auth_and_never_reach_the_error_text
         expected = "Basic " + base64.b64encode(b"hook user:s3cr:t").decode()
         assert receiver.requests[0].headers["Authorization"] == expected
         assert "s3cr" not in (result.target or "")
+
+
+def test_a_refused_connection_falls_back_to_the_next_checked_address(monkeypatch):
+    with Receiver() as receiver:  # listens on 127.0.0.1 only; 127.0.0.2 refuses the connection
+        fake_dns(monkeypatch, {"multi.internal": ["127.0.0.2", "127.0.0.1"]})
+        url = receiver.url.replace("127.0.0.1", "multi.internal")
+        result = deliver(url, b"{}", {}, guard=NetGuard(["127.0.0.0/8"], allow_http=True), timeout=5)
+    assert result.outcome == SUCCESS and result.address == "127.0.0.1"
+    assert receiver.requests[0].headers["Host"] == f"multi.internal:{receiver.port}"
