@@ -1,0 +1,91 @@
+"""The asset hash: it changes with anything that changes what is shipped, and with nothing else."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from aws_cdk import aws_lambda as lambda_
+
+from transflow_constructs import bundling
+
+ARM = lambda_.Architecture.ARM_64
+X86 = lambda_.Architecture.X86_64
+
+
+@pytest.fixture
+def runtime_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the runtime package and the pins for the hash to read."""
+    package = tmp_path / "transflow_runtime"
+    shutil.copytree(bundling.runtime_package_dir(), package, ignore=shutil.ignore_patterns("__pycache__"))
+    requirements = tmp_path / "bundle-requirements.txt"
+    requirements.write_bytes(bundling.REQUIREMENTS_FILE.read_bytes())
+    monkeypatch.setattr(bundling, "runtime_package_dir", lambda: package)
+    monkeypatch.setattr(bundling, "REQUIREMENTS_FILE", requirements)
+    return package
+
+
+def test_hash_depends_on_architecture_and_python_version() -> None:
+    hashes = {bundling.asset_hash(arch, version) for arch in (ARM, X86) for version in ("3.12", "3.13")}
+    assert len(hashes) == 4
+
+
+def test_hash_is_stable_for_unchanged_input(runtime_copy: Path) -> None:
+    assert bundling.asset_hash(ARM, "3.13") == bundling.asset_hash(ARM, "3.13")
+
+
+def test_hash_changes_with_a_source_file(runtime_copy: Path) -> None:
+    before = bundling.asset_hash(ARM, "3.13")
+    schema_file = runtime_copy / "schema.py"
+    schema_file.write_text(schema_file.read_text() + "\n# changed\n")
+    assert bundling.asset_hash(ARM, "3.13") != before
+
+
+def test_hash_changes_with_a_new_file(runtime_copy: Path) -> None:
+    before = bundling.asset_hash(ARM, "3.13")
+    (runtime_copy / "extra.py").write_text("X = 1\n")
+    assert bundling.asset_hash(ARM, "3.13") != before
+
+
+def test_hash_changes_with_the_pins(runtime_copy: Path) -> None:
+    before = bundling.asset_hash(ARM, "3.13")
+    bundling.REQUIREMENTS_FILE.write_text(bundling.REQUIREMENTS_FILE.read_text().replace("==", "== "))
+    assert bundling.asset_hash(ARM, "3.13") != before
+
+
+def test_hash_ignores_bytecode_caches(runtime_copy: Path) -> None:
+    before = bundling.asset_hash(ARM, "3.13")
+    cache = runtime_copy / "__pycache__"
+    cache.mkdir(exist_ok=True)
+    (cache / "schema.cpython-313.pyc").write_bytes(b"\x00bytecode")
+    (runtime_copy / "stray.pyc").write_bytes(b"\x00")
+    assert bundling.asset_hash(ARM, "3.13") == before
+
+
+def test_copy_skips_bytecode(runtime_copy: Path, tmp_path: Path) -> None:
+    cache = runtime_copy / "__pycache__"
+    cache.mkdir(exist_ok=True)
+    (cache / "schema.cpython-313.pyc").write_bytes(b"\x00")
+    out = tmp_path / "out"
+    bundling.copy_runtime(out)
+    assert (out / "transflow_runtime" / "schema.py").is_file()
+    assert not list(out.rglob("__pycache__")) and not list(out.rglob("*.pyc"))
+
+
+def test_pip_platform_tags() -> None:
+    assert bundling.pip_platform(ARM) == "manylinux2014_aarch64"
+    assert bundling.pip_platform(X86) == "manylinux2014_x86_64"
+
+
+def test_python_version_comes_from_the_runtime() -> None:
+    assert bundling.python_version_of(lambda_.Runtime.PYTHON_3_13) == "3.13"
+    assert bundling.python_version_of(lambda_.Runtime.PYTHON_3_12) == "3.12"
+    with pytest.raises(ValueError, match="Python 3"):
+        bundling.python_version_of(lambda_.Runtime.NODEJS_20_X)
+
+
+def test_runtime_package_is_located_through_its_module() -> None:
+    import transflow_runtime
+
+    assert bundling.runtime_package_dir() == Path(transflow_runtime.__file__).resolve().parent
