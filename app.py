@@ -55,7 +55,7 @@ class ExampleStack(cdk.Stack):
                     "Webhook signing key shared with an external receiver: automatic rotation would change the key "
                     "without the receiver knowing and every signature would fail verification. It is rotated by "
                     "hand, together with the receiver (see the README's construct section: put the new value, "
-                    "update the receiver, the webhook function re-reads the secret on its next cold start)."
+                    "update the receiver; the webhook function picks up the new value within five minutes)."
                 ),
             )
         )
