@@ -647,12 +647,14 @@ def test_tokens_never_reach_the_logs(alice_id, bob_id, capsys):
 
 
 # --- import cost -------------------------------------------------------------------------------------
-def test_importing_the_status_handler_does_not_import_pydantic_or_jwt():
+def test_importing_the_status_handler_does_not_import_pydantic_or_jwt_and_freezes_import_objects():
     code = textwrap.dedent(
         """
         import sys
         import transflow_runtime.handlers.status as h
         assert h._dynamodb is not None, "the DynamoDB client is created at import"
+        import gc
+        assert gc.get_freeze_count() > 10_000, "import-time objects are frozen out of the cyclic GC"
         heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("pydantic", "jwt", "cryptography"))
         print(",".join(heavy))
         """

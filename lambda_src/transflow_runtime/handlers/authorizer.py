@@ -12,6 +12,7 @@ denying every caller with a misleading 403; the cause is logged, never the token
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -46,7 +47,10 @@ def _make_client(service: str) -> Any:
         return None
 
 
+# Import-time objects are permanent: keep the cyclic GC from re-scanning them (see status.py).
+gc.freeze()
 _secrets: Any = _make_client("secretsmanager")
+gc.freeze()
 
 
 class _Config(NamedTuple):
