@@ -125,6 +125,16 @@ def test_function_defaults_python_313_arm64_256mb_active_tracing(shared: Synth) 
         assert props["TracingConfig"] == {"Mode": "Active"}
 
 
+def test_function_timeouts_default_to_ten_thirty_and_sixty_seconds(shared: Synth) -> None:
+    timeouts = {props["Handler"]: props["Timeout"] for props in _functions(shared).values()}
+    assert timeouts == {
+        schema.HANDLER_STATUS: 10,
+        schema.HANDLER_AUTHORIZER: 10,
+        schema.HANDLER_DISPATCHER: 30,
+        schema.HANDLER_WEBHOOK: 60,
+    }
+
+
 def test_every_function_logs_to_its_own_log_group_with_finite_retention(shared: Synth) -> None:
     log_groups = of_type(shared.template, "AWS::Logs::LogGroup")
     # four functions + API access logs
@@ -436,6 +446,7 @@ def test_default_stage_logs_access_and_throttles(oidc: Synth) -> None:
 def test_cors_and_custom_domain_are_off_by_default(oidc: Synth) -> None:
     api = next(iter(of_type(oidc.template, "AWS::ApiGatewayV2::Api").values()))["Properties"]
     assert "CorsConfiguration" not in api
+    assert api.get("DisableExecuteApiEndpoint", False) is False
     assert not of_type(oidc.template, "AWS::ApiGatewayV2::DomainName")
 
 
