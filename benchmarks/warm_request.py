@@ -241,9 +241,10 @@ def measure(requests: int = 400, cpu_requests: int = 200) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--cpu-requests", type=int, default=200)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = measure(args.requests)
+    result = measure(args.requests, args.cpu_requests)
     if args.json:
         print(json.dumps(result, indent=2))
         return
