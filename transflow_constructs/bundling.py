@@ -10,6 +10,9 @@ compiles on import, and ``.pyc`` files would make the asset differ between machi
 The asset hash is computed here (``AssetHashType.CUSTOM``) from the runtime's source files, the
 pins, the architecture and the Python version, so an unchanged asset is never rebuilt (CDK reuses
 ``cdk.out/asset.<hash>``) and any change to what would be shipped produces a new hash.
+
+``transflow_runtime.local`` (local mode: the moto-backed emulation behind ``transflow-status
+local``) never runs in Lambda, so it is neither shipped nor hashed.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ import transflow_runtime
 from aws_cdk import aws_lambda as lambda_
 
 #: Bumped when the bundling procedure itself changes, so old cached assets are not reused.
-BUNDLER_VERSION = "1"
+BUNDLER_VERSION = "2"
 REQUIREMENTS_FILE = Path(__file__).with_name("bundle-requirements.txt")
 _SKIPPED_DIRS = frozenset({"__pycache__"})
+#: Sub-packages of ``transflow_runtime`` that stay out of the asset (paths relative to the package).
+EXCLUDED_SUBPACKAGES = frozenset({"local"})
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
 
 _PLATFORM_MACHINE = {"x86_64": "x86_64", "arm64": "aarch64"}
@@ -61,9 +66,16 @@ def pip_platform(architecture: lambda_.Architecture) -> str:
     return f"manylinux2014_{machine}"
 
 
+def _shipped(root: Path, dirpath: str, name: str) -> bool:
+    """Whether directory ``name`` inside ``dirpath`` belongs in the asset."""
+    if name in _SKIPPED_DIRS:
+        return False
+    return Path(dirpath, name).relative_to(root).as_posix() not in EXCLUDED_SUBPACKAGES
+
+
 def _source_files(root: Path) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED_DIRS)
+        dirnames[:] = sorted(d for d in dirnames if _shipped(root, dirpath, d))
         for name in sorted(filenames):
             if not name.endswith(_SKIPPED_SUFFIXES):
                 yield Path(dirpath, name)
@@ -82,13 +94,16 @@ def asset_hash(architecture: lambda_.Architecture, python_version: str) -> str:
 
 
 def copy_runtime(output_dir: Path) -> None:
-    """Copy the ``transflow_runtime`` package into ``output_dir`` without bytecode caches."""
-    shutil.copytree(
-        runtime_package_dir(),
-        output_dir / "transflow_runtime",
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo"),
-        dirs_exist_ok=True,
-    )
+    """Copy the ``transflow_runtime`` package into ``output_dir`` without bytecode caches or
+    the excluded sub-packages (exactly the files ``asset_hash`` reads)."""
+    root = runtime_package_dir()
+    bytecode = shutil.ignore_patterns("*.pyc", "*.pyo")
+
+    def ignore(dirpath: str, names: list[str]) -> set[str]:
+        skipped = set(bytecode(dirpath, names))
+        return skipped | {n for n in names if Path(dirpath, n).is_dir() and not _shipped(root, dirpath, n)}
+
+    shutil.copytree(root, output_dir / "transflow_runtime", ignore=ignore, dirs_exist_ok=True)
 
 
 def install_requirements(output_dir: Path, *, platform: str, python_version: str) -> None:

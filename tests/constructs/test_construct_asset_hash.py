@@ -89,3 +89,38 @@ def test_runtime_package_is_located_through_its_module() -> None:
     import transflow_runtime
 
     assert bundling.runtime_package_dir() == Path(transflow_runtime.__file__).resolve().parent
+
+
+def test_local_mode_is_neither_hashed_nor_shipped(runtime_copy: Path, tmp_path: Path) -> None:
+    """``transflow_runtime.local`` never runs in Lambda: editing it must not produce a new asset."""
+    assert (runtime_copy / "local" / "__init__.py").is_file()
+    before = bundling.asset_hash(ARM, "3.13")
+    (runtime_copy / "local" / "runner.py").write_text("# changed\n")
+    (runtime_copy / "local" / "new_module.py").write_text("X = 1\n")
+    assert bundling.asset_hash(ARM, "3.13") == before
+    out = tmp_path / "out"
+    bundling.copy_runtime(out)
+    assert not (out / "transflow_runtime" / "local").exists()
+    assert (out / "transflow_runtime" / "cli.py").is_file()
+
+
+def test_a_file_named_like_the_excluded_package_elsewhere_is_still_shipped(runtime_copy: Path, tmp_path: Path) -> None:
+    """Only the top-level ``local`` package is left out, not every directory of that name."""
+    nested = runtime_copy / "handlers" / "local"
+    nested.mkdir()
+    (nested / "x.py").write_text("X = 1\n")
+    before_change = bundling.asset_hash(ARM, "3.13")
+    (nested / "x.py").write_text("X = 2\n")
+    assert bundling.asset_hash(ARM, "3.13") != before_change
+    out = tmp_path / "out"
+    bundling.copy_runtime(out)
+    assert (out / "transflow_runtime" / "handlers" / "local" / "x.py").is_file()
+
+
+def test_the_copy_holds_exactly_the_hashed_files(runtime_copy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    bundling.copy_runtime(out)
+    copied = {p.relative_to(out / "transflow_runtime").as_posix() for p in out.rglob("*") if p.is_file()}
+    hashed = {p.relative_to(runtime_copy).as_posix() for p in bundling._source_files(runtime_copy)}
+    assert copied == hashed
+    assert "schema.py" in copied and "handlers/status.py" in copied

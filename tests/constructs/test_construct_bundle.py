@@ -168,6 +168,8 @@ def test_bundle_holds_the_runtime_and_exactly_the_pinned_distributions(host_buil
     asset: Path = host_build["asset"]
     assert (asset / "transflow_runtime" / "schema.py").is_file()
     assert (asset / "transflow_runtime" / "handlers" / "__init__.py").is_file()
+    # Local mode never runs in Lambda.
+    assert not (asset / "transflow_runtime" / "local").exists()
     installed = {}
     for dist_info in asset.glob("*.dist-info"):
         name, version = dist_info.name.removesuffix(".dist-info").rsplit("-", 1)
