@@ -43,7 +43,7 @@ local: $(PY_STAMP)
 	$(VENV)/bin/transflow-status local $(if $(ARGS),$(ARGS),$(LOCAL_ARGS))
 
 bench: setup
-	$(PY) benchmarks/run.py $(ARGS)
+	@$(PY) benchmarks/run.py $(ARGS)
 
 clean:
 	rm -rf cdk.out .pytest_cache build dist *.egg-info

@@ -170,13 +170,17 @@ def _dominant(d: dict[str, Any]) -> dict[str, str]:
         "per-record bookkeeping writes through the serial moto server"
     )
     secs = synth["seconds"]
-    fixed = secs.get("empty", {}).get("median")
-    out["synth_seconds"] = (
-        f"fixed CDK cost (empty app {fixed} s: Python + jsii + aws-cdk-lib); plain app {secs['plain']['median']} s"
-        + (f", app without cdk-nag {secs['app_without_nag']['median']} s" if "app_without_nag" in secs else "")
-        + "; the rest of app.py is the cdk-nag pass"
-        if fixed is not None else f"plain app {secs['plain']['median']} s"
-    )
+    app_s, plain_s = secs["app"]["median"], secs["plain"]["median"]
+    if "empty" in secs and "app_without_nag" in secs:
+        empty_s, bare_s = secs["empty"]["median"], secs["app_without_nag"]["median"]
+        out["synth_seconds"] = (
+            f"the fixed cost of any CDK app ({empty_s} s for an empty one: Python + jsii + aws-cdk-lib) is "
+            f"{round(100 * empty_s / app_s)}% of app.py's {app_s} s; the resources themselves add "
+            f"{round(plain_s - empty_s, 2)} s (plain app {plain_s} s), TransflowStatus beyond them "
+            f"{round(bare_s - plain_s, 2)} s, the cdk-nag pass {round(app_s - bare_s, 2)} s"
+        )
+    else:
+        out["synth_seconds"] = f"plain app {plain_s} s (run without --quick for the breakdown)"
     parts = synth.get("bundle_largest_parts", [])
     out["bundle_zip_mb"] = ", ".join(f"{p['path']} {p['mb']} MB" for p in parts[:3]) + " (unzipped)"
     profile = d.get("profile_local")
@@ -232,6 +236,13 @@ def table(result: dict[str, Any]) -> str:
     lines.append(f"handler CPU per request: small {c['small_handler']['median']} ms "
                  f"(bare get_item {c['small_bare_get_item']['median']} ms); {c['big_results']} results "
                  f"{c['big_handler']['median']} ms (bare get_item {c['big_bare_get_item']['median']} ms)")
+    synth = d["synth"]
+    lines.append("synth medians: " + ", ".join(f"{k} {v['median']} s" for k, v in synth["seconds"].items())
+                 + f"; app/plain {synth['ratio_app_over_plain']['ratio_of_medians']}; bundle "
+                 f"{synth['bundle_zip_mb']} MB zipped / {synth['bundle_unzipped_mb']} MB unzipped")
+    polls = d["local_polls"]
+    lines.append(f"local mode: {polls['local_polls_per_second']} polls/s with {polls['pollers']} pollers, latency "
+                 f"p50 {polls['latency_ms']['p50']} ms, p99 {polls['latency_ms']['p99']} ms")
     for arch in ("arm64", "x86_64"):
         h = cost["headline"][arch]
         lines.append(f"cost per million polls, {arch}: ${h['total']} ({', '.join(f'{k} ${v}' for k, v in h['parts'].items())}); "  # noqa: E501
