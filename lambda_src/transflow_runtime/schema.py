@@ -100,3 +100,29 @@ ROUTES = (
     ("GET", "/assemblies"),
     ("POST", "/assemblies/{assemblyId}/notify"),
 )
+
+# --- CloudWatch embedded metrics ----------------------------------------------------------------
+# The handlers emit them; the construct's alarms and dashboard read them.
+#: Status handler: one count per status check, by result (found, not_found, forbidden, ...).
+METRIC_STATUS_CHECKS = "StatusChecks"
+METRIC_STATUS_CHECKS_DIMENSION = "Result"
+#: Shared-secret authorizer: one count per decision, by result (allowed, expired, bad_signature, ...).
+METRIC_AUTHORIZER_DECISIONS = "AuthorizerDecisions"
+METRIC_AUTHORIZER_DECISIONS_DIMENSION = "Result"
+#: Webhook handler: one count per delivery outcome, and the attempt's latency in milliseconds.
+METRIC_WEBHOOK_DELIVERIES = "WebhookDeliveries"
+METRIC_WEBHOOK_LATENCY = "WebhookDeliveryLatency"
+METRIC_WEBHOOK_DIMENSION = "Outcome"
+WEBHOOK_OUTCOME_DELIVERED = "delivered"
+WEBHOOK_OUTCOME_RETRYING = "retrying"
+WEBHOOK_OUTCOME_FAILED = "failed"
+WEBHOOK_OUTCOME_SKIPPED = "skipped"
+#: Stream dispatcher: webhook events queued per stream batch, and those it could not queue.
+METRIC_WEBHOOK_EVENTS_QUEUED = "WebhookEventsQueued"
+METRIC_WEBHOOK_ENQUEUE_FAILURES = "WebhookEnqueueFailures"
+WEBHOOK_OUTCOMES = (
+    WEBHOOK_OUTCOME_DELIVERED,
+    WEBHOOK_OUTCOME_RETRYING,
+    WEBHOOK_OUTCOME_FAILED,
+    WEBHOOK_OUTCOME_SKIPPED,
+)

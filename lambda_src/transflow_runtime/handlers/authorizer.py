@@ -133,8 +133,13 @@ def _secret(config: _Config, *, refresh_if_older_than: float | None = None) -> t
         return key, True
 
 
-def _log(config: _Config | None, result: str, user_id: str | None, request_id: str | None) -> None:
-    """One structured line per decision, also an embedded-metric count by result. No tokens."""
+def _log(
+    config: _Config | None, result: str, user_id: str | None, request_id: str | None, api_request_id: str | None
+) -> None:
+    """One structured line per decision, also an embedded-metric count by result. No tokens.
+
+    ``request_id`` is this invocation's (Lambda's); ``api_request_id`` is API Gateway's, the one
+    in the access log and in the status function's lines for the same request."""
     namespace = config.namespace if config else schema.DEFAULT_METRICS_NAMESPACE
     record = {
         "_aws": {
@@ -153,6 +158,7 @@ def _log(config: _Config | None, result: str, user_id: str | None, request_id: s
         "result": result,
         "user_id": user_id,
         "request_id": request_id,
+        "api_request_id": api_request_id,
     }
     sys.stdout.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
 
@@ -172,6 +178,13 @@ def _header(event: Any) -> Any:
     return None
 
 
+def _api_request_id(event: Any) -> str | None:
+    """API Gateway's request id from the event (bounded: it is copied into every decision line)."""
+    context = event.get("requestContext") if isinstance(event, dict) else None
+    value = context.get("requestId") if isinstance(context, dict) else None
+    return value[:128] if isinstance(value, str) else None
+
+
 def _deny() -> dict[str, Any]:
     return {"isAuthorized": False}
 
@@ -180,11 +193,12 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     """Lambda entry point (HTTP API Lambda authorizer, payload 2.0, simple response)."""
     request_id = getattr(context, "aws_request_id", None)
     request_id = request_id if isinstance(request_id, str) else None
+    api_request_id = _api_request_id(event)
     config = _config()  # a missing secret ARN is a deployment error: raise (API Gateway -> 500)
     try:
         token = bearer_token(_header(event))
     except TokenError as exc:
-        _log(config, exc.reason, None, request_id)
+        _log(config, exc.reason, None, request_id, api_request_id)
         return _deny()
     key, refreshed = _secret(config)
     kwargs: dict[str, Any] = {
@@ -197,17 +211,17 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
         identity = verify_token(token, key, **kwargs)
     except TokenError as exc:
         if exc.reason != BAD_SIGNATURE or refreshed:
-            _log(config, exc.reason, None, request_id)
+            _log(config, exc.reason, None, request_id, api_request_id)
             return _deny()
         # The secret may have been rotated since we cached it: re-read once (rate-limited).
         new_key, refreshed = _secret(config, refresh_if_older_than=MIN_REFRESH_SECONDS)
         if not refreshed or new_key == key:
-            _log(config, exc.reason, None, request_id)
+            _log(config, exc.reason, None, request_id, api_request_id)
             return _deny()
         try:
             identity = verify_token(token, new_key, **kwargs)
         except TokenError as retry_exc:
-            _log(config, retry_exc.reason, None, request_id)
+            _log(config, retry_exc.reason, None, request_id, api_request_id)
             return _deny()
-    _log(config, "allowed", identity.user_id, request_id)
+    _log(config, "allowed", identity.user_id, request_id, api_request_id)
     return {"isAuthorized": True, "context": {schema.AUTHORIZER_CONTEXT_USER_KEY: identity.user_id}}

@@ -24,8 +24,12 @@ from typing import Any
 
 from ..events import make_message, stable_event_id
 from ..schema import (
+    DEFAULT_METRICS_NAMESPACE,
+    ENV_METRICS_NAMESPACE,
     ENV_WEBHOOK_QUEUE_URL,
     EVENT_FOR_STATE,
+    METRIC_WEBHOOK_ENQUEUE_FAILURES,
+    METRIC_WEBHOOK_EVENTS_QUEUED,
     PARTITION_KEY,
     TERMINAL_STATES,
     VERSION_ATTRIBUTE,
@@ -142,6 +146,13 @@ def _sqs() -> Any:
 
 def dispatch(records: Sequence[Mapping[str, Any]], sqs: Any, queue_url: str) -> dict[str, list[dict[str, str]]]:
     """Queue every transition in ``records``; the stream partial-batch response for the failures."""
+    return _dispatch(records, sqs, queue_url)[0]
+
+
+def _dispatch(
+    records: Sequence[Mapping[str, Any]], sqs: Any, queue_url: str
+) -> tuple[dict[str, list[dict[str, str]]], int]:
+    """``dispatch``'s response, and how many events were queued (for the batch's metrics)."""
     transitions = transitions_from_records(records)
     failed = enqueue(sqs, queue_url, [t.as_tuple() for t in transitions]) if transitions else []
     failed_set = set(failed)
@@ -150,7 +161,8 @@ def dispatch(records: Sequence[Mapping[str, Any]], sqs: Any, queue_url: str) -> 
             _log("info", "webhook event queued", assembly_id=t.assembly_id, event=t.event, event_id=t.event_id)
     # Lambda resumes the shard from the lowest failed sequence number (later records are re-sent
     # too; their event ids are stable, so receivers see duplicates they can recognise, not gaps).
-    return {"batchItemFailures": [{"itemIdentifier": transitions[i].sequence_number} for i in failed]}
+    response = {"batchItemFailures": [{"itemIdentifier": transitions[i].sequence_number} for i in failed]}
+    return response, len(transitions) - len(failed_set)
 
 
 def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, list[dict[str, str]]]:
@@ -160,7 +172,21 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, list[dic
     if not queue_url:
         raise RuntimeError(f"{ENV_WEBHOOK_QUEUE_URL} is not set")
     records = event.get("Records") or []
-    response = dispatch(records, _sqs(), queue_url)
-    _log("info", "stream batch dispatched", records=len(records),
-         failures=len(response["batchItemFailures"]), duration_ms=round((time.monotonic() - started) * 1000, 1))
+    response, queued = _dispatch(records, _sqs(), queue_url)
+    failures = len(response["batchItemFailures"])
+    request_id = getattr(context, "aws_request_id", None)
+    # One line per batch, also an embedded metric document (events queued, enqueue failures).
+    _log("info" if not failures else "error", "stream batch dispatched", records=len(records), failures=failures,
+         duration_ms=round((time.monotonic() - started) * 1000, 1),
+         request_id=request_id if isinstance(request_id, str) else None,
+         **{METRIC_WEBHOOK_EVENTS_QUEUED: queued, METRIC_WEBHOOK_ENQUEUE_FAILURES: failures},
+         _aws={
+             "Timestamp": int(time.time() * 1000),
+             "CloudWatchMetrics": [{
+                 "Namespace": os.environ.get(ENV_METRICS_NAMESPACE) or DEFAULT_METRICS_NAMESPACE,
+                 "Dimensions": [[]],
+                 "Metrics": [{"Name": METRIC_WEBHOOK_EVENTS_QUEUED, "Unit": "Count"},
+                             {"Name": METRIC_WEBHOOK_ENQUEUE_FAILURES, "Unit": "Count"}],
+             }],
+         })
     return response

@@ -234,7 +234,7 @@ def _track(
     _emit(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
 
 
-def _log_failure(kind: str, exc: BaseException, request_id: str | None) -> None:
+def _log_failure(kind: str, exc: BaseException, request_id: str | None, assembly_id: str | None = None) -> None:
     """Full detail goes to the log, never to the caller."""
     _emit(
         json.dumps(
@@ -245,6 +245,7 @@ def _log_failure(kind: str, exc: BaseException, request_id: str | None) -> None:
                 "detail": str(exc)[:2000],
                 "traceback": "".join(traceback.format_exception(exc))[-4000:],
                 "request_id": request_id,
+                "assembly_id": assembly_id,
                 "timestamp": iso_now(),
             },
             separators=(",", ":"),
@@ -550,8 +551,12 @@ def _parse_route(event: dict[str, Any]) -> _HttpRequest:
 
 
 def _handle_http(event: dict[str, Any]) -> dict[str, Any]:
-    request_id: str | None = None
+    # API Gateway's request id, known even for requests that match no route (log correlation).
+    context = event.get("requestContext")
+    request_id = context.get("requestId") if isinstance(context, dict) else None
+    request_id = request_id if isinstance(request_id, str) else None
     user_id: str | None = None
+    assembly_id: str | None = None  # once validated: the failure logs' correlation id
     try:
         config = _config()
         request = _parse_route(event)
@@ -572,18 +577,19 @@ def _handle_http(event: dict[str, Any]) -> dict[str, Any]:
         if template == "/assemblies":
             return _list(config, user_id, request.query, request_id)
         if template == "/assemblies/{assemblyId}/notify":
-            return _notify(config, _check_id(request.path_id, config), user_id, request_id)
+            assembly_id = _check_id(request.path_id, config)
+            return _notify(config, assembly_id, user_id, request_id)
         raise _HttpError(404, "no such route", result="no_route")  # pragma: no cover - routes are exhaustive
     except _HttpError as exc:
-        _track(None, user_id, exc.result, request_id=request_id)
+        _track(assembly_id, user_id, exc.result, request_id=request_id)
         return _error_response(exc.status, exc.message, exc.headers)
     except _ConfigError as exc:
-        _log_failure("config", exc, request_id)
-        _track(None, user_id, "error", request_id=request_id)
+        _log_failure("config", exc, request_id, assembly_id)
+        _track(assembly_id, user_id, "error", request_id=request_id)
         return _error_response(500, "the status service is misconfigured")
     except _STORE_ERRORS as exc:
-        _log_failure("store", exc, request_id)
-        _track(None, user_id, "error", request_id=request_id)
+        _log_failure("store", exc, request_id, assembly_id)
+        _track(assembly_id, user_id, "error", request_id=request_id)
         return _error_response(500, "the status store is unavailable; try again")
 
 
@@ -715,11 +721,11 @@ def _handle_direct(event: Any, request_id: str | None) -> dict[str, Any]:
         _track(assembly_id, user_id, exc.result, request_id=request_id)
         return _error_response(exc.status, exc.message, exc.headers)
     except _ConfigError as exc:
-        _log_failure("config", exc, request_id)
+        _log_failure("config", exc, request_id, assembly_id)
         _track(assembly_id, user_id, "error", request_id=request_id)
         return _error_response(500, "the status service is misconfigured")
     except _STORE_ERRORS as exc:
-        _log_failure("store", exc, request_id)
+        _log_failure("store", exc, request_id, assembly_id)
         _track(assembly_id, user_id, "error", request_id=request_id)
         return _error_response(500, "the status store is unavailable; try again")
 

@@ -280,7 +280,8 @@ class WebhookSender:
         except ValueError as exc:
             return self._dead_letter(record, None, attempt, f"malformed webhook message: {exc}", None)
         aid, event, event_id = message["assembly_id"], message["event"], message["event_id"]
-        ctx = {"assembly_id": aid, "event": event, "event_id": event_id, "attempt": attempt}
+        ctx = {"assembly_id": aid, "event": event, "event_id": event_id, "attempt": attempt,
+               "message_id": record.get("messageId")}
         try:
             item = self.store.get_item(aid, consistent=True)
         except ValueError as exc:  # an id the store rejects cannot exist
