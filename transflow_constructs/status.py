@@ -10,12 +10,14 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from transflow_runtime import schema
@@ -24,6 +26,7 @@ from .api import StatusApi, check_cors_origins
 from .auth import SHARED_SECRET, StatusAuth
 from .bundling import runtime_code
 from .functions import FunctionSettings, TransflowFunction
+from .monitoring import AlarmThresholds, StatusMonitoring, check_dashboard
 from .queues import DLQ_RETENTION, WebhookQueues
 from .table import StatusTable, check_existing_table
 from .targets.webhooks import WebhookTarget
@@ -179,6 +182,17 @@ class TransflowStatus(Construct):
     :param certificate: ACM certificate for ``domain_name`` (same region); requires ``domain_name``.
     :param disable_execute_api_endpoint: refuse the default ``execute-api`` URL (only with a custom
         domain). Default: ``False``.
+
+    Monitoring (``StatusMonitoring``; the README's operations section explains every alarm)
+
+    :param monitoring: create the alarms (DLQ and stream-failure queue not empty, webhook delivery
+        failures, webhook queue age, stream lag, every function's errors and throttles, API 5xx rate
+        and p99 latency, table throttles). Default: ``True``.
+    :param alarm_topic: SNS topic that receives every alarm's ALARM and OK transitions. Default:
+        none (the alarms exist and show in the console, but notify nobody).
+    :param alarm_thresholds: ``AlarmThresholds(...)``, when each alarm fires. Default: ``AlarmThresholds()``.
+    :param dashboard: ``True`` for a CloudWatch dashboard of the service (name generated), or the
+        dashboard's name. Default: ``False``.
     """
 
     def __init__(
@@ -221,6 +235,10 @@ class TransflowStatus(Construct):
         domain_name: str | None = None,
         certificate: acm.ICertificate | None = None,
         disable_execute_api_endpoint: bool = False,
+        monitoring: bool = True,
+        alarm_topic: sns.ITopic | None = None,
+        alarm_thresholds: AlarmThresholds | None = None,
+        dashboard: bool | str = False,
     ) -> None:
         super().__init__(scope, construct_id)
         # ---- validation: everything that can be checked at synth time, before any resource ----
@@ -308,6 +326,14 @@ class TransflowStatus(Construct):
             raise ValueError(f"{present}= needs {missing}=: a custom domain takes both domain_name and certificate")
         if disable_execute_api_endpoint and domain_name is None:
             raise ValueError("disable_execute_api_endpoint=True without domain_name= would leave the API unreachable")
+        check_dashboard(dashboard)
+        if alarm_thresholds is not None and not isinstance(alarm_thresholds, AlarmThresholds):
+            raise ValueError("alarm_thresholds must be an AlarmThresholds")
+        if not monitoring:
+            given = {"alarm_topic": alarm_topic, "alarm_thresholds": alarm_thresholds, "dashboard": dashboard or None}
+            for option, value in given.items():
+                if value is not None:
+                    raise ValueError(f"monitoring=False and {option}= conflict: {option} only applies with monitoring")
 
         # ---- table ----
         self._owns_table = table is None
@@ -527,8 +553,24 @@ class TransflowStatus(Construct):
         )
 
         # ---- observability ----
-        # Alarms, an optional alarm topic and the dashboard belong to the observability issue;
-        # they attach here, to the parts exposed as properties (functions, queues, table, API).
+        self._monitoring: StatusMonitoring | None = None
+        if monitoring:
+            self._monitoring = StatusMonitoring(
+                self,
+                "Monitoring",
+                table=self._table,
+                http_api=self._api.http_api,
+                functions={role: part.function for role, part in self._functions_by_role().items()},
+                webhook_queue=self._webhook_queue,
+                dead_letter_queue=self._dead_letter_queue,
+                stream_failure_queue=queues.stream_failure_queue,
+                metrics_namespace=metrics_namespace,
+                thresholds=alarm_thresholds,
+                alarm_topic=alarm_topic,
+                dashboard=dashboard,
+                webhook_retry_delays=delays,
+                webhook_function_timeout=cdk.Duration.seconds(function_seconds),
+            )
 
         # ---- outputs ----
         cdk.CfnOutput(self, "ApiUrl", value=self.api_url, description="Base URL of the status API")
@@ -623,6 +665,21 @@ class TransflowStatus(Construct):
             groups["authorizer"] = self._authorizer.log_group
         return groups
 
+    @property
+    def monitoring(self) -> StatusMonitoring | None:
+        """The alarms and dashboard; ``None`` with ``monitoring=False``."""
+        return self._monitoring
+
+    @property
+    def alarms(self) -> dict[str, cloudwatch.Alarm]:
+        """Every alarm by name (``dead_letter_queue``, ``api_5xx_rate``, ...); empty without monitoring."""
+        return dict(self._monitoring.alarms) if self._monitoring is not None else {}
+
+    @property
+    def dashboard(self) -> cloudwatch.Dashboard | None:
+        """The CloudWatch dashboard when ``dashboard=`` asked for one."""
+        return self._monitoring.dashboard if self._monitoring is not None else None
+
     # ---- grants --------------------------------------------------------------------------------
     def grant_status_write(self, grantee: iam.IGrantable) -> iam.Grant:
         """What a worker running ``StatusStore`` needs: item reads and writes, the user index."""
@@ -648,6 +705,12 @@ class TransflowStatus(Construct):
     def _functions(self) -> list[TransflowFunction]:
         parts = [self._status, self._dispatcher, self._webhook]
         return [*parts, self._authorizer] if self._authorizer else parts
+
+    def _functions_by_role(self) -> dict[str, TransflowFunction]:
+        roles = {"status": self._status, "dispatcher": self._dispatcher, "webhook": self._webhook}
+        if self._authorizer is not None:
+            roles["authorizer"] = self._authorizer
+        return roles
 
     def _read_statements(self) -> list[iam.PolicyStatement]:
         return [
