@@ -266,21 +266,26 @@ def cmd_watch(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------- redrive
 def cmd_redrive(args: argparse.Namespace) -> int:
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    sqs = boto3.client("sqs", region_name=args.region) if args.region else boto3.client("sqs")
-    kwargs: dict[str, Any] = {"SourceArn": args.dlq_arn}
-    if args.queue_arn:
-        kwargs["DestinationArn"] = args.queue_arn
-    if args.max_per_second:
-        kwargs["MaxNumberOfMessagesPerSecond"] = args.max_per_second
-    task = sqs.start_message_move_task(**kwargs)
-    print(json.dumps({"task_handle": task["TaskHandle"]}))
-    while True:
-        tasks = sqs.list_message_move_tasks(SourceArn=args.dlq_arn, MaxResults=1).get("Results", [])
-        if not tasks or tasks[0].get("Status") != "RUNNING":
-            print(json.dumps(tasks[0] if tasks else {}, default=str))
-            return EXIT_OK if tasks and tasks[0].get("Status") == "COMPLETED" else EXIT_ERROR
-        time.sleep(2)
+    try:
+        sqs = boto3.client("sqs", region_name=args.region) if args.region else boto3.client("sqs")
+        kwargs: dict[str, Any] = {"SourceArn": args.dlq_arn}
+        if args.queue_arn:
+            kwargs["DestinationArn"] = args.queue_arn
+        if args.max_per_second:
+            kwargs["MaxNumberOfMessagesPerSecond"] = args.max_per_second
+        task = sqs.start_message_move_task(**kwargs)
+        print(json.dumps({"task_handle": task["TaskHandle"]}))
+        while True:
+            tasks = sqs.list_message_move_tasks(SourceArn=args.dlq_arn, MaxResults=1).get("Results", [])
+            if not tasks or tasks[0].get("Status") != "RUNNING":
+                print(json.dumps(tasks[0] if tasks else {}, default=str))
+                return EXIT_OK if tasks and tasks[0].get("Status") == "COMPLETED" else EXIT_ERROR
+            time.sleep(2)
+    except (ClientError, BotoCoreError) as exc:  # refused, no credentials, ...: one line, not a traceback
+        sys.stderr.write(f"transflow-status redrive: {exc}\n")
+        return EXIT_ERROR
 
 
 def main(argv: list[str] | None = None) -> int:
