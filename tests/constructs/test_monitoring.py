@@ -474,3 +474,18 @@ def test_alarm_templates_validate_with_assertions(full: Synth) -> None:
         "AWS::CloudWatch::Alarm",
         {"TreatMissingData": "notBreaching", "ComparisonOperator": "GreaterThanThreshold"},
     )
+
+
+def test_the_readme_explains_every_alarm(shared: Synth) -> None:
+    """The operations section has a row for each alarm name (``<role>`` rows cover every role)."""
+    import re
+
+    from .cdk_helpers import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("<!-- section:operations -->", 1)[1].split("<!-- /section:operations -->", 1)[0]
+    documented = set(re.findall(r"^\| `([a-z0-9_<>]+)` \|", section, flags=re.MULTILINE))
+    expanded = set()
+    for name in documented:
+        expanded |= {name.replace("<role>", role) for role in ROLES_SHARED} if "<role>" in name else {name}
+    assert expanded == set(shared.status.alarms)
