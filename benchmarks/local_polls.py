@@ -7,6 +7,7 @@ keep-alive connections (``http.client``) for a fixed time. Every answer must be 
 assembly. Reported: polls per second, latency percentiles, and the CPU both processes used, so
 it is clear which side was the bottleneck (the local-mode process is one Python process: its
 gateway threads, the authorizer, the status handler and the embedded moto server share one GIL).
+Then one poller alone polls for a shorter window: the latency of an unloaded poll.
 
     .venv/bin/python benchmarks/local_polls.py [--seconds 5] [--pollers 20]
 """
@@ -38,9 +39,21 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def start_local(ready_file: Path, timeout: float = 90.0) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+#: ``--nodelay-experiment``: the CLI with the gateway's sockets set to TCP_NODELAY first (the one-line
+#: change suggested in RESULTS.md), to show what it would change without editing the gateway.
+_NODELAY_CLI = (
+    "import sys; from transflow_runtime.local import gateway; "
+    "gateway._RequestHandler.disable_nagle_algorithm = True; "
+    "from transflow_runtime.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def start_local(
+    ready_file: Path, timeout: float = 90.0, *, nodelay_experiment: bool = False
+) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    launcher = ["-c", _NODELAY_CLI] if nodelay_experiment else ["-m", "transflow_runtime.cli"]
     proc = subprocess.Popen(  # our interpreter, our CLI
-        [PYTHON, "-m", "transflow_runtime.cli", "local", "--port", "0", "--ready-file", str(ready_file),
+        [PYTHON, *launcher, "local", "--port", "0", "--ready-file", str(ready_file),
          "--jwt-secret", JWT_SECRET, "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=child_env(), cwd=ROOT,
     )
@@ -122,10 +135,10 @@ def poll(info: dict[str, Any], assembly: str, token: str, pollers: int, seconds:
     }
 
 
-def measure(seconds: float = 5.0, pollers: int = 20) -> dict[str, Any]:
+def measure(seconds: float = 5.0, pollers: int = 20, *, nodelay_experiment: bool = False) -> dict[str, Any]:
     fake_aws_environ()
     with tempfile.TemporaryDirectory(prefix="bench-local-") as tmp:
-        proc, info = start_local(Path(tmp, "ready.json"))
+        proc, info = start_local(Path(tmp, "ready.json"), nodelay_experiment=nodelay_experiment)
         try:
             import boto3
             from transflow_runtime import StatusStore, assembly_id
@@ -142,9 +155,13 @@ def measure(seconds: float = 5.0, pollers: int = 20) -> dict[str, Any]:
             wall = time.perf_counter() - wall0
             server_cpu = _cpu_seconds(proc.pid) - server_cpu0
             client_cpu = time.process_time() - client_cpu0
+            # One poller alone: the latency a developer sees when nothing else is going on.
+            single = poll(info, assembly, token, 1, max(0.5, seconds / 2.5), warmup=0.2)
         finally:
             stop_local(proc)
     result.update({
+        "nodelay_experiment": nodelay_experiment,
+        "single_poller": {k: single[k] for k in ("polls", "seconds", "polls_per_second", "latency_ms")},
         "pollers": pollers,
         "local_polls_per_second": result["polls_per_second"],
         "cpu_share_during_run": {
@@ -161,13 +178,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--pollers", type=int, default=20)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--nodelay-experiment", action="store_true",
+                        help="start local mode with TCP_NODELAY on the gateway's sockets (not what ships)")
     args = parser.parse_args()
-    result = measure(args.seconds, args.pollers)
+    result = measure(args.seconds, args.pollers, nodelay_experiment=args.nodelay_experiment)
     if args.json:
         print(json.dumps(result, indent=2))
         return
     print(f"{result['polls_per_second']} polls/s with {result['pollers']} pollers over {result['seconds']} s; "
           f"latency {result['latency_ms']}; CPU {result['cpu_share_during_run']}")
+    one = result["single_poller"]
+    print(f"one poller alone: {one['polls_per_second']} polls/s, latency {one['latency_ms']}")
 
 
 if __name__ == "__main__":

@@ -142,7 +142,8 @@ def _noise(d: dict[str, Any]) -> dict[str, str]:
         "synth_seconds": f"IQR {synth['seconds']['app']['iqr']} s (n={synth['runs']})",
         "bundle_zip_mb": "deterministic (same asset, same zlib level)",
         "local_polls_per_second": f"single {polls['seconds']} s window; p50 {polls['latency_ms']['p50']} ms, "
-                                  f"p99 {polls['latency_ms']['p99']} ms",
+                                  f"p99 {polls['latency_ms']['p99']} ms; one poller alone: p50 "
+                                  f"{polls['single_poller']['latency_ms']['p50']} ms",
         "cost_per_million_polls_usd": "inherits the warm handler time (rounded up to 1 ms)",
     }
 
@@ -241,8 +242,10 @@ def table(result: dict[str, Any]) -> str:
                  + f"; app/plain {synth['ratio_app_over_plain']['ratio_of_medians']}; bundle "
                  f"{synth['bundle_zip_mb']} MB zipped / {synth['bundle_unzipped_mb']} MB unzipped")
     polls = d["local_polls"]
+    one = polls.get("single_poller", {})
     lines.append(f"local mode: {polls['local_polls_per_second']} polls/s with {polls['pollers']} pollers, latency "
-                 f"p50 {polls['latency_ms']['p50']} ms, p99 {polls['latency_ms']['p99']} ms")
+                 f"p50 {polls['latency_ms']['p50']} ms, p99 {polls['latency_ms']['p99']} ms; one poller alone "
+                 f"{one.get('polls_per_second')} polls/s, p50 {one.get('latency_ms', {}).get('p50')} ms")
     for arch in ("arm64", "x86_64"):
         h = cost["headline"][arch]
         lines.append(f"cost per million polls, {arch}: ${h['total']} ({', '.join(f'{k} ${v}' for k, v in h['parts'].items())}); "  # noqa: E501
@@ -256,7 +259,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--quick", action="store_true", help="few repetitions (smoke run; noisy figures)")
+    parser.add_argument("--table-from", metavar="FILE", help="print the table of a saved --json result; run nothing")
     args = parser.parse_args()
+    if args.table_from:
+        print(table(json.loads(Path(args.table_from).read_text())))
+        return
     result = collect(args.quick)
     if args.json:
         print(json.dumps(result, indent=2))
