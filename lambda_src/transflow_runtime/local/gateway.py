@@ -184,6 +184,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     owner: LocalGateway
     protocol_version = "HTTP/1.1"
     server_version = "transflow-local"
+    # Headers and body go out in separate sends; without TCP_NODELAY every keep-alive response
+    # waits ~40 ms for the client's delayed ACK (measured: 50 ms -> 4 ms p50 per poll).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
