@@ -13,16 +13,14 @@ denying every caller with a misleading 403; the cause is logged, never the token
 from __future__ import annotations
 
 import gc
-import json
 import os
-import sys
 import threading
 import time
 from typing import Any, NamedTuple
 
 import boto3
 
-from .. import schema
+from .. import schema, telemetry
 from ..auth import (
     BAD_SIGNATURE,
     DEFAULT_LEEWAY_SECONDS,
@@ -141,26 +139,18 @@ def _log(
     ``request_id`` is this invocation's (Lambda's); ``api_request_id`` is API Gateway's, the one
     in the access log and in the status function's lines for the same request."""
     namespace = config.namespace if config else schema.DEFAULT_METRICS_NAMESPACE
-    record = {
-        "_aws": {
-            "Timestamp": int(time.time() * 1000),
-            "CloudWatchMetrics": [
-                {
-                    "Namespace": namespace,
-                    "Dimensions": [[METRIC_DIMENSION]],
-                    "Metrics": [{"Name": METRIC_NAME, "Unit": "Count"}],
-                }
-            ],
-        },
-        METRIC_DIMENSION: result,
-        METRIC_NAME: 1,
-        "event": "authorizer_decision",
-        "result": result,
-        "user_id": user_id,
-        "request_id": request_id,
-        "api_request_id": api_request_id,
-    }
-    sys.stdout.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
+    telemetry.write(
+        telemetry.metric_record(
+            namespace,
+            {METRIC_NAME: 1},
+            dimensions={METRIC_DIMENSION: result},
+            event="authorizer_decision",
+            result=result,
+            user_id=user_id,
+            request_id=request_id,
+            api_request_id=api_request_id,
+        )
+    )
 
 
 def _header(event: Any) -> Any:

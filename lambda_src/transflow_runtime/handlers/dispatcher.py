@@ -14,14 +14,13 @@ Stdlib + boto3 only.
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .. import telemetry
 from ..events import make_message, stable_event_id
 from ..schema import (
     DEFAULT_METRICS_NAMESPACE,
@@ -52,8 +51,7 @@ class Transition:
 
 
 def _log(level: str, message: str, **fields: Any) -> None:
-    line = json.dumps({"level": level, "message": message, "component": "dispatcher", **fields}, default=str)
-    sys.stdout.write(line + "\n")
+    telemetry.write({"level": level, "message": message, "component": "dispatcher", **fields})
 
 
 def _scalar(image: Mapping[str, Any], name: str) -> str | None:
@@ -176,17 +174,17 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, list[dic
     failures = len(response["batchItemFailures"])
     request_id = getattr(context, "aws_request_id", None)
     # One line per batch, also an embedded metric document (events queued, enqueue failures).
-    _log("info" if not failures else "error", "stream batch dispatched", records=len(records), failures=failures,
-         duration_ms=round((time.monotonic() - started) * 1000, 1),
-         request_id=request_id if isinstance(request_id, str) else None,
-         **{METRIC_WEBHOOK_EVENTS_QUEUED: queued, METRIC_WEBHOOK_ENQUEUE_FAILURES: failures},
-         _aws={
-             "Timestamp": int(time.time() * 1000),
-             "CloudWatchMetrics": [{
-                 "Namespace": os.environ.get(ENV_METRICS_NAMESPACE) or DEFAULT_METRICS_NAMESPACE,
-                 "Dimensions": [[]],
-                 "Metrics": [{"Name": METRIC_WEBHOOK_EVENTS_QUEUED, "Unit": "Count"},
-                             {"Name": METRIC_WEBHOOK_ENQUEUE_FAILURES, "Unit": "Count"}],
-             }],
-         })
+    telemetry.write(
+        telemetry.metric_record(
+            os.environ.get(ENV_METRICS_NAMESPACE) or DEFAULT_METRICS_NAMESPACE,
+            {METRIC_WEBHOOK_EVENTS_QUEUED: queued, METRIC_WEBHOOK_ENQUEUE_FAILURES: failures},
+            level="info" if not failures else "error",
+            message="stream batch dispatched",
+            component="dispatcher",
+            records=len(records),
+            failures=failures,
+            duration_ms=round((time.monotonic() - started) * 1000, 1),
+            request_id=request_id if isinstance(request_id, str) else None,
+        )
+    )
     return response

@@ -26,8 +26,6 @@ import hashlib
 import json
 import os
 import re
-import sys
-import time
 import traceback
 from typing import Any, NamedTuple
 from urllib.parse import unquote
@@ -35,7 +33,7 @@ from urllib.parse import unquote
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .. import schema
+from .. import schema, telemetry
 from ..dynamo import batch_get_items, deserialize_item, encode_cursor, iso_now, item_owner, query_user_items
 from ..errors import StoreError
 from ..serialize import js_dumps, public_view
@@ -194,10 +192,6 @@ def _error_response(status: int, message: str, headers: dict[str, str] | None = 
 
 
 # --- analytics -----------------------------------------------------------------------------------
-def _emit(line: str) -> None:
-    sys.stdout.write(line + "\n")
-
-
 def _track(
     assembly_id: str | None, user_id: str | None, result: str, *, request_id: str | None = None, count: int = 1
 ) -> None:
@@ -210,46 +204,34 @@ def _track(
         namespace = _config().namespace
     except _ConfigError:
         namespace = schema.DEFAULT_METRICS_NAMESPACE
-    record: dict[str, Any] = {
-        "_aws": {
-            "Timestamp": int(time.time() * 1000),
-            "CloudWatchMetrics": [
-                {
-                    "Namespace": namespace,
-                    "Dimensions": [[METRIC_DIMENSION]],
-                    "Metrics": [{"Name": METRIC_NAME, "Unit": "Count"}],
-                }
-            ],
-        },
-        METRIC_DIMENSION: result,
-        METRIC_NAME: count,
-        "event": "status_check",
-        "assembly_id": assembly_id,
-        "user_id": user_id,
-        "result": result,
-        "timestamp": iso_now(),
-    }
+    record = telemetry.metric_record(
+        namespace,
+        {METRIC_NAME: count},
+        dimensions={METRIC_DIMENSION: result},
+        event="status_check",
+        assembly_id=assembly_id,
+        user_id=user_id,
+        result=result,
+        timestamp=iso_now(),
+    )
     if request_id:
         record["request_id"] = request_id
-    _emit(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
+    telemetry.write(record)
 
 
 def _log_failure(kind: str, exc: BaseException, request_id: str | None, assembly_id: str | None = None) -> None:
     """Full detail goes to the log, never to the caller."""
-    _emit(
-        json.dumps(
-            {
-                "event": "status_error",
-                "kind": kind,
-                "error_type": type(exc).__name__,
-                "detail": str(exc)[:2000],
-                "traceback": "".join(traceback.format_exception(exc))[-4000:],
-                "request_id": request_id,
-                "assembly_id": assembly_id,
-                "timestamp": iso_now(),
-            },
-            separators=(",", ":"),
-        )
+    telemetry.write(
+        {
+            "event": "status_error",
+            "kind": kind,
+            "error_type": type(exc).__name__,
+            "detail": str(exc)[:2000],
+            "traceback": "".join(traceback.format_exception(exc))[-4000:],
+            "request_id": request_id,
+            "assembly_id": assembly_id,
+            "timestamp": iso_now(),
+        }
     )
 
 

@@ -23,7 +23,6 @@ import json
 import math
 import os
 import ssl
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import telemetry
 from ..delivery import RETRY, STOP, SUCCESS, DeliveryResult, build_request, deliver
 from ..errors import AssemblyNotFoundError
 from ..events import parse_message
@@ -198,18 +198,8 @@ class ResolvedTarget:
 
 
 # ---------------------------------------------------------------------------------- logging
-_output_lock = threading.Lock()
-
-
-def _write(document: Mapping[str, Any]) -> None:
-    line = json.dumps(document, default=str, separators=(",", ":"))
-    with _output_lock:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-
-
 def _log(level: str, message: str, **fields: Any) -> None:
-    _write({"level": level, "message": message, "component": "webhook", **fields})
+    telemetry.write({"level": level, "message": message, "component": "webhook", **fields})
 
 
 def _text(value: Any, limit: int = MAX_ATTRIBUTE_TEXT) -> str:
@@ -507,26 +497,22 @@ class WebhookSender:
 
     def _metric_log(self, outcome: str, ctx: Mapping[str, Any], *, latency: float | None = None, **fields: Any) -> None:
         """One structured log line that is also an EMF metric document (deliveries by outcome, latency)."""
-        metrics = [{"Name": "WebhookDeliveries", "Unit": "Count"}]
-        document: dict[str, Any] = {
-            "level": "info" if outcome in (STATUS_DELIVERED, STATUS_RETRYING, STATUS_SKIPPED) else "error",
-            "message": f"webhook {outcome}",
-            "component": "webhook",
-            **ctx,
-            **{k: v for k, v in fields.items() if v is not None},
-            "Outcome": outcome,
-            "WebhookDeliveries": 1,
-        }
+        metrics: dict[str, float] = {"WebhookDeliveries": 1}
         if latency is not None:
-            metrics.append({"Name": "WebhookDeliveryLatency", "Unit": "Milliseconds"})
-            document["WebhookDeliveryLatency"] = round(latency * 1000, 1)
-        document["_aws"] = {
-            "Timestamp": int(time.time() * 1000),
-            "CloudWatchMetrics": [
-                {"Namespace": self.settings.metrics_namespace, "Dimensions": [["Outcome"]], "Metrics": metrics}
-            ],
-        }
-        _write(document)
+            metrics["WebhookDeliveryLatency"] = round(latency * 1000, 1)
+        telemetry.write(
+            telemetry.metric_record(
+                self.settings.metrics_namespace,
+                metrics,
+                dimensions={"Outcome": outcome},
+                units={"WebhookDeliveryLatency": "Milliseconds"},
+                level="info" if outcome in (STATUS_DELIVERED, STATUS_RETRYING, STATUS_SKIPPED) else "error",
+                message=f"webhook {outcome}",
+                component="webhook",
+                **ctx,
+                **{k: v for k, v in fields.items() if v is not None},
+            )
+        )
 
 
 def _attempt(record: Mapping[str, Any]) -> int:
