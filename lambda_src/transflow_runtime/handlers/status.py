@@ -532,6 +532,23 @@ def _parse_route(event: dict[str, Any]) -> _HttpRequest:
                         request_id)
 
 
+def _failure_response(
+    exc: Exception, assembly_id: str | None, user_id: str | None, request_id: str | None
+) -> dict[str, Any]:
+    """The response to an expected failure: a 4xx as raised, or a 500 that names no internals."""
+    if isinstance(exc, _HttpError):
+        _track(assembly_id, user_id, exc.result, request_id=request_id)
+        return _error_response(exc.status, exc.message, exc.headers)
+    kind, message = (
+        ("config", "the status service is misconfigured")
+        if isinstance(exc, _ConfigError)
+        else ("store", "the status store is unavailable; try again")
+    )
+    _log_failure(kind, exc, request_id, assembly_id)
+    _track(assembly_id, user_id, "error", request_id=request_id)
+    return _error_response(500, message)
+
+
 def _handle_http(event: dict[str, Any]) -> dict[str, Any]:
     # API Gateway's request id, known even for requests that match no route (log correlation).
     context = event.get("requestContext")
@@ -562,17 +579,8 @@ def _handle_http(event: dict[str, Any]) -> dict[str, Any]:
             assembly_id = _check_id(request.path_id, config)
             return _notify(config, assembly_id, user_id, request_id)
         raise _HttpError(404, "no such route", result="no_route")  # pragma: no cover - routes are exhaustive
-    except _HttpError as exc:
-        _track(assembly_id, user_id, exc.result, request_id=request_id)
-        return _error_response(exc.status, exc.message, exc.headers)
-    except _ConfigError as exc:
-        _log_failure("config", exc, request_id, assembly_id)
-        _track(assembly_id, user_id, "error", request_id=request_id)
-        return _error_response(500, "the status service is misconfigured")
-    except _STORE_ERRORS as exc:
-        _log_failure("store", exc, request_id, assembly_id)
-        _track(assembly_id, user_id, "error", request_id=request_id)
-        return _error_response(500, "the status store is unavailable; try again")
+    except (_HttpError, _ConfigError, *_STORE_ERRORS) as exc:
+        return _failure_response(exc, assembly_id, user_id, request_id)
 
 
 def _batch(config: _Config, user_id: str, body: dict[str, Any], request_id: str | None) -> dict[str, Any]:
@@ -699,17 +707,8 @@ def _handle_direct(event: Any, request_id: str | None) -> dict[str, Any]:
             response["headers"]["X-Transflow-Event-Id"] = event_id
             _track(assembly_id, user_id, "replayed", request_id=request_id)
         return response
-    except _HttpError as exc:
-        _track(assembly_id, user_id, exc.result, request_id=request_id)
-        return _error_response(exc.status, exc.message, exc.headers)
-    except _ConfigError as exc:
-        _log_failure("config", exc, request_id, assembly_id)
-        _track(assembly_id, user_id, "error", request_id=request_id)
-        return _error_response(500, "the status service is misconfigured")
-    except _STORE_ERRORS as exc:
-        _log_failure("store", exc, request_id, assembly_id)
-        _track(assembly_id, user_id, "error", request_id=request_id)
-        return _error_response(500, "the status store is unavailable; try again")
+    except (_HttpError, _ConfigError, *_STORE_ERRORS) as exc:
+        return _failure_response(exc, assembly_id, user_id, request_id)
 
 
 def _is_http_event(event: Any) -> bool:
