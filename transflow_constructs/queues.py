@@ -10,13 +10,14 @@ import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from transflow_runtime import schema
 
 #: The longest SQS keeps a message; dead letters are kept for the whole of it.
 DLQ_RETENTION = cdk.Duration.days(14)
 #: Receives beyond the scheduled attempts before SQS itself dead-letters a message. The webhook
 #: handler moves a message to the DLQ (with its reason) after the last attempt; these extra
 #: receives only matter when the handler never got to decide (crash, Lambda timeout).
-RECEIVE_SAFETY_MARGIN = 3
+RECEIVE_SAFETY_MARGIN = schema.WEBHOOK_RECEIVE_SAFETY_MARGIN
 #: AWS's advice for an SQS event source: visibility timeout >= 6x the function timeout.
 VISIBILITY_FACTOR = 6
 

@@ -78,6 +78,10 @@ DEFAULT_ASSEMBLY_ID_PATTERN = r"^[0-9a-f]{64}$"
 DEFAULT_WEBHOOK_RETRY_DELAYS = (5, 60, 300, 1800, 7200, 18000, 36000, 36000)
 DEFAULT_WEBHOOK_TIMEOUT_SECONDS = 15
 SQS_MAX_VISIBILITY_SECONDS = 12 * 60 * 60
+#: Receives beyond the last attempt before the queue's redrive policy dead-letters a message. The
+#: webhook handler dead-letters after its last attempt itself (with the reason); this margin only
+#: catches messages the handler could not process at all (crashes, timeouts).
+WEBHOOK_RECEIVE_SAFETY_MARGIN = 3
 
 # --- Lambda handlers (the construct points functions at these) --------------------------------
 HANDLER_STATUS = "transflow_runtime.handlers.status.handler"

@@ -107,7 +107,10 @@ def provision(settings: LocalSettings, endpoint_url: str) -> LocalResources:
         Attributes={
             "VisibilityTimeout": "60",
             "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(settings.max_attempts + 2)}
+                {
+                    "deadLetterTargetArn": dlq_arn,
+                    "maxReceiveCount": str(settings.max_attempts + schema.WEBHOOK_RECEIVE_SAFETY_MARGIN),
+                }
             ),
         },
     )["QueueUrl"]
