@@ -82,56 +82,149 @@ def test_existing_table_is_used_instead_of_a_new_one() -> None:
     assert mapping["Properties"]["StartingPosition"] == "TRIM_HORIZON"
 
 
-def _table(stack: cdk.Stack, partition_key: str = schema.PARTITION_KEY, index: bool = True) -> dynamodb.Table:
-    string = dynamodb.AttributeType.STRING
-    table = dynamodb.Table(
-        stack,
-        "Mine",
-        partition_key=dynamodb.Attribute(name=partition_key, type=string),
-        stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
-    )
-    if index:
+STRING = dynamodb.AttributeType.STRING
+
+
+def _table(stack: cdk.Stack, *, index: dict[str, Any] | None = None, **overrides: Any) -> dynamodb.Table:
+    """A same-app table with everything the runtime needs, unless ``overrides``/``index`` say otherwise
+    (``index=None`` for no user index at all)."""
+    props: dict[str, Any] = {
+        "partition_key": dynamodb.Attribute(name=schema.PARTITION_KEY, type=STRING),
+        "stream": dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+        "time_to_live_attribute": schema.TTL_ATTRIBUTE,
+        **overrides,
+    }
+    table = dynamodb.Table(stack, "Mine", **{k: v for k, v in props.items() if v is not None})
+    if index is not None:
         table.add_global_secondary_index(
-            index_name=schema.USER_INDEX_NAME,
-            partition_key=dynamodb.Attribute(name=schema.USER_ID_ATTRIBUTE, type=string),
-            sort_key=dynamodb.Attribute(name=schema.CREATED_AT_ATTRIBUTE, type=string),
+            **{
+                "index_name": schema.USER_INDEX_NAME,
+                "partition_key": dynamodb.Attribute(name=schema.USER_ID_ATTRIBUTE, type=STRING),
+                "sort_key": dynamodb.Attribute(name=schema.CREATED_AT_ATTRIBUTE, type=STRING),
+                **index,
+            }
         )
     return table
 
 
+def _table_v2(stack: cdk.Stack, **overrides: Any) -> dynamodb.TableV2:
+    """A same-app ``TableV2`` shaped as the runtime needs, unless ``overrides`` say otherwise."""
+    props: dict[str, Any] = {
+        "partition_key": dynamodb.Attribute(name=schema.PARTITION_KEY, type=STRING),
+        "dynamo_stream": dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+        "time_to_live_attribute": schema.TTL_ATTRIBUTE,
+        "global_secondary_indexes": [
+            dynamodb.GlobalSecondaryIndexPropsV2(
+                index_name=schema.USER_INDEX_NAME,
+                partition_key=dynamodb.Attribute(name=schema.USER_ID_ATTRIBUTE, type=STRING),
+                sort_key=dynamodb.Attribute(name=schema.CREATED_AT_ATTRIBUTE, type=STRING),
+            )
+        ],
+        **overrides,
+    }
+    return dynamodb.TableV2(stack, "Mine", **{k: v for k, v in props.items() if v is not None})
+
+
+def _refused(table_factory: Any, match: str) -> None:
+    stack = new_stack()
+    with pytest.raises(ValueError, match=match):
+        build(stack, table=table_factory(stack))
+
+
 def test_table_from_the_same_app_with_the_right_shape_is_accepted() -> None:
     stack = new_stack()
-    status = build(stack, table=_table(stack))
+    status = build(stack, table=_table(stack, index={}))
+    assert status.table.node.id == "Mine"
+
+
+def test_tablev2_from_the_same_app_with_the_right_shape_is_accepted() -> None:
+    stack = new_stack()
+    status = build(stack, table=_table_v2(stack))
     assert status.table.node.id == "Mine"
 
 
 def test_table_with_another_partition_key_is_refused() -> None:
-    stack = new_stack()
-    with pytest.raises(ValueError, match="partition key 'assembly_id'"):
-        build(stack, table=_table(stack, partition_key="id"))
+    _refused(
+        lambda stack: _table(stack, index={}, partition_key=dynamodb.Attribute(name="id", type=STRING)),
+        "partition key 'assembly_id'",
+    )
+
+
+def test_table_whose_partition_key_is_not_a_string_is_refused() -> None:
+    key = dynamodb.Attribute(name=schema.PARTITION_KEY, type=dynamodb.AttributeType.BINARY)
+    _refused(lambda stack: _table(stack, index={}, partition_key=key), "string partition key.*BINARY")
+
+
+def test_existing_table_with_a_sort_key_is_refused() -> None:
+    _refused(lambda stack: _table(stack, index={}, sort_key=dynamodb.Attribute(name="sk", type=STRING)), "sort key")
 
 
 def test_table_without_the_user_index_is_refused() -> None:
-    stack = new_stack()
-    with pytest.raises(ValueError, match=schema.USER_INDEX_NAME):
-        build(stack, table=_table(stack, index=False))
+    _refused(lambda stack: _table(stack, index=None), schema.USER_INDEX_NAME)
+
+
+def test_existing_table_whose_user_index_does_not_project_all_attributes_is_refused() -> None:
+    _refused(
+        lambda stack: _table(stack, index={"projection_type": dynamodb.ProjectionType.KEYS_ONLY}),
+        r"(?i)project ALL.*KEYS_ONLY",
+    )
+
+
+def test_existing_table_whose_index_keys_have_the_wrong_types_is_refused() -> None:
+    number = dynamodb.AttributeType.NUMBER
+    _refused(
+        lambda stack: _table(
+            stack, index={"sort_key": dynamodb.Attribute(name=schema.CREATED_AT_ATTRIBUTE, type=number)}
+        ),
+        "'created_at' must be a STRING attribute.*NUMBER",
+    )
+
+
+def test_table_whose_user_index_has_other_keys_is_refused() -> None:
+    _refused(
+        lambda stack: _table(stack, index={"sort_key": dynamodb.Attribute(name="updated_at", type=STRING)}),
+        "must be keyed on 'user_id'.*'created_at'",
+    )
 
 
 def test_table_with_a_keys_only_stream_is_refused() -> None:
+    _refused(lambda stack: _table(stack, index={}, stream=dynamodb.StreamViewType.KEYS_ONLY), "NEW_AND_OLD_IMAGES")
+
+
+def test_table_without_time_to_live_is_refused() -> None:
+    _refused(lambda stack: _table(stack, index={}, time_to_live_attribute=None), "time to live.*'ttl'")
+
+
+def test_table_with_time_to_live_on_another_attribute_is_refused() -> None:
+    _refused(lambda stack: _table(stack, index={}, time_to_live_attribute="expires"), "'ttl'.*'expires'")
+
+
+def test_existing_tablev2_is_validated_like_a_table() -> None:
+    _refused(
+        lambda stack: _table_v2(stack, partition_key=dynamodb.Attribute(name="id", type=STRING)),
+        "partition key 'assembly_id'",
+    )
+    _refused(lambda stack: _table_v2(stack, global_secondary_indexes=[]), schema.USER_INDEX_NAME)
+    _refused(lambda stack: _table_v2(stack, time_to_live_attribute=None), "time to live")
+
+
+def test_existing_tablev2_with_a_keys_only_stream_is_refused() -> None:
+    _refused(lambda stack: _table_v2(stack, dynamo_stream=dynamodb.StreamViewType.KEYS_ONLY), "NEW_AND_OLD_IMAGES")
+
+
+def test_existing_tablev2_without_a_stream_is_refused() -> None:
+    _refused(lambda stack: _table_v2(stack, dynamo_stream=None), "no stream")
+
+
+def test_existing_table_check_does_not_use_the_deprecated_schema_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Table.schema()`` is deprecated: calling it prints a deprecation warning at every synth."""
+
+    def deprecated(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("Table.schema() is deprecated")
+
+    monkeypatch.setattr(dynamodb.Table, "schema", deprecated)
     stack = new_stack()
-    table = dynamodb.Table(
-        stack,
-        "Mine",
-        partition_key=dynamodb.Attribute(name=schema.PARTITION_KEY, type=dynamodb.AttributeType.STRING),
-        stream=dynamodb.StreamViewType.KEYS_ONLY,
-    )
-    table.add_global_secondary_index(
-        index_name=schema.USER_INDEX_NAME,
-        partition_key=dynamodb.Attribute(name=schema.USER_ID_ATTRIBUTE, type=dynamodb.AttributeType.STRING),
-        sort_key=dynamodb.Attribute(name=schema.CREATED_AT_ATTRIBUTE, type=dynamodb.AttributeType.STRING),
-    )
-    with pytest.raises(ValueError, match="NEW_AND_OLD_IMAGES"):
-        build(stack, table=table)
+    build(stack, table=_table(stack, index={}))
 
 
 def test_table_options_apply_to_a_new_table() -> None:

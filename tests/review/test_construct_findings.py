@@ -12,134 +12,14 @@ import tomllib
 from typing import Any
 
 import pytest
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_secretsmanager as secretsmanager
 from packaging.requirements import Requirement
 
 from tests.constructs.cdk_helpers import REPO, new_stack, of_type, oidc_auth, plain_secret, synth
 from transflow_constructs import StatusAuth, StatusMonitoring, TransflowStatus, WebhookTarget
 
-STRING = dynamodb.AttributeType.STRING
 #: Lambda: "the total size of all environment variables doesn't exceed 4 KB".
 LAMBDA_ENV_LIMIT_BYTES = 4 * 1024
-
-
-# ---- helpers -------------------------------------------------------------------------------------
-def _table(stack: Any, **overrides: Any) -> dynamodb.Table:
-    """A same-app table with everything the runtime needs, unless ``overrides`` says otherwise."""
-    index_overrides = overrides.pop("index", {})
-    props: dict[str, Any] = {
-        "partition_key": dynamodb.Attribute(name="assembly_id", type=STRING),
-        "stream": dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
-        "time_to_live_attribute": "ttl",
-        **overrides,
-    }
-    table = dynamodb.Table(stack, "Existing", **props)
-    index: dict[str, Any] = {
-        "index_name": "by-user-created",
-        "partition_key": dynamodb.Attribute(name="user_id", type=STRING),
-        "sort_key": dynamodb.Attribute(name="created_at", type=STRING),
-        **index_overrides,
-    }
-    table.add_global_secondary_index(**index)
-    return table
-
-
-def _with_table(table_factory: Any) -> None:
-    stack = new_stack()
-    TransflowStatus(stack, "Status", auth=oidc_auth(), table=table_factory(stack))
-
-
-# ---- existing-table validation -------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "table.py check_existing_table never looks at the table's sort key: a table keyed "
-        "(assembly_id, sk) is accepted, and every GetItem/UpdateItem with only assembly_id then fails "
-        "with 'The provided key element does not match the schema' at runtime"
-    ),
-)
-def test_existing_table_with_a_sort_key_is_refused() -> None:
-    with pytest.raises(ValueError, match="sort key"):
-        _with_table(lambda stack: _table(stack, sort_key=dynamodb.Attribute(name="sk", type=STRING)))
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "check_existing_table does not check the by-user-created projection: a KEYS_ONLY index is "
-        "accepted, yet GET /assemblies serves the index items as statuses (no state, ok, results) and "
-        "active=true filters on a 'state' the index does not hold. The README says 'projecting all attributes'"
-    ),
-)
-def test_existing_table_whose_user_index_does_not_project_all_attributes_is_refused() -> None:
-    with pytest.raises(ValueError, match=r"(?i)project"):
-        _with_table(lambda stack: _table(stack, index={"projection_type": dynamodb.ProjectionType.KEYS_ONLY}))
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "check_existing_table checks the index key names, not their types: created_at as NUMBER is "
-        "accepted, and every StatusStore.create then fails (the store writes an ISO string)"
-    ),
-)
-def test_existing_table_whose_index_keys_have_the_wrong_types_is_refused() -> None:
-    with pytest.raises(ValueError, match="created_at"):
-        _with_table(
-            lambda stack: _table(
-                stack, index={"sort_key": dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.NUMBER)}
-            )
-        )
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "check_existing_table returns early unless isinstance(table, dynamodb.Table): a TableV2 (CDK's "
-        "recommended table construct) defined in the same app is never checked, so a wrong partition "
-        "key and a missing user index synthesize and deploy a service that cannot read its table"
-    ),
-)
-def test_existing_tablev2_is_validated_like_a_table() -> None:
-    def wrong(stack: Any) -> dynamodb.TableV2:
-        return dynamodb.TableV2(
-            stack,
-            "Existing",
-            partition_key=dynamodb.Attribute(name="id", type=STRING),
-            dynamo_stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
-        )
-
-    with pytest.raises(ValueError, match="assembly_id"):
-        _with_table(wrong)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a TableV2 with a KEYS_ONLY stream is accepted (the Table check is skipped for TableV2); the "
-        "dispatcher then sees no NewImage and silently never produces a webhook"
-    ),
-)
-def test_existing_tablev2_with_a_keys_only_stream_is_refused() -> None:
-    def keys_only(stack: Any) -> dynamodb.TableV2:
-        table = dynamodb.TableV2(
-            stack,
-            "Existing",
-            partition_key=dynamodb.Attribute(name="assembly_id", type=STRING),
-            dynamo_stream=dynamodb.StreamViewType.KEYS_ONLY,
-            global_secondary_indexes=[
-                dynamodb.GlobalSecondaryIndexPropsV2(
-                    index_name="by-user-created",
-                    partition_key=dynamodb.Attribute(name="user_id", type=STRING),
-                    sort_key=dynamodb.Attribute(name="created_at", type=STRING),
-                )
-            ],
-        )
-        return table
-
-    with pytest.raises(ValueError, match="NEW_AND_OLD_IMAGES"):
-        _with_table(keys_only)
 
 
 # ---- secret separation ---------------------------------------------------------------------------
