@@ -16,10 +16,16 @@ from .schema import EVENT_CANCELED, EVENT_COMPLETED, EVENT_FAILED, EVENT_REPLAY
 EVENTS = frozenset({EVENT_COMPLETED, EVENT_FAILED, EVENT_CANCELED, EVENT_REPLAY})
 
 
-def stable_event_id(assembly_id: str, event: str, version: Any) -> str:
+def stable_event_id(assembly_id: str, event: str, version: Any, created_at: str | None = None) -> str:
     """Event id for a state transition: the same stream record always yields the same id,
-    so a re-driven stream batch produces duplicates a receiver can recognise (``webhook-id``)."""
-    digest = hashlib.sha256(f"{assembly_id}\x00{event}\x00{version}".encode()).hexdigest()
+    so a re-driven stream batch produces duplicates a receiver can recognise (``webhook-id``).
+
+    ``created_at`` tells incarnations apart: assembly ids are deterministic, so the same files,
+    template and user create the same id again after the item expired, and its version counts
+    from 1 again; without it a receiver de-duplicating on ``webhook-id`` would drop the new event.
+    """
+    basis = f"{assembly_id}\x00{event}\x00{version}" + (f"\x00{created_at}" if created_at else "")
+    digest = hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()
     return f"evt_{digest[:32]}"
 
 

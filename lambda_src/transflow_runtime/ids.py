@@ -13,17 +13,18 @@ import os
 import re
 from collections.abc import Iterable
 
-_MD5_RE = re.compile(r"^[0-9a-fA-F]{32}$")
+_MD5_RE = re.compile(r"[0-9a-fA-F]{32}")
 _CHUNK = 1024 * 1024
 
 
 def _check_md5(value: object, position: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"md5 {position} must be a 32-character hex string, got {type(value).__name__}")
-    if not _MD5_RE.match(value):
+    if not _MD5_RE.fullmatch(value):  # fullmatch: "<md5>\n" from md5sum is refused, not hashed
         raise ValueError(f"md5 {position} must be 32 hex characters, got {value!r}")
-    # The seed hashes the md5 as the uploader produced it; Node's digest("hex") is lowercase.
-    return value.lower()
+    # Hashed exactly as given, like the seed does; md5_of_* produce lowercase, as Node's
+    # digest("hex") does, so pass md5s from another tool through .lower() if it writes uppercase.
+    return value
 
 
 def assembly_id(md5s: str | Iterable[str], template_id: str, user_id: str) -> str:
@@ -57,6 +58,8 @@ def md5_of_bytes(data: bytes) -> str:
 
 def md5_of_file(path: str | os.PathLike[str]) -> str:
     """Hex md5 of a file, read in chunks so large uploads do not fill memory."""
+    if not isinstance(path, (str, os.PathLike)):  # an int would be read as a file descriptor
+        raise ValueError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
@@ -65,9 +68,11 @@ def md5_of_file(path: str | os.PathLike[str]) -> str:
 
 
 def assembly_id_for_files(
-    files: Iterable[str | os.PathLike[str] | bytes], template_id: str, user_id: str
+    files: str | os.PathLike[str] | bytes | Iterable[str | os.PathLike[str] | bytes], template_id: str, user_id: str
 ) -> str:
-    """The assembly id for files given as paths or as their bytes."""
+    """The assembly id for files given as paths or as their bytes (one file or an iterable)."""
+    if isinstance(files, (str, os.PathLike, bytes, bytearray, memoryview)):
+        files = [files]
     md5s = [md5_of_bytes(f) if isinstance(f, (bytes, bytearray, memoryview)) else md5_of_file(f) for f in files]
     if not md5s:
         raise ValueError("files must not be empty")

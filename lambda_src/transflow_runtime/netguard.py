@@ -22,7 +22,7 @@ import socket
 import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from .errors import TransflowError
 
@@ -180,9 +180,11 @@ def parse_target(url: str, *, allow_http: bool = False) -> Target:
             host = hostname.encode("idna").decode("ascii").lower()
         except UnicodeError:
             raise UnsafeTargetError(f"webhook URL host {hostname!r} is not a valid hostname") from None
-    path = parts.path or "/"
+    # http.client sends the request line as ASCII: percent-encode what is not (already-encoded
+    # escapes and reserved characters are kept as they are).
+    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
     if parts.query:
-        path += "?" + parts.query
+        path += "?" + quote(parts.query, safe="/%:@!$&'()*+,;=-._~?")
     return Target(
         scheme=scheme,
         host=host,
@@ -227,12 +229,16 @@ class NetGuard:
 
     def refusal(self, ip: IPAddress, target: Target) -> str | None:
         """Why ``target`` may not connect to ``ip`` (``None`` when it may)."""
-        if ip in METADATA_ADDRESSES:
-            return f"{ip} is a cloud metadata endpoint"
-        runtime_api = _runtime_api()
         plain = ipaddress.ip_address(str(ip).split("%")[0])
         if isinstance(plain, ipaddress.IPv6Address) and plain.ipv4_mapped is not None:
             plain = plain.ipv4_mapped
+        # Metadata is refused in every spelling (IPv4-mapped, NAT64, ...), allow-listed or not.
+        embedded = _embedded_v4(plain) if isinstance(plain, ipaddress.IPv6Address) else None
+        if embedded and embedded[0] in METADATA_ADDRESSES:
+            return f"{ip} ({embedded[1]} form of {embedded[0]}) is a cloud metadata endpoint"
+        if ip in METADATA_ADDRESSES or plain in METADATA_ADDRESSES:
+            return f"{ip} is a cloud metadata endpoint"
+        runtime_api = _runtime_api()
         if runtime_api and (str(plain), target.port) == runtime_api:
             return f"{ip}:{target.port} is the Lambda runtime API"
         if target.host in self.allowed_hosts or any(ip in net for net in self.allowed_networks):

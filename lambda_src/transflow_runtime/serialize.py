@@ -144,9 +144,27 @@ def js_dumps(value: Any) -> str:
     return "".join(out)
 
 
+def _without_credentials(url: str) -> str:
+    """``https://user:pass@host/p`` -> ``https://host/p``: a notify URL's basic-auth part is for
+    the webhook sender, never for the end user polling the status or a webhook receiver."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    authority = rest[:end]
+    if "@" not in authority:
+        return url
+    return f"{scheme}://{authority.rpartition('@')[2]}{rest[end:]}"
+
+
 def public_view(item: dict[str, Any]) -> dict[str, Any]:
-    """The item without the store's bookkeeping attributes (what users and webhooks see)."""
-    return {k: v for k, v in item.items() if k not in INTERNAL_ATTRIBUTES}
+    """The item as users and webhook receivers see it: no bookkeeping attributes, and no
+    credentials in ``notify_url``."""
+    view = {k: v for k, v in item.items() if k not in INTERNAL_ATTRIBUTES}
+    url = view.get("notify_url")
+    if isinstance(url, str) and "@" in url:
+        view["notify_url"] = _without_credentials(url)
+    return view
 
 
 def status_to_wire(status: Any) -> bytes:

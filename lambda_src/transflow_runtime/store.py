@@ -36,6 +36,7 @@ from .errors import (
 )
 from .models import AssemblyStatus, Result, Upload
 from .schema import (
+    ACTIVE_STATES,
     OK_CANCELED,
     OK_COMPLETED,
     PARTITION_KEY,
@@ -52,6 +53,12 @@ from .schema import (
 )
 
 MAX_ITEM_BYTES = 400 * 1024
+#: Attributes only the store's own calls may write (``fields=``/``extra=`` may not).
+_MANAGED_FIELDS = frozenset({
+    PARTITION_KEY, USER_ID_ATTRIBUTE, "user", "template_id", "ok", "error", "state", "created_at", "updated_at",
+    VERSION_ATTRIBUTE, START_EPOCH_ATTRIBUTE, TTL_ATTRIBUTE, "results", "execution_start", "execution_duration",
+    "bytes_usage", "last_job_completed", "uploads",
+})
 MAX_ID_LENGTH = 256
 _serializer = TypeSerializer()
 
@@ -179,6 +186,8 @@ class StatusStore:
         ``AssemblyConflictError`` and writes nothing.
         """
         _check_id(assembly_id)
+        for attribute in extra or {}:
+            self._check_field(attribute)
         if not user_id or not isinstance(user_id, str):
             raise ValueError("user_id must be a non-empty string")
         if not template_id or not isinstance(template_id, str):
@@ -263,6 +272,10 @@ class StatusStore:
         """Record progress on an active assembly. Refused once the assembly is terminal."""
         if state is not None and state in TERMINAL_STATES:
             raise ValueError(f"use complete(), fail() or cancel() to reach {state}")
+        if state is not None and state not in ACTIVE_STATES:
+            raise ValueError(f"state must be one of {sorted(ACTIVE_STATES)}, got {state!r}")
+        if bytes_received is not None and add_bytes_received is not None:
+            raise ValueError("give bytes_received (a total) or add_bytes_received (an increment), not both")
         if progress_pct is not None and not 0 <= progress_pct <= 100:
             raise ValueError("progress_pct must be between 0 and 100")
         update = _Update()
@@ -398,7 +411,12 @@ class StatusStore:
     def get_many(self, assembly_ids: Iterable[str]) -> dict[str, AssemblyStatus | None]:
         """Several statuses at once (BatchGetItem, unprocessed keys retried with backoff)."""
         ids = list(dict.fromkeys(_check_id(i) for i in assembly_ids))
-        found = batch_get_items(self.client, self.table_name, ids)
+        try:
+            found = batch_get_items(self.client, self.table_name, ids)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"BatchGetItem of {len(ids)} assemblies failed: {exc}") from exc
         return {i: (AssemblyStatus.from_item(found[i]) if i in found else None) for i in ids}
 
     def list_for_user(
@@ -414,18 +432,21 @@ class StatusStore:
         The cursor is the index's LastEvaluatedKey, encoded; it only ever resumes within
         ``user_id``'s own partition of the index.
         """
-        items, next_cursor = query_user_items(
-            self.client, self.table_name, user_id, limit=limit, cursor=cursor, active_only=active_only
-        )
+        try:
+            items, next_cursor = query_user_items(
+                self.client, self.table_name, user_id, limit=limit, cursor=cursor, active_only=active_only
+            )
+        except (ValueError, StoreError):
+            raise  # a bad cursor or limit names itself
+        except Exception as exc:
+            raise StoreError(f"listing the assemblies of user {user_id!r} failed: {exc}") from exc
         return [AssemblyStatus.from_item(i) for i in items], next_cursor
 
     # ------------------------------------------------------------------------------ internals
     @staticmethod
     def _check_field(attribute: str) -> None:
-        reserved = {PARTITION_KEY, USER_ID_ATTRIBUTE, "user", "template_id", "ok", "error", "state",
-                    "created_at", VERSION_ATTRIBUTE, START_EPOCH_ATTRIBUTE, TTL_ATTRIBUTE, "results"}
-        if attribute in reserved:
-            raise ValueError(f"{attribute!r} is managed by the store and cannot be set through fields")
+        if attribute in _MANAGED_FIELDS or attribute.startswith("notify_"):
+            raise ValueError(f"{attribute!r} is managed by the store and cannot be set through fields or extra")
 
     def _write_active(self, assembly_id: str, update: _Update) -> AssemblyStatus:
         _check_id(assembly_id)

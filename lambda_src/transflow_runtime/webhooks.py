@@ -170,15 +170,17 @@ def verify_webhook(
     secret: Secret,
     tolerance: int = DEFAULT_TOLERANCE_SECONDS,
     *,
-    allow_legacy: bool = True,
+    allow_legacy: bool = False,
     now: float | None = None,
 ) -> AssemblyStatus:
     """Verify a received webhook over its raw body and return the ``AssemblyStatus`` it carries.
 
     Standard Webhooks headers are checked when present (timestamp within ``tolerance`` seconds
     either way, any of several space-separated ``v1`` signatures, constant-time comparison);
-    otherwise ``X-Transflow-Signature`` is, unless ``allow_legacy`` is false (it has no timestamp,
-    so it cannot reject replays). Raises ``WebhookVerificationError`` naming what failed.
+    ``X-Transflow-Signature`` alone is accepted only with ``allow_legacy=True``: it has no
+    timestamp, so a captured delivery stripped of its ``webhook-*`` headers could be replayed
+    forever; every delivery carries both, so a receiver using this function never needs it.
+    Raises ``WebhookVerificationError`` naming what failed.
     Pass the raw request body: a re-serialized body will not match the Standard signature.
     """
     if isinstance(body, str):

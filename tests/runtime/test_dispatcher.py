@@ -33,7 +33,8 @@ def test_lifecycle_fires_once_on_completion_never_on_progress_bookkeeping_or_rem
     dynamodb.delete_item(TableName=table_name, Key={"assembly_id": {"S": a}})
     records = stream_records(dynamodb, table_name)
     assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "MODIFY", "MODIFY", "MODIFY", "MODIFY", "REMOVE"]
-    assert events_from_records(records) == [(a, "completed", stable_event_id(a, "completed", done.version))]
+    expected = stable_event_id(a, "completed", done.version, done.created_at)
+    assert events_from_records(records) == [(a, "completed", expected)]
 
 
 @pytest.mark.parametrize(
@@ -143,3 +144,33 @@ def test_handler_reports_failed_sends_by_sequence_number_for_the_stream_to_retry
     completed = next(r for r in records if r["eventName"] == "MODIFY")
     response = dispatcher.handler({"Records": records})
     assert response == {"batchItemFailures": [{"itemIdentifier": completed["dynamodb"]["SequenceNumber"]}]}
+
+
+def test_terminal_transitions_of_two_incarnations_get_different_event_ids():
+    from transflow_runtime.handlers.dispatcher import transition_of
+
+    aid = "b" * 64
+
+    def record(created_at: str, seq: str) -> dict:
+        def image(state: str) -> dict:
+            return {
+                "assembly_id": {"S": aid},
+                "state": {"S": state},
+                "version": {"N": "7"},
+                "created_at": {"S": created_at},
+            }
+
+        return {
+            "eventName": "MODIFY",
+            "dynamodb": {
+                "Keys": {"assembly_id": {"S": aid}},
+                "SequenceNumber": seq,
+                "OldImage": image("ASSEMBLY_EXECUTING"),
+                "NewImage": image("ASSEMBLY_COMPLETED"),
+            },
+        }
+
+    first = transition_of(record("2025-01-01T00:00:00.000Z", "100"))
+    second = transition_of(record("2025-03-01T00:00:00.000Z", "900"))  # same files/user/template, 2 months on
+    assert first is not None and second is not None
+    assert first.event_id != second.event_id

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 
 import pytest
 from transflow_runtime import assembly_id, assembly_id_for_files, md5_of_bytes, md5_of_file
@@ -10,6 +12,8 @@ from transflow_runtime import assembly_id, assembly_id_for_files, md5_of_bytes, 
 A = hashlib.md5(b"first file").hexdigest()
 B = hashlib.md5(b"second file").hexdigest()
 C = hashlib.md5(b"third file").hexdigest()
+
+MD5 = "d41d8cd98f00b204e9800998ecf8427e"  # md5 of the empty file
 
 
 def expected(text: str) -> str:
@@ -46,14 +50,16 @@ def test_unicode_template_and_user_are_utf8_encoded_like_node():
     assert assembly_id(A, "tpl-é", "用户") == hashlib.sha256((A + "tpl-é" + "用户").encode("utf-8")).hexdigest()
 
 
-def test_uppercase_md5_is_normalised_to_node_hex_digest_form():
-    assert assembly_id(A.upper(), "t", "u") == assembly_id(A, "t", "u")
+def test_md5s_are_hashed_exactly_as_given_like_the_seed():
+    assert assembly_id(A.upper(), "t", "u") == expected(A.upper() + "t" + "u")
+    assert assembly_id([B, A.upper()], "t", "u") == expected("".join(sorted([B, A.upper()])) + "t" + "u")
 
 
 @pytest.mark.parametrize(
     ("md5s", "template", "user", "message"),
     [
         ("abc", "t", "u", "32 hex"),
+        (A + "\n", "t", "u", "32 hex"),
         ("g" * 32, "t", "u", "32 hex"),
         (A + "0", "t", "u", "32 hex"),
         ([], "t", "u", "must not be empty"),
@@ -85,3 +91,46 @@ def test_assembly_id_for_files_accepts_paths_and_bytes(tmp_path):
     assert assembly_id_for_files([str(one)], "tpl", "u") == assembly_id(A, "tpl", "u")
     with pytest.raises(ValueError, match="files must not be empty"):
         assembly_id_for_files([], "tpl", "u")
+
+
+def test_assembly_id_for_files_takes_one_file_as_bytes_or_path(tmp_path):
+    one = tmp_path / "one.wav"
+    one.write_bytes(b"first file")
+    assert assembly_id_for_files(b"first file", "tpl", "u") == assembly_id(A, "tpl", "u")
+    assert assembly_id_for_files(one, "tpl", "u") == assembly_id(A, "tpl", "u")
+    assert assembly_id_for_files(str(one), "tpl", "u") == assembly_id(A, "tpl", "u")
+
+
+def test_md5_of_file_refuses_a_file_descriptor_number():
+    with pytest.raises(ValueError, match="path must be"):
+        md5_of_file(3)
+
+
+def test_assembly_id_rejects_an_md5_with_a_trailing_newline():
+    with pytest.raises(ValueError):
+        assembly_id(MD5 + "\n", "tpl", "alice")
+
+def test_assembly_id_is_the_seed_formula_for_an_uppercase_md5():
+    upper = MD5.upper()
+    seed = hashlib.sha256((upper + "tpl" + "alice").encode()).hexdigest()
+    try:
+        result = assembly_id(upper, "tpl", "alice")
+    except ValueError:
+        return  # refusing non-canonical input is also acceptable
+    assert result == seed
+
+def test_assembly_id_for_files_given_bytes_does_not_read_or_close_file_descriptors():
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"unrelated data")
+    os.close(write_end)
+    data = bytes([read_end])  # one file's content that happens to be a live fd number
+    try:
+        try:
+            result = assembly_id_for_files(data, "tpl", "alice")
+        except (TypeError, ValueError):
+            result = None  # refusing a bare bytes object is acceptable
+        os.fstat(read_end)  # raises if assembly_id_for_files closed our descriptor
+        assert result in (None, assembly_id(md5_of_bytes(data), "tpl", "alice"))
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(read_end)

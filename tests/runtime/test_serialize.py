@@ -99,3 +99,19 @@ def test_wire_form_drops_the_store_bookkeeping_attributes():
     item = {"assembly_id": "x", "user_id": "u", "execution_start_epoch": Decimal("1.5"), "version": 3}
     assert public_view(item) == {"assembly_id": "x", "version": 3}
     assert b"user_id" not in status_to_wire(item)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://app:s3cret@hooks.example.com/x?y=1", "https://hooks.example.com/x?y=1"),
+        ("https://token@hooks.example.com", "https://hooks.example.com"),
+        ("https://a:b@[2001:db8::1]:8443/p", "https://[2001:db8::1]:8443/p"),
+        ("https://hooks.example.com/path@with-at", "https://hooks.example.com/path@with-at"),
+        ("https://hooks.example.com/x", "https://hooks.example.com/x"),
+    ],
+)
+def test_notify_url_credentials_never_reach_the_wire(url, shown):
+    item = {"assembly_id": "x", "notify_url": url}
+    assert public_view(item)["notify_url"] == shown
+    assert item["notify_url"] == url  # the stored item keeps them for the sender

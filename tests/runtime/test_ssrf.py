@@ -4,6 +4,7 @@ connections pinned to the checked address while TLS and Host use the original na
 from __future__ import annotations
 
 import base64
+import ipaddress
 import socket
 
 import pytest
@@ -203,3 +204,12 @@ def test_a_refused_connection_falls_back_to_the_next_checked_address(monkeypatch
         result = deliver(url, b"{}", {}, guard=NetGuard(["127.0.0.0/8"], allow_http=True), timeout=5)
     assert result.outcome == SUCCESS and result.address == "127.0.0.1"
     assert receiver.requests[0].headers["Host"] == f"multi.internal:{receiver.port}"
+
+
+def test_metadata_endpoint_in_mapped_form_is_refused_even_for_an_allow_listed_host():
+    from transflow_runtime.netguard import NetGuard, parse_target
+
+    guard = NetGuard(["hooks.internal"])
+    target = parse_target("https://hooks.internal/transflow")
+    for form in ("::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe"):
+        assert guard.refusal(ipaddress.ip_address(form), target) is not None, form

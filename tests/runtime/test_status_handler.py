@@ -14,7 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
-from transflow_runtime import schema
+from transflow_runtime import assembly_id, schema
 from transflow_runtime.dynamo import batch_get_items, decode_cursor, encode_cursor
 from transflow_runtime.handlers import status as status_handler
 from transflow_runtime.serialize import status_to_wire
@@ -29,6 +29,8 @@ from tests.runtime.status_support import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
+
+MD5 = "d41d8cd98f00b204e9800998ecf8427e"  # md5 of the empty file
 
 
 class Clock:
@@ -675,3 +677,38 @@ def test_importing_the_status_handler_without_a_region_still_works():
                             check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True"
+
+
+def test_direct_invoke_with_an_explicit_null_user_fails_closed(bob_id):
+    response = call({"assemblyId": bob_id, "userId": None})
+    assert response["statusCode"] == 400
+    assert "omit it" in body_of(response)["error"]
+
+
+def test_status_api_does_not_hand_notify_url_credentials_to_the_end_user(store, dynamodb, table_name, monkeypatch):
+    from transflow_runtime.handlers import status as status_handler
+
+    aid = assembly_id(MD5, "tpl", "alice")
+    store.create(
+        aid, user_id="alice", template_id="tpl", notify_url="https://app:s3cret-pass@hooks.example.com/transflow"
+    )
+    monkeypatch.setenv("TRANSFLOW_TABLE_NAME", table_name)
+    status_handler.reset_for_tests(dynamodb=dynamodb)
+    try:
+        event = {
+            "version": "2.0",
+            "routeKey": "GET /status",
+            "rawPath": "/status",
+            "queryStringParameters": {"assemblyId": aid},
+            "requestContext": {
+                "http": {"method": "GET", "path": "/status"},
+                "requestId": "r1",
+                "authorizer": {"jwt": {"claims": {"sub": "alice"}}},
+            },
+        }
+        response = status_handler.handler(event, None)
+    finally:
+        monkeypatch.delenv("TRANSFLOW_TABLE_NAME")
+        status_handler.reset_for_tests()
+    assert response["statusCode"] == 200
+    assert "s3cret-pass" not in response["body"]

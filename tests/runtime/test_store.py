@@ -269,3 +269,40 @@ def test_default_client_honours_aws_endpoint_url(monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
     store = StatusStore("t")
     assert store.client.meta.endpoint_url == "http://127.0.0.1:1"
+
+
+def test_create_refuses_store_managed_fields_in_extra(store):
+    aid = assembly_id(MD5, "tpl", "alice")
+    with pytest.raises(ValueError):
+        store.create(aid, user_id="alice", template_id="tpl", extra={"ok": "ASSEMBLY_COMPLETED"})
+
+def test_progress_refuses_a_state_that_is_not_an_active_state(store):
+    aid = assembly_id(MD5, "tpl", "alice")
+    store.create(aid, user_id="alice", template_id="tpl")
+    with pytest.raises(ValueError):
+        store.progress(aid, state="DONE")
+
+def test_progress_fields_that_the_store_manages_raise_value_error(store):
+    aid = assembly_id(MD5, "tpl", "alice")
+    store.create(aid, user_id="alice", template_id="tpl")
+    with pytest.raises(ValueError):
+        store.progress(aid, fields={"updated_at": "2025-01-01T00:00:00.000Z"})
+
+def test_store_reads_of_many_items_raise_store_error_like_the_other_calls():
+    import boto3
+    from botocore.stub import Stubber
+    from transflow_runtime import StoreError
+
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    store = StatusStore("t", client=client)
+    with Stubber(client) as stub:
+        for operation in ("GetItem", "BatchGetItem", "Query"):
+            stub.add_client_error(
+                operation, service_error_code="ProvisionedThroughputExceededException", service_message="slow down"
+            )
+        with pytest.raises(StoreError):
+            store.get("a" * 64)
+        with pytest.raises(StoreError):
+            store.get_many(["a" * 64])
+        with pytest.raises(StoreError):
+            store.list_for_user("alice")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
 import socket
+import threading
 import time
 from email.utils import formatdate
 
@@ -112,3 +114,30 @@ def test_plain_http_is_refused_by_default():
     with Receiver() as receiver:
         result = deliver(receiver.url, b"{}", {}, guard=NetGuard(["127.0.0.1"]), timeout=2)
     assert result.outcome == STOP and "https" in (result.error or "") and receiver.requests == []
+
+
+class _Ok(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+def test_deliver_to_a_url_with_a_non_ascii_path_returns_a_result():
+    from transflow_runtime.delivery import deliver
+    from transflow_runtime.netguard import NetGuard
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hooks/café"
+        result = deliver(
+            url, b"{}", {"Content-Type": "application/json"}, guard=NetGuard(["127.0.0.1"], allow_http=True), timeout=5
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.outcome in ("success", "stop")

@@ -206,16 +206,16 @@ def test_verify_webhook_rejects_tampered_body_wrong_secret_and_a_changed_event_i
         verify_webhook(body, {**headers, "webhook-id": "evt_other"}, WHSEC)
 
 
-def test_verify_webhook_accepts_the_seed_signature_alone_unless_legacy_is_disallowed():
+def test_verify_webhook_accepts_the_seed_signature_alone_only_when_legacy_is_allowed():
     body, headers = signed("seed-secret")
     legacy = {"X-Transflow-Signature": headers["X-Transflow-Signature"]}
-    assert verify_webhook(body, legacy, "seed-secret").assembly_id == ITEM["assembly_id"]
     with pytest.raises(WebhookVerificationError, match="allow_legacy"):
-        verify_webhook(body, legacy, "seed-secret", allow_legacy=False)
+        verify_webhook(body, legacy, "seed-secret")  # replayable: refused by default
+    assert verify_webhook(body, legacy, "seed-secret", allow_legacy=True).assembly_id == ITEM["assembly_id"]
     with pytest.raises(WebhookVerificationError, match="X-Transflow-Signature does not match"):
-        verify_webhook(body, legacy, "other-secret")
+        verify_webhook(body, legacy, "other-secret", allow_legacy=True)
     with pytest.raises(WebhookVerificationError, match="sha256="):
-        verify_webhook(body, {"X-Transflow-Signature": "md5=abc"}, "seed-secret")
+        verify_webhook(body, {"X-Transflow-Signature": "md5=abc"}, "seed-secret", allow_legacy=True)
 
 
 def test_verify_webhook_without_any_signature_header_says_so():
@@ -291,3 +291,27 @@ def test_readme_python_receiver_is_valid_python_using_the_public_api():
     tree = ast.parse(_readme_block("python"))
     names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
     assert {"verify_webhook", "WebhookVerificationError"} <= names
+
+
+
+def test_verify_webhook_refuses_a_day_old_capture_with_standard_headers_stripped():
+    from transflow_runtime.webhooks import WebhookVerificationError, sign_webhook, verify_webhook
+
+    body = json.dumps(
+        {
+            "assembly_id": "a" * 64,
+            "ok": "ASSEMBLY_COMPLETED",
+            "template_id": "t",
+            "user": {"userId": "u"},
+            "created_at": "2025-01-01T00:00:00.000Z",
+            "updated_at": "2025-01-01T00:00:00.000Z",
+        },
+        separators=(",", ":"),
+    ).encode()
+    secret = "whsec_dHJhbnNmbG93LXJldmlldy1zZWNyZXQ="
+    captured = sign_webhook(body, secret, event_id="evt_1", timestamp=int(time.time()) - 86400)
+    with pytest.raises(WebhookVerificationError):
+        verify_webhook(body, captured, secret, tolerance=300)  # refused, as it should be
+    replayed = {k: v for k, v in captured.items() if not k.lower().startswith("webhook-")}
+    with pytest.raises(WebhookVerificationError):
+        verify_webhook(body, replayed, secret, tolerance=300)  # README's receiver call: accepted today

@@ -23,6 +23,7 @@ from typing import Any
 from .. import telemetry
 from ..events import make_message, stable_event_id
 from ..schema import (
+    CREATED_AT_ATTRIBUTE,
     DEFAULT_METRICS_NAMESPACE,
     ENV_METRICS_NAMESPACE,
     ENV_WEBHOOK_QUEUE_URL,
@@ -92,7 +93,9 @@ def transition_of(record: Mapping[str, Any]) -> Transition | None:
     sequence = str(change.get("SequenceNumber") or record.get("eventID") or "")
     version = _scalar(new, VERSION_ATTRIBUTE)
     event = EVENT_FOR_STATE[new_state]
-    event_id = stable_event_id(assembly_id, event, version if version is not None else f"seq:{sequence}")
+    event_id = stable_event_id(
+        assembly_id, event, version if version is not None else f"seq:{sequence}", _scalar(new, CREATED_AT_ATTRIBUTE)
+    )
     return Transition(assembly_id, event, event_id, sequence)
 
 

@@ -257,7 +257,9 @@ def _etag(item: dict[str, Any]) -> str:
         basis = _wire(public_view(item))
     else:
         notify = sorted((k, str(v)) for k, v in item.items() if k.startswith("notify_"))
-        basis = f"{item.get(schema.PARTITION_KEY)}\x00{version}\x00{notify!r}"
+        # created_at: a re-created assembly (same deterministic id) counts versions from 1 again
+        incarnation = item.get(schema.CREATED_AT_ATTRIBUTE)
+        basis = f"{item.get(schema.PARTITION_KEY)}\x00{incarnation}\x00{version}\x00{notify!r}"
     return '"' + hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()[:32] + '"'
 
 
@@ -676,6 +678,9 @@ def _handle_direct(event: Any, request_id: str | None) -> dict[str, Any]:
         if not isinstance(event, dict):
             raise _HttpError(400, "the event must be a JSON object with assemblyId")
         raw_user = event.get("userId", event.get("user_id"))
+        if raw_user is None and ("userId" in event or "user_id" in event):
+            # An explicit null is most likely a proxy that lost the user: fail closed, not open.
+            raise _HttpError(400, "userId must be a non-empty string when given; omit it for a trusted caller")
         if raw_user is not None:
             if isinstance(raw_user, int) and not isinstance(raw_user, bool):
                 raw_user = str(raw_user)

@@ -316,10 +316,15 @@ class WebhookSender:
         except Exception as exc:
             # Secrets Manager throttling or an outage: worth another try on the schedule.
             return DeliveryResult(RETRY, error=f"could not read the signing secret: {type(exc).__name__}")
-        body, headers = build_request(item, secret, event_id=event_id, event=event, timestamp=int(self.clock()))
-        return deliver(
-            target.url, body, headers, guard=self.guard, timeout=self.settings.timeout, ssl_context=self.ssl_context
-        )
+        try:
+            body, headers = build_request(item, secret, event_id=event_id, event=event, timestamp=int(self.clock()))
+            return deliver(
+                target.url, body, headers, guard=self.guard, timeout=self.settings.timeout, ssl_context=self.ssl_context
+            )
+        except Exception as exc:
+            # A bug or an input no retry will fix (e.g. an item the serializer refuses): stop and
+            # dead-letter with the reason instead of crashing the batch into the redrive policy.
+            return DeliveryResult(STOP, error=f"delivery failed unexpectedly: {type(exc).__name__}: {exc}"[:500])
 
     def retry_delay(self, attempt: int, retry_after: float | None) -> int:
         """Seconds until the next attempt: the schedule's, or ``Retry-After`` when longer; capped."""
