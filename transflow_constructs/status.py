@@ -260,6 +260,7 @@ class TransflowStatus(Construct):
             )
         if notify_url_secret is not None and not allow_notify_url:
             raise ValueError("notify_url_secret is only used with allow_notify_url=True; set both or neither")
+        _check_secret_separation(auth, targets, default_webhook, notify_url_secret)
         delays = retry_schedule(webhook_retry_delays, webhook_max_attempts)
         attempts = len(delays) + 1
         delivery_seconds = _seconds(webhook_timeout, "webhook_timeout")
@@ -733,6 +734,55 @@ class TransflowStatus(Construct):
                 iam.Grant.add_to_principal(grantee=grantee, actions=key_actions, resource_arns=[key.key_arn])
             )
         return grant
+
+
+def _secret_identity(secret: secretsmanager.ISecret) -> str:
+    """A key equal for two handles on the same secret: the same construct (same ARN token), or the
+    same literal ARN imported by complete ARN (suffix dropped) or by partial ARN."""
+    arn = secret.secret_arn
+    if cdk.Token.is_unresolved(arn):
+        return arn
+    full = secret.secret_full_arn
+    if full is not None and not cdk.Token.is_unresolved(full):
+        return re.sub(r"-[A-Za-z0-9]{6}$", "", full)
+    return arn
+
+
+def _check_secret_separation(
+    auth: StatusAuth,
+    targets: Mapping[str, WebhookTarget],
+    default_webhook: WebhookTarget | None,
+    notify_url_secret: secretsmanager.ISecret | None,
+) -> None:
+    """Refuse one secret in two roles where whoever holds one role's value could abuse the other's.
+
+    * The shared-secret JWT key mints API tokens for any user: a webhook receiver holding it
+      (any target's secret, or ``notify_url_secret``) could impersonate every user.
+    * ``notify_url_secret`` signs deliveries to caller-chosen URLs: if a template's or the default
+      target's secret did too, that caller could replay the signatures to the template's endpoint.
+    """
+    webhook_roles: list[tuple[str, secretsmanager.ISecret]] = [
+        (f"webhooks[{template_id!r}].secret", target.secret) for template_id, target in sorted(targets.items())
+    ]
+    if default_webhook is not None:
+        webhook_roles.append(("default_webhook.secret", default_webhook.secret))
+    if auth.kind == SHARED_SECRET and auth.secret is not None:
+        jwt_key = _secret_identity(auth.secret)
+        roles = [*webhook_roles, *([("notify_url_secret", notify_url_secret)] if notify_url_secret else [])]
+        for option, secret in roles:
+            if _secret_identity(secret) == jwt_key:
+                raise ValueError(
+                    f"auth=StatusAuth.shared_secret(...) and {option} are the same secret: every webhook receiver "
+                    "would hold the key that signs API tokens for any user. Use a separate secret for each"
+                )
+    if notify_url_secret is not None:
+        notify_key = _secret_identity(notify_url_secret)
+        for option, secret in webhook_roles:
+            if _secret_identity(secret) == notify_key:
+                raise ValueError(
+                    f"notify_url_secret and {option} are the same secret: an assembly's own notify_url would "
+                    "receive signatures it could replay to that target's endpoint. Use a separate notify_url_secret"
+                )
 
 
 def _json_with_tokens(value: object) -> str:

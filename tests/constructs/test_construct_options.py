@@ -519,6 +519,78 @@ def test_notify_url_secret_without_allow_notify_url_is_refused_naming_both() -> 
         build(stack, notify_url_secret=plain_secret(stack, "S"))
 
 
+# ---- secret separation: one secret never serves two roles whose holders could abuse each other ----
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:transflow/shared"
+
+
+def test_jwt_signing_secret_reused_as_a_webhook_secret_is_refused() -> None:
+    stack = new_stack()
+    secret = plain_secret(stack, "Shared")
+    with pytest.raises(ValueError, match=r"StatusAuth\.shared_secret.*webhooks\['tpl_basic_audio'\]\.secret"):
+        build(
+            stack,
+            auth=StatusAuth.shared_secret(secret),
+            webhooks={"tpl_basic_audio": WebhookTarget(url=HOOK_URL, secret=secret)},
+        )
+
+
+def test_jwt_signing_secret_reused_as_the_default_target_or_notify_url_secret_is_refused() -> None:
+    stack = new_stack()
+    secret = plain_secret(stack, "Shared")
+    with pytest.raises(ValueError, match=r"StatusAuth\.shared_secret.*default_webhook\.secret"):
+        build(stack, auth=StatusAuth.shared_secret(secret), default_webhook=WebhookTarget(url=HOOK_URL, secret=secret))
+    stack = new_stack()
+    secret = plain_secret(stack, "Shared")
+    with pytest.raises(ValueError, match=r"StatusAuth\.shared_secret.*notify_url_secret"):
+        build(stack, auth=StatusAuth.shared_secret(secret), allow_notify_url=True, notify_url_secret=secret)
+
+
+def test_one_secret_imported_twice_is_recognized_as_the_same_secret() -> None:
+    """By complete ARN (with Secrets Manager's 6-character suffix) and by partial ARN: still one secret."""
+    stack = new_stack()
+    full = secretsmanager.Secret.from_secret_complete_arn(stack, "Full", f"{SECRET_ARN}-AbCdEf")
+    partial = secretsmanager.Secret.from_secret_partial_arn(stack, "Partial", SECRET_ARN)
+    with pytest.raises(ValueError, match="same secret"):
+        build(stack, auth=StatusAuth.shared_secret(full), webhooks={"tpl": WebhookTarget(url=HOOK_URL, secret=partial)})
+
+
+def test_notify_url_secret_shared_with_a_template_target_is_refused() -> None:
+    stack = new_stack()
+    secret = plain_secret(stack, "Shared")
+    with pytest.raises(ValueError, match=r"notify_url_secret and webhooks\['tpl_basic_audio'\]\.secret"):
+        build(
+            stack,
+            webhooks={"tpl_basic_audio": WebhookTarget(url=HOOK_URL, secret=secret)},
+            allow_notify_url=True,
+            notify_url_secret=secret,
+        )
+
+
+def test_notify_url_secret_shared_with_the_default_target_is_refused() -> None:
+    stack = new_stack()
+    secret = plain_secret(stack, "Shared")
+    with pytest.raises(ValueError, match=r"notify_url_secret and default_webhook\.secret"):
+        build(
+            stack,
+            default_webhook=WebhookTarget(url=HOOK_URL, secret=secret),
+            allow_notify_url=True,
+            notify_url_secret=secret,
+        )
+
+
+def test_distinct_secrets_in_every_role_are_accepted() -> None:
+    stack = new_stack()
+    status = build(
+        stack,
+        auth=StatusAuth.shared_secret(plain_secret(stack, "Jwt")),
+        webhooks={"tpl": WebhookTarget(url=HOOK_URL, secret=plain_secret(stack, "Template"))},
+        default_webhook=WebhookTarget(url=HOOK_URL, secret=plain_secret(stack, "Default")),
+        allow_notify_url=True,
+        notify_url_secret=plain_secret(stack, "Notify"),
+    )
+    assert status.authorizer_function is not None
+
+
 @pytest.mark.parametrize(
     "url",
     ["http://hooks.example.com/t", "ftp://hooks.example.com", "https://", "https://user:pw@hooks.example.com/", ""],

@@ -15,54 +15,11 @@ import pytest
 from aws_cdk import aws_secretsmanager as secretsmanager
 from packaging.requirements import Requirement
 
-from tests.constructs.cdk_helpers import REPO, new_stack, of_type, oidc_auth, plain_secret, synth
-from transflow_constructs import StatusAuth, StatusMonitoring, TransflowStatus, WebhookTarget
+from tests.constructs.cdk_helpers import REPO, of_type, oidc_auth, synth
+from transflow_constructs import StatusMonitoring, TransflowStatus, WebhookTarget
 
 #: Lambda: "the total size of all environment variables doesn't exceed 4 KB".
 LAMBDA_ENV_LIMIT_BYTES = 4 * 1024
-
-
-# ---- secret separation ---------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "status.py accepts the shared-secret JWT signing key as a webhook signing secret: every webhook "
-        "receiver then holds the key that mints API tokens for any user (full auth bypass). The "
-        "construct should refuse the same secret in both roles"
-    ),
-)
-def test_jwt_signing_secret_reused_as_a_webhook_secret_is_refused() -> None:
-    stack = new_stack()
-    secret = plain_secret(stack, "Shared")
-    with pytest.raises(ValueError):
-        TransflowStatus(
-            stack,
-            "Status",
-            auth=StatusAuth.shared_secret(secret),
-            webhooks={"tpl_basic_audio": WebhookTarget(url="https://hooks.example.com/t", secret=secret)},
-        )
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "notify_url_secret may be the same ISecret as a template's WebhookTarget secret; the runtime "
-        "itself says (webhook.py WebhookConfig) that signing a caller-chosen URL with a template's secret "
-        "hands that caller signatures it can replay to the template's endpoint. Not refused at synth"
-    ),
-)
-def test_notify_url_secret_shared_with_a_template_target_is_refused() -> None:
-    stack = new_stack()
-    secret = plain_secret(stack, "Shared")
-    with pytest.raises(ValueError, match="notify_url_secret"):
-        TransflowStatus(
-            stack,
-            "Status",
-            auth=oidc_auth(),
-            webhooks={"tpl_basic_audio": WebhookTarget(url="https://hooks.example.com/t", secret=secret)},
-            allow_notify_url=True,
-            notify_url_secret=secret,
-        )
 
 
 # ---- Lambda limits -------------------------------------------------------------------------------
