@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--ready-file", default=None, metavar="PATH",
                        help="write a JSON object with the endpoints here once serving")
     local.add_argument("--quiet", action="store_true", help="print only the API URL")
+    local.add_argument("--verbose", action="store_true",
+                       help="also print the handlers' JSON log lines (status checks, webhook attempts, ...)")
 
     token = commands.add_parser("token", help="mint a development HS256 token")
     token.add_argument("--secret", required=True)
@@ -116,10 +118,13 @@ def cmd_token(args: argparse.Namespace) -> int:
 def cmd_local(args: argparse.Namespace) -> int:
     import logging
 
+    from . import telemetry
     from .local.environment import LocalSettings
     from .local.runner import LocalStack
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # One JSON line per poll would scroll the banner away; on Lambda they go to CloudWatch.
+    telemetry.configure(enabled=args.verbose)
     settings = LocalSettings(host=args.host, port=args.port, demo=args.demo, ready_file=args.ready_file,
                              allow_private_webhooks=args.allow_private_webhooks,
                              webhooks=dict(args.webhook), webhook_max_attempts=args.webhook_max_attempts)
@@ -193,7 +198,7 @@ def _print_banner(info: dict[str, Any], token: str, demo_ids: list[str], *, quie
     ]
     if demo_ids:
         lines += ["", "Demo assemblies (two complete, one fails):", *[f"  {i}" for i in demo_ids]]
-    lines += ["", "Ctrl-C stops everything."]
+    lines += ["", "Handler logs (status checks, webhook attempts): restart with --verbose.", "Ctrl-C stops everything."]
     print("\n".join(lines), flush=True)
 
 

@@ -15,14 +15,25 @@ from collections.abc import Mapping
 from typing import Any
 
 _lock = threading.Lock()  # webhook deliveries log from several threads
+_stream: Any = None  # None: sys.stdout, looked up at each write (pytest's capsys swaps it)
+_enabled = True
+
+
+def configure(*, stream: Any = None, enabled: bool = True) -> None:
+    """Where log lines go. Lambda needs nothing (stdout); local mode keeps its console readable."""
+    global _stream, _enabled
+    _stream, _enabled = stream, enabled
 
 
 def write(record: Mapping[str, Any]) -> None:
     """One JSON object on one line (values JSON cannot hold are written as strings)."""
+    if not _enabled:
+        return
     line = json.dumps(record, default=str, separators=(",", ":"), ensure_ascii=False)
+    stream = _stream or sys.stdout
     with _lock:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+        stream.write(line + "\n")
+        stream.flush()
 
 
 def metric_record(
