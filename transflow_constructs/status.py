@@ -25,7 +25,13 @@ from transflow_runtime import schema
 from .api import StatusApi, check_cors_origins
 from .auth import SHARED_SECRET, StatusAuth
 from .bundling import runtime_code
-from .functions import FunctionSettings, TransflowFunction
+from .functions import (
+    LAMBDA_ENVIRONMENT_LIMIT_BYTES,
+    TOKEN_LENGTH_ESTIMATE,
+    FunctionSettings,
+    TransflowFunction,
+    estimated_environment_bytes,
+)
 from .monitoring import AlarmThresholds, StatusMonitoring, check_dashboard
 from .queues import DLQ_RETENTION, WebhookQueues
 from .table import StatusTable, check_existing_table
@@ -49,6 +55,13 @@ DISPATCHER_TIMEOUT = cdk.Duration.seconds(30)
 WEBHOOK_FUNCTION_HEADROOM_SECONDS = 10
 #: Table-only options: meaningless (so refused) together with ``table=``.
 TABLE_OPTIONS = ("removal_policy", "table_encryption_key", "deletion_protection", "point_in_time_recovery")
+#: Stands for a value only known at deploy time (CDK's string-token shape) in size estimates.
+_UNKNOWN = "${Token[TransflowUnknown.0]}"
+_WEBHOOK_ENVIRONMENT_HINT = (
+    "To fit, send templates that share a receiver and secret to default_webhook instead of listing each "
+    "(the payload names its template), shorten template ids and URLs, or import secrets by ARN "
+    "(secretsmanager.Secret.from_secret_complete_arn) so their real length counts."
+)
 _CLAIM_PATTERN = re.compile(r"^[A-Za-z0-9_:./-]{1,128}$")
 _TEMPLATE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
@@ -328,6 +341,21 @@ class TransflowStatus(Construct):
         if disable_execute_api_endpoint and domain_name is None:
             raise ValueError("disable_execute_api_endpoint=True without domain_name= would leave the API unreachable")
         check_dashboard(dashboard)
+        webhook_config = _json_with_tokens(
+            {
+                "targets": {tid: _target_config(t) for tid, t in sorted(targets.items())},
+                "default": _target_config(default_webhook) if default_webhook is not None else None,
+                "allow_notify_url": allow_notify_url,
+                "notify_url_secret_arn": notify_url_secret.secret_arn if notify_url_secret is not None else None,
+            }
+        )
+        webhook_settings = {
+            schema.ENV_WEBHOOK_CONFIG: webhook_config,
+            schema.ENV_WEBHOOK_RETRY_DELAYS: ",".join(str(d) for d in delays),
+            schema.ENV_WEBHOOK_TIMEOUT: str(delivery_seconds),
+            schema.ENV_METRICS_NAMESPACE: metrics_namespace,
+        }
+        _check_webhook_environment(webhook_settings, table.table_name if table is not None else _UNKNOWN, len(targets))
         if alarm_thresholds is not None and not isinstance(alarm_thresholds, AlarmThresholds):
             raise ValueError("alarm_thresholds must be an AlarmThresholds")
         if not monitoring:
@@ -475,12 +503,6 @@ class TransflowStatus(Construct):
             webhook_secrets.append(default_webhook.secret)
         if notify_url_secret is not None:
             webhook_secrets.append(notify_url_secret)
-        webhook_config = {
-            "targets": {tid: _target_config(t) for tid, t in sorted(targets.items())},
-            "default": _target_config(default_webhook) if default_webhook is not None else None,
-            "allow_notify_url": allow_notify_url,
-            "notify_url_secret_arn": notify_url_secret.secret_arn if notify_url_secret is not None else None,
-        }
         webhook_statements = [
             iam.PolicyStatement(
                 sid="ReadAndRecordDelivery",
@@ -508,15 +530,13 @@ class TransflowStatus(Construct):
             handler=schema.HANDLER_WEBHOOK,
             description="Transflow: signed webhook delivery with retries",
             timeout=webhook_function_timeout,
-            environment={
-                schema.ENV_TABLE_NAME: self._table.table_name,
-                schema.ENV_WEBHOOK_CONFIG: _json_with_tokens(webhook_config),
-                schema.ENV_WEBHOOK_RETRY_DELAYS: ",".join(str(d) for d in delays),
-                schema.ENV_WEBHOOK_TIMEOUT: str(delivery_seconds),
-                schema.ENV_WEBHOOK_QUEUE_URL: self._webhook_queue.queue_url,
-                schema.ENV_WEBHOOK_DLQ_URL: self._dead_letter_queue.queue_url,
-                schema.ENV_METRICS_NAMESPACE: metrics_namespace,
-            },
+            environment=_webhook_environment(
+                webhook_settings,
+                table_name=self._table.table_name,
+                queue_url=self._webhook_queue.queue_url,
+                dlq_url=self._dead_letter_queue.queue_url,
+            ),
+            environment_hint=_WEBHOOK_ENVIRONMENT_HINT,
             statements=webhook_statements,
         )
         self.webhook_mapping = lambda_.EventSourceMapping(
@@ -783,6 +803,42 @@ def _check_secret_separation(
                     f"notify_url_secret and {option} are the same secret: an assembly's own notify_url would "
                     "receive signatures it could replay to that target's endpoint. Use a separate notify_url_secret"
                 )
+
+
+def _webhook_environment(
+    settings: Mapping[str, str], *, table_name: str, queue_url: str, dlq_url: str
+) -> dict[str, str]:
+    """The webhook function's environment: its settings plus the names of the resources it uses."""
+    return {
+        schema.ENV_TABLE_NAME: table_name,
+        schema.ENV_WEBHOOK_QUEUE_URL: queue_url,
+        schema.ENV_WEBHOOK_DLQ_URL: dlq_url,
+        **settings,
+    }
+
+
+def _check_webhook_environment(settings: Mapping[str, str], table_name: str, target_count: int) -> None:
+    """Refuse, before any resource exists, webhook targets too many for Lambda's 4 KB environment.
+
+    The whole ``webhooks=`` mapping travels in one variable; CloudFormation would only fail at
+    deploy time. The queue URLs (and a new table's name) are not known yet and count as tokens.
+    """
+    environment = _webhook_environment(settings, table_name=table_name, queue_url=_UNKNOWN, dlq_url=_UNKNOWN)
+    size = estimated_environment_bytes(environment)
+    if size <= LAMBDA_ENVIRONMENT_LIMIT_BYTES:
+        return
+    config = json.loads(settings[schema.ENV_WEBHOOK_CONFIG])  # tokens are plain text inside its strings
+    without_targets = dict(environment, **{schema.ENV_WEBHOOK_CONFIG: _json_with_tokens({**config, "targets": {}})})
+    base = estimated_environment_bytes(without_targets)
+    per_target = (size - base) / max(target_count, 1)
+    fits = max(0, int((LAMBDA_ENVIRONMENT_LIMIT_BYTES - base) // per_target)) if per_target else 0
+    raise ValueError(
+        f"webhooks= has {target_count} targets: {schema.ENV_WEBHOOK_CONFIG} would make the webhook function's "
+        f"environment about {size} bytes, over Lambda's {LAMBDA_ENVIRONMENT_LIMIT_BYTES}-byte limit for all its "
+        f"variables (about {per_target:.0f} bytes per target, secret ARNs and URLs unknown at synth time counted "
+        f"as {TOKEN_LENGTH_ESTIMATE} characters), so the deployment would fail; about {fits} such targets fit. "
+        + _WEBHOOK_ENVIRONMENT_HINT
+    )
 
 
 def _json_with_tokens(value: object) -> str:

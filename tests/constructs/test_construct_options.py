@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import aws_cdk as cdk
@@ -18,6 +19,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from transflow_runtime import schema
 
 from transflow_constructs import StatusAuth, TransflowStatus, WebhookTarget
+from transflow_constructs.functions import TOKEN_LENGTH_ESTIMATE, estimated_environment_bytes
 from transflow_constructs.status import TABLE_OPTIONS, retry_schedule
 
 from .cdk_helpers import Synth, as_list, logical_id, new_stack, of_type, oidc_auth, permissions, plain_secret, synth
@@ -517,6 +519,93 @@ def test_notify_url_secret_without_allow_notify_url_is_refused_naming_both() -> 
     stack = new_stack()
     with pytest.raises(ValueError, match=r"notify_url_secret .*allow_notify_url=True"):
         build(stack, notify_url_secret=plain_secret(stack, "S"))
+
+
+# ---- Lambda's 4 KB environment limit ---------------------------------------------------------------
+#: Lambda: "the total size of all environment variables doesn't exceed 4 KB".
+LAMBDA_ENV_LIMIT_BYTES = 4 * 1024
+
+
+def _many_targets(stack: cdk.Stack, count: int, *, imported: bool = True) -> dict[str, WebhookTarget]:
+    hooks = {}
+    for i in range(count):
+        if imported:
+            arn = f"arn:aws:secretsmanager:us-east-1:123456789012:secret:transflow/hook-{i:02d}-AbCdEf"
+            secret = secretsmanager.Secret.from_secret_complete_arn(stack, f"Hook{i}", arn)
+        else:
+            secret = plain_secret(stack, f"Hook{i}")
+        hooks[f"tpl_template_{i:02d}"] = WebhookTarget(
+            url=f"https://hooks.example.com/transflow/{i:02d}", secret=secret
+        )
+    return hooks
+
+
+#: The longest SQS queue URL there can be: an 80-character queue name in the longest region of the China partition.
+LONGEST_QUEUE_URL = "https://sqs.cn-northwest-1.amazonaws.com.cn/123456789012/" + "q" * 80
+
+
+def test_the_token_estimate_covers_the_longest_queue_url() -> None:
+    assert len(LONGEST_QUEUE_URL) <= TOKEN_LENGTH_ESTIMATE
+
+
+def _worst_case_environment_bytes(result: Synth, function: lambda_.Function) -> int:
+    """The function's environment with every deploy-time value (only the queue URLs here: the table
+    and the secrets are imported by name and ARN) at its longest possible length."""
+    variables = result.template["Resources"][logical_id(result, function)]["Properties"]["Environment"]["Variables"]
+    unknown = {k for k, v in variables.items() if not isinstance(v, str)}
+    assert unknown == {schema.ENV_WEBHOOK_QUEUE_URL, schema.ENV_WEBHOOK_DLQ_URL}
+    concrete = {k: LONGEST_QUEUE_URL if k in unknown else v for k, v in variables.items()}
+    return len(json.dumps(concrete, separators=(",", ":")).encode())
+
+
+def test_webhook_config_beyond_the_lambda_environment_limit_is_refused_at_synth() -> None:
+    stack = new_stack()
+    with pytest.raises(ValueError, match=r"30 targets.*about \d+ bytes, over Lambda's 4096-byte limit"):
+        build(stack, webhooks=_many_targets(stack, 30))
+
+
+def test_the_environment_refusal_says_how_many_targets_fit_and_what_to_do() -> None:
+    stack = new_stack()
+    with pytest.raises(ValueError) as refused:
+        build(stack, webhooks=_many_targets(stack, 30, imported=False))
+    message = str(refused.value)
+    assert "default_webhook" in message and "from_secret_complete_arn" in message
+    fits = int(re.search(r"about (\d+) such targets fit", message).group(1))
+    assert 10 <= fits < 30
+    build(new_stack(), webhooks=_many_targets(new_stack(), fits, imported=False))  # that many are accepted
+
+
+def test_the_largest_accepted_webhook_config_fits_the_lambda_environment_limit() -> None:
+    """With an imported table and secrets only the queue URLs are unknown, so the bound is exact."""
+
+    def compose(stack: cdk.Stack, count: int) -> TransflowStatus:
+        return build(stack, table=imported_table(stack), webhooks=_many_targets(stack, count))
+
+    largest: Synth | None = None
+    for count in range(10, 60):
+        try:
+            largest = synth(lambda stack, n=count: compose(stack, n))
+        except ValueError:
+            break
+    else:
+        pytest.fail("60 webhook targets were accepted")
+    assert largest is not None and count > 10
+    assert _worst_case_environment_bytes(largest, largest.status.webhook_function) <= LAMBDA_ENV_LIMIT_BYTES
+
+
+def test_the_environment_estimate_counts_quotes_escapes_and_tokens_conservatively() -> None:
+    assert estimated_environment_bytes({"A": "b"}) == len('{"A":"b"}')
+    assert estimated_environment_bytes({"A": '{"k":1}'}) == len('{"A":"{\\"k\\":1}"}')
+    stack = new_stack()
+    token = secretsmanager.Secret(stack, "S").secret_arn
+    assert cdk.Token.is_unresolved(token)
+    assert estimated_environment_bytes({"A": f"x{token}y"}) == len('{"A":"xy"}') + TOKEN_LENGTH_ESTIMATE
+
+
+def test_any_function_environment_beyond_the_limit_is_refused() -> None:
+    stack = new_stack()
+    with pytest.raises(ValueError, match="StatusFunction's environment variables"):
+        build(stack, assembly_id_pattern="^(" + "|".join(f"id{i:04d}" for i in range(700)) + ")$")
 
 
 # ---- secret separation: one secret never serves two roles whose holders could abuse each other ----
