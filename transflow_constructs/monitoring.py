@@ -176,6 +176,36 @@ class StatusMonitoring(Construct):
     ``api_latency_p99``                     the API's p99 latency stays too high
     ``table_throttles``                     DynamoDB throttles reads or writes
     ======================================  ===================================================
+
+    ``TransflowStatus`` creates one (``monitoring=True``, the default) from its own parts; build
+    one directly only to watch parts you assembled yourself.
+
+    :param table: the status table; ``table_throttles`` watches it and its ``by-user-created``
+        index by table name. Required.
+    :param http_api: the status API; ``api_5xx_rate`` and ``api_latency_p99`` watch its default
+        stage. Required.
+    :param functions: ``{role: function}`` for the roles ``status``, ``dispatcher``, ``webhook``
+        (required) and ``authorizer`` (optional; only with shared-secret auth); each gets an
+        errors and a throttles alarm, and ``dispatcher`` the ``stream_iterator_age`` alarm.
+        Required.
+    :param webhook_queue: the webhook event queue (``webhook_queue_age``). Required.
+    :param dead_letter_queue: the webhook DLQ (``dead_letter_queue``). Required.
+    :param stream_failure_queue: the stream event source's on-failure queue
+        (``stream_failure_queue``). Required.
+    :param metrics_namespace: CloudWatch namespace of the handlers' own metrics (webhook delivery
+        outcomes, dashboard widgets); must match the functions' ``TRANSFLOW_METRICS_NAMESPACE``.
+        Default: ``"Transflow"``.
+    :param thresholds: ``AlarmThresholds(...)``, when each alarm fires. Default:
+        ``AlarmThresholds()`` (see its fields).
+    :param alarm_topic: SNS topic that receives every alarm's ALARM and OK transitions. Default:
+        none (the alarms exist but notify nobody).
+    :param dashboard: ``True`` for a CloudWatch dashboard with a generated name, a string for its
+        name (1-255 of ``A-Z a-z 0-9 - _``), ``False`` for none. Default: ``False``.
+    :param webhook_retry_delays: seconds between webhook attempts, as the webhook function uses
+        them; the automatic ``webhook_queue_age`` threshold allows the first two. Default:
+        ``schema.DEFAULT_WEBHOOK_RETRY_DELAYS``.
+    :param webhook_function_timeout: the webhook function's timeout, also part of the automatic
+        ``webhook_queue_age`` threshold. Default: 60 seconds.
     """
 
     def __init__(

@@ -489,3 +489,24 @@ def test_the_readme_explains_every_alarm(shared: Synth) -> None:
     for name in documented:
         expanded |= {name.replace("<role>", role) for role in ROLES_SHARED} if "<role>" in name else {name}
     assert expanded == set(shared.status.alarms)
+
+
+def test_status_monitoring_documents_every_keyword() -> None:
+    """``StatusMonitoring`` is exported: each keyword is documented, with its default unless required."""
+    import inspect
+
+    doc = StatusMonitoring.__doc__ or ""
+    keywords = {
+        name: parameter
+        for name, parameter in inspect.signature(StatusMonitoring.__init__).parameters.items()
+        if name not in ("self", "scope", "construct_id")
+    }
+    entries = {
+        name: doc.split(f":param {name}:", 1)[1].split(":param ", 1)[0] for name in keywords if f":param {name}:" in doc
+    }
+    assert set(entries) == set(keywords), (
+        f"undocumented StatusMonitoring keywords: {sorted(set(keywords) - set(entries))}"
+    )
+    for name, parameter in keywords.items():
+        expected = "Required." if parameter.default is inspect.Parameter.empty else "Default:"
+        assert expected in entries[name], f"StatusMonitoring keyword {name!r} does not say {expected!r}"
