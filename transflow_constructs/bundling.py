@@ -4,8 +4,12 @@ CDK's default Python bundling runs pip inside a Docker image. This bundler does 
 the synthesizing machine: it copies the ``transflow_runtime`` package (found through its
 ``__file__``, so it works from the source tree and from an installed wheel alike) and asks pip
 for the wheels matching the function's architecture and Python version
-(``--platform manylinux2014_<arch> --only-binary=:all:``). No bytecode is written: Lambda
-compiles on import, and ``.pyc`` files would make the asset differ between machines.
+(``--platform manylinux2014_<arch> --only-binary=:all:``). pip runs with ``--no-deps``: every
+distribution in the asset is pinned in ``bundle-requirements.txt``, and after the install the
+bundler checks that each one's requirements are among them (or provided by the Lambda runtime), so
+an unpinned dependency stops the synthesis instead of being resolved to whatever version is newest.
+No bytecode is written: Lambda compiles on import, and ``.pyc`` files would make the asset differ
+between machines.
 
 The asset hash is computed here (``AssetHashType.CUSTOM``) from the runtime's source files, the
 pins, the architecture and the Python version, so an unchanged asset is never rebuilt (CDK reuses
@@ -18,7 +22,10 @@ local``) never runs in Lambda, so it is neither shipped nor hashed.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,7 +38,7 @@ import transflow_runtime
 from aws_cdk import aws_lambda as lambda_
 
 #: Bumped when the bundling procedure itself changes, so old cached assets are not reused.
-BUNDLER_VERSION = "2"
+BUNDLER_VERSION = "3"
 REQUIREMENTS_FILE = Path(__file__).with_name("bundle-requirements.txt")
 _SKIPPED_DIRS = frozenset({"__pycache__"})
 #: Sub-packages of ``transflow_runtime`` that stay out of the asset (paths relative to the package).
@@ -39,6 +46,9 @@ EXCLUDED_SUBPACKAGES = frozenset({"local"})
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
 
 _PLATFORM_MACHINE = {"x86_64": "x86_64", "arm64": "aarch64"}
+#: What Lambda's Python runtime provides: a pinned distribution may require these unbundled.
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "jmespath", "s3transfer", "urllib3", "python-dateutil", "six"})
+_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 def runtime_package_dir() -> Path:
@@ -106,8 +116,68 @@ def copy_runtime(output_dir: Path) -> None:
     shutil.copytree(root, output_dir / "transflow_runtime", ignore=ignore, dirs_exist_ok=True)
 
 
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _applies(marker: str, *, python_version: str, machine: str) -> bool:
+    """Whether a requirement's environment marker holds on Lambda (``extra`` markers never do).
+
+    Evaluated with ``packaging`` when it is importable; without it every non-extra requirement
+    counts as needed (a false alarm names the requirement; a miss would fail only in Lambda).
+    """
+    if not marker:
+        return True
+    if "extra" in marker:
+        return False
+    try:
+        from packaging.markers import Marker
+    except ImportError:  # pragma: no cover - packaging is almost always present next to pip
+        return True
+    return Marker(marker).evaluate(
+        {
+            "python_version": python_version,
+            "python_full_version": f"{python_version}.0",
+            "implementation_name": "cpython",
+            "platform_python_implementation": "CPython",
+            "platform_machine": machine,
+            "platform_system": "Linux",
+            "sys_platform": "linux",
+            "os_name": "posix",
+        }
+    )
+
+
+def unpinned_dependencies(output_dir: Path, *, python_version: str, machine: str) -> dict[str, list[str]]:
+    """``{distribution installed in output_dir: [its requirements that are neither installed there nor
+    provided by the Lambda runtime]}``; empty when the pins are complete."""
+    installed = {_canonical(d.metadata["Name"]): d for d in importlib.metadata.distributions(path=[str(output_dir)])}
+    missing: dict[str, list[str]] = {}
+    for name, distribution in sorted(installed.items()):
+        for requirement in distribution.requires or []:
+            spec, _, marker = requirement.partition(";")
+            match = _REQUIREMENT_NAME.match(spec)
+            if match is None or not _applies(marker.strip(), python_version=python_version, machine=machine):
+                continue
+            needed = _canonical(match.group(1))
+            if needed not in installed and needed not in RUNTIME_PROVIDED:
+                missing.setdefault(name, []).append(requirement.strip())
+    return missing
+
+
+def _require_pip() -> None:
+    """pip is not part of every Python (Debian's python3 without python3-pip, some venvs)."""
+    if importlib.util.find_spec("pip") is None:
+        raise RuntimeError(
+            f"bundling the Lambda asset needs pip, and the Python running this CDK app ({sys.executable}) has "
+            "none. Install it into that interpreter (python -m ensurepip --upgrade, or your distribution's "
+            "python3-pip package), or synthesize from a virtualenv, which includes pip."
+        )
+
+
 def install_requirements(output_dir: Path, *, platform: str, python_version: str) -> None:
-    """Install the pinned wheels for the target platform into ``output_dir``."""
+    """Install exactly the pinned wheels for the target platform into ``output_dir``."""
+    _require_pip()
     command = [
         sys.executable, "-m", "pip", "install",
         "--target", str(output_dir),
@@ -115,6 +185,7 @@ def install_requirements(output_dir: Path, *, platform: str, python_version: str
         "--implementation", "cp",
         "--python-version", python_version,
         "--only-binary=:all:",
+        "--no-deps",
         "--no-compile",
         "--disable-pip-version-check",
         "--no-input",
@@ -126,6 +197,15 @@ def install_requirements(output_dir: Path, *, platform: str, python_version: str
         raise RuntimeError(
             f"bundling the Lambda asset failed: pip exited with {result.returncode} for {platform} / "
             f"Python {python_version}.\n{result.stdout}{result.stderr}"
+        )
+    missing = unpinned_dependencies(
+        output_dir, python_version=python_version, machine=platform.removeprefix("manylinux2014_")
+    )
+    if missing:
+        needs = "; ".join(f"{name} requires {', '.join(reqs)}" for name, reqs in missing.items())
+        raise RuntimeError(
+            f"bundling the Lambda asset failed: {REQUIREMENTS_FILE.name} does not pin every dependency ({needs}). "
+            "pip runs with --no-deps so that nothing unpinned is shipped: add an exact pin for each."
         )
 
 

@@ -302,6 +302,17 @@ def test_pip_failure_is_reported_not_swallowed(tmp_path: Path, monkeypatch: pyte
         bundling.install_requirements(tmp_path / "out", platform="manylinux2014_x86_64", python_version="3.13")
 
 
+def test_an_unpinned_dependency_stops_the_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pip runs with --no-deps: pydantic pinned alone installs alone, and the bundler names what is missing."""
+    partial = tmp_path / "req.txt"
+    partial.write_text(f"pydantic=={pins()['pydantic']}\n")
+    monkeypatch.setattr(bundling, "REQUIREMENTS_FILE", partial)
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match=r"does not pin every dependency \(pydantic requires .*pydantic-core"):
+        bundling.install_requirements(out, platform="manylinux2014_aarch64", python_version="3.13")
+    assert not list(out.glob("pydantic_core*")), "nothing beyond the pins was resolved and installed"
+
+
 def test_zip_of_the_arm64_bundle_fits_the_direct_upload_limit(arm_asset: Path, tmp_path: Path) -> None:
     archive = tmp_path / "bundle.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:

@@ -111,6 +111,31 @@ def test_a_non_default_old_runtime_is_reported() -> None:
     assert findings and all(f.startswith("AwsSolutions-L1") for f in findings)
 
 
+def test_the_default_runtime_is_the_newest_the_bundle_import_test_covers() -> None:
+    """The L1 acknowledgment's reason: the default is the newest Python whose bundle is import-tested."""
+    from transflow_constructs.bundling import python_version_of
+    from transflow_constructs.status import DEFAULT_RUNTIME
+
+    from .test_construct_bundle import RUNTIMES
+
+    newest = max(RUNTIMES, key=lambda v: tuple(map(int, v.split("."))))
+    assert python_version_of(DEFAULT_RUNTIME) == newest
+
+
+def test_the_runtime_acknowledgment_does_not_claim_the_wheels_only_fit_the_default() -> None:
+    """The bundler builds wheels for any runtime passed, so the reason must not say otherwise."""
+    stack = new_stack()
+    status = TransflowStatus(stack, "Status", auth=oidc_auth())
+    entries = [
+        entry.data
+        for entry in status.status_function.node.metadata
+        if "AwsSolutions-L1" in json.dumps(entry.data, default=str)
+    ]
+    assert entries, "the default runtime's L1 finding is acknowledged on the function"
+    reason = json.dumps(entries, default=str)
+    assert "opt-in via runtime=" in reason and "exact Python version" not in reason
+
+
 # ---- cfn-lint ---------------------------------------------------------------------------------------
 
 
