@@ -86,6 +86,17 @@ def _seconds(value: int | float | cdk.Duration, name: str) -> int:
     return int(seconds)
 
 
+def max_retry_delay_seconds() -> int:
+    """The longest delay the webhook handler honours (it caps longer ones); read from the handler.
+
+    Imported here, not at module level: the handler module brings in pydantic and boto3, which
+    only this check needs.
+    """
+    from transflow_runtime.handlers.webhook import MAX_RETRY_DELAY_SECONDS
+
+    return int(MAX_RETRY_DELAY_SECONDS)
+
+
 def retry_schedule(delays: Sequence[int | cdk.Duration] | None, max_attempts: int | None) -> tuple[int, ...]:
     """The delays (seconds) between webhook attempts; ``len(result) + 1`` attempts in all."""
     if max_attempts is not None and (isinstance(max_attempts, bool) or not isinstance(max_attempts, int)):
@@ -101,11 +112,14 @@ def retry_schedule(delays: Sequence[int | cdk.Duration] | None, max_attempts: in
     if isinstance(delays, str | bytes):
         raise ValueError("webhook_retry_delays must be a sequence of seconds or Durations, not a string")
     schedule = tuple(_seconds(delay, "webhook_retry_delays") for delay in delays)
+    longest = max_retry_delay_seconds()
     for delay in schedule:
-        if not 0 < delay <= schema.SQS_MAX_VISIBILITY_SECONDS:
+        if not 0 < delay <= longest:
             raise ValueError(
-                f"webhook_retry_delays values must be between 1 second and 12 hours (SQS's visibility limit), "
-                f"got {delay} seconds"
+                f"webhook_retry_delays values must be between 1 second and {longest} seconds "
+                f"({longest // 3600} h {longest % 3600 // 60} min: the webhook function waits by extending the "
+                f"message's visibility, which SQS limits to {schema.SQS_MAX_VISIBILITY_SECONDS // 3600} hours, and "
+                f"keeps a margin below that, so it would cut a longer delay short), got {delay} seconds"
             )
     if max_attempts is not None and max_attempts != len(schedule) + 1:
         raise ValueError(
@@ -136,7 +150,8 @@ class TransflowStatus(Construct):
         Default: ``False`` (a caller-chosen URL is an SSRF and data-leak vector; opt in knowingly).
     :param notify_url_secret: signing secret for per-assembly ``notify_url`` deliveries;
         required with, and only with, ``allow_notify_url=True``.
-    :param webhook_retry_delays: seconds (or Durations) between attempts, each at most 12 hours.
+    :param webhook_retry_delays: seconds (or Durations) between attempts, each at most 11 h 45 min
+        (the webhook function stays 15 minutes below SQS's 12-hour visibility limit).
         Default: ``schema.DEFAULT_WEBHOOK_RETRY_DELAYS`` = 5 s, 1 min, 5 min, 30 min, 2 h, 5 h,
         10 h, 10 h (9 attempts over ~27.6 hours).
     :param webhook_max_attempts: number of attempts; with ``webhook_retry_delays`` it must equal

@@ -392,9 +392,24 @@ def test_durations_are_accepted_as_delays() -> None:
     assert retry_schedule([cdk.Duration.seconds(30), cdk.Duration.minutes(2)], None) == (30, 120)
 
 
-def test_delays_over_twelve_hours_are_refused() -> None:
-    with pytest.raises(ValueError, match="12 hours"):
-        build(new_stack(), webhook_retry_delays=[60, 12 * 3600 + 1])
+def test_delays_the_webhook_handler_would_cap_are_refused() -> None:
+    """The handler keeps 15 minutes below SQS's 12 h visibility limit and silently caps anything longer."""
+    from transflow_runtime.handlers.webhook import MAX_RETRY_DELAY_SECONDS
+
+    for too_long in (MAX_RETRY_DELAY_SECONDS + 1, 12 * 3600):
+        with pytest.raises(ValueError, match=rf"between 1 second and {MAX_RETRY_DELAY_SECONDS} seconds \(11 h 45 min"):
+            build(new_stack(), webhook_retry_delays=[60, too_long])
+
+
+def test_every_delay_the_construct_accepts_is_honoured_uncapped_by_the_handler() -> None:
+    from types import SimpleNamespace
+
+    from transflow_runtime.handlers.webhook import WebhookSender, WebhookSettings, parse_retry_delays
+
+    status = build(new_stack(), webhook_retry_delays=[1, 11 * 3600 + 45 * 60])
+    env_value = ",".join(map(str, status.webhook_retry_delays))
+    sender = SimpleNamespace(settings=WebhookSettings(table_name="t", retry_delays=parse_retry_delays(env_value)))
+    assert [WebhookSender.retry_delay(sender, attempt, None) for attempt in (1, 2)] == [1, 42300]
 
 
 @pytest.mark.parametrize("delays", [[0], [-5], [1.5], "5,60"])
@@ -445,7 +460,7 @@ def test_function_timeout_shorter_than_a_delivery_is_refused_naming_both() -> No
 
 def test_a_schedule_longer_than_queue_retention_is_refused() -> None:
     with pytest.raises(ValueError, match="14-day retention"):
-        build(new_stack(), webhook_retry_delays=[12 * 3600] * 30)
+        build(new_stack(), webhook_retry_delays=[11 * 3600] * 30)
 
 
 @pytest.mark.parametrize("concurrency", [1, 1001])
