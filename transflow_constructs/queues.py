@@ -36,6 +36,10 @@ class WebhookQueues(Construct):
       with the reason) or that the handler could not process at all (``max_receive_count``).
     * ``stream_failure_queue``: metadata of table-stream batches the dispatcher could not turn
       into queue messages after its retries (Lambda's ``on_failure`` destination).
+
+    The two dead-letter queues hold the only record of webhooks that were never delivered, so
+    they are retained when the stack is deleted unless ``dead_letter_removal_policy`` says
+    otherwise; the webhook queue (work in flight) follows CDK's default.
     """
 
     def __init__(
@@ -46,6 +50,7 @@ class WebhookQueues(Construct):
         attempts: int,
         function_timeout: cdk.Duration,
         encryption_key: kms.IKey | None = None,
+        dead_letter_removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
         if attempts < 1:
@@ -57,6 +62,7 @@ class WebhookQueues(Construct):
             "DeadLetterQueue",
             retention_period=DLQ_RETENTION,
             enforce_ssl=True,
+            removal_policy=dead_letter_removal_policy,
             **_encryption(encryption_key),
         )
         self.queue = sqs.Queue(
@@ -76,6 +82,7 @@ class WebhookQueues(Construct):
             "StreamFailureQueue",
             retention_period=DLQ_RETENTION,
             enforce_ssl=True,
+            removal_policy=dead_letter_removal_policy,
             **_encryption(encryption_key),
         )
         # The failure destination is itself the end of the line: nothing consumes it, so a DLQ

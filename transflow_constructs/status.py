@@ -168,7 +168,10 @@ class TransflowStatus(Construct):
         ``assembly_id`` (string), GSI ``by-user-created`` (``user_id``, ``created_at``), TTL on
         ``ttl`` and a NEW_AND_OLD_IMAGES stream whose ARN is known (``Table.from_table_attributes(...,
         table_stream_arn=...)``). Conflicts with every table-only option below. Default: a new table.
-    :param removal_policy: what happens to a new table when the stack is deleted. Default: ``RETAIN``.
+    :param removal_policy: what happens to a new table, and to the two dead-letter queues (the DLQ
+        and the stream-failure queue: dead letters are data too), when the stack is deleted.
+        Default: ``RETAIN``. With ``table=`` the dead-letter queues are retained (call
+        ``apply_removal_policy`` on ``dead_letter_queue``/``stream_failure_queue`` to change that).
     :param table_encryption_key: KMS key for a new table. Default: AWS-managed key.
     :param deletion_protection: Default: ``True``.
     :param point_in_time_recovery: Default: ``True``.
@@ -405,6 +408,7 @@ class TransflowStatus(Construct):
             attempts=attempts,
             function_timeout=webhook_function_timeout,
             encryption_key=queue_encryption_key,
+            dead_letter_removal_policy=removal_policy if removal_policy is not None else cdk.RemovalPolicy.RETAIN,
         )
         self._queues = queues
         self._webhook_queue = queues.queue
@@ -476,8 +480,8 @@ class TransflowStatus(Construct):
             handler=schema.HANDLER_DISPATCHER,
             description="Transflow: table stream -> webhook queue (terminal transitions only)",
             timeout=DISPATCHER_TIMEOUT,
+            # Everything it needs comes in the stream records: no table name.
             environment={
-                schema.ENV_TABLE_NAME: self._table.table_name,
                 schema.ENV_WEBHOOK_QUEUE_URL: self._webhook_queue.queue_url,
                 schema.ENV_METRICS_NAMESPACE: metrics_namespace,
             },

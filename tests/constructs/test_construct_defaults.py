@@ -95,6 +95,16 @@ def test_dead_letter_queues_keep_messages_for_fourteen_days(oidc: Synth) -> None
         assert props["MessageRetentionPeriod"] == 1209600
 
 
+def test_dead_letter_queues_are_retained_like_the_table(oidc: Synth) -> None:
+    """Dead letters are the only record of undelivered webhooks: deleting the stack keeps them."""
+    resources = oidc.template["Resources"]
+    for queue in (oidc.status.dead_letter_queue, oidc.status.stream_failure_queue):
+        resource = resources[logical_id(oidc, queue)]
+        assert (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")) == ("Retain", "Retain")
+    webhook_queue = resources[logical_id(oidc, oidc.status.webhook_queue)]
+    assert webhook_queue.get("DeletionPolicy") == "Delete"
+
+
 # ---- functions --------------------------------------------------------------------------------------
 
 HANDLERS = {
@@ -259,10 +269,10 @@ def test_status_environment_names_the_table_queue_claim_and_namespace(oidc: Synt
     }
 
 
-def test_dispatcher_environment_names_the_table_and_queue(oidc: Synth) -> None:
+def test_dispatcher_environment_names_the_queue_and_namespace_only(oidc: Synth) -> None:
+    """The dispatcher reads everything from the stream records; it never looks up the table by name."""
     s = oidc.status
     assert _env(oidc, s.dispatcher_function) == {
-        schema.ENV_TABLE_NAME: oidc.resolve(s.table.table_name),
         schema.ENV_WEBHOOK_QUEUE_URL: oidc.resolve(s.webhook_queue.queue_url),
         schema.ENV_METRICS_NAMESPACE: schema.DEFAULT_METRICS_NAMESPACE,
     }

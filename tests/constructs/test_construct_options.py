@@ -229,6 +229,22 @@ def test_existing_table_check_does_not_use_the_deprecated_schema_api(monkeypatch
     build(stack, table=_table(stack, index={}))
 
 
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"removal_policy": cdk.RemovalPolicy.DESTROY}, "Delete"),
+        ({"removal_policy": cdk.RemovalPolicy.RETAIN}, "Retain"),
+        ({"table": imported_table}, "Retain"),
+    ],
+    ids=["destroy", "retain", "existing-table"],
+)
+def test_dead_letter_queues_follow_the_removal_policy(options: dict[str, Any], expected: str) -> None:
+    result = synth_with(**options)
+    for queue in (result.status.dead_letter_queue, result.status.stream_failure_queue):
+        resource = result.template["Resources"][logical_id(result, queue)]
+        assert (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")) == (expected, expected)
+
+
 def test_table_options_apply_to_a_new_table() -> None:
     result = synth_with(
         removal_policy=cdk.RemovalPolicy.DESTROY,
