@@ -165,9 +165,11 @@ class TransflowStatus(Construct):
     Table
 
     :param table: an existing table instead of a new one. It must have partition key
-        ``assembly_id`` (string), GSI ``by-user-created`` (``user_id``, ``created_at``), TTL on
-        ``ttl`` and a NEW_AND_OLD_IMAGES stream whose ARN is known (``Table.from_table_attributes(...,
-        table_stream_arn=...)``). Conflicts with every table-only option below. Default: a new table.
+        ``assembly_id`` (string) and no sort key, GSI ``by-user-created`` (``user_id``,
+        ``created_at``, both strings, projecting ALL), TTL on ``ttl`` and a NEW_AND_OLD_IMAGES
+        stream whose ARN is known (``Table.from_table_attributes(..., table_stream_arn=...)``). A
+        ``Table``/``TableV2`` defined in the app is checked for all of it at synth time; an
+        imported one cannot be. Conflicts with every table-only option below. Default: a new table.
     :param removal_policy: what happens to a new table, and to the two dead-letter queues (the DLQ
         and the stream-failure queue: dead letters are data too), when the stack is deleted.
         Default: ``RETAIN``. With ``table=`` the dead-letter queues are retained (call
