@@ -124,8 +124,8 @@ class WebhookConfig:
 def parse_retry_delays(text: str | None) -> tuple[int, ...]:
     """``"5,60,300"`` -> (5, 60, 300); unset means the default schedule, ``""`` means no retries.
 
-    Values up to 12 h are accepted (the construct allows them); ``retry_delay`` applies them
-    capped at ``MAX_RETRY_DELAY_SECONDS``."""
+    Values up to 12 h are accepted (a hand-set environment may hold them); ``retry_delay`` applies
+    them capped at ``MAX_RETRY_DELAY_SECONDS``, the longest delay the construct accepts."""
     if text is None:
         return tuple(DEFAULT_WEBHOOK_RETRY_DELAYS)
     delays: list[int] = []
