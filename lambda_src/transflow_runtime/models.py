@@ -1,7 +1,8 @@
 """The status document: the seed's ``AssemblyStatus`` interface as pydantic models.
 
-Only workers, the webhook sender and the clients import this module; the status Lambda's read
-path serves items without it (pydantic costs tens of milliseconds to import).
+Workers (``StatusStore``'s typed calls), receivers (``verify_webhook``) and the clients import this
+module; no Lambda handler does (pydantic costs tens of milliseconds of a cold start), so
+``store.py`` imports it on first use.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeSerializer
 
@@ -34,7 +34,6 @@ from .errors import (
     ItemTooLargeError,
     StoreError,
 )
-from .models import AssemblyStatus, Result, Upload
 from .schema import (
     ACTIVE_STATES,
     OK_CANCELED,
@@ -51,6 +50,9 @@ from .schema import (
     USER_ID_ATTRIBUTE,
     VERSION_ATTRIBUTE,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .models import AssemblyStatus, Result, Upload
 
 MAX_ITEM_BYTES = 400 * 1024
 #: Attributes only the store's own calls may write (``fields=``/``extra=`` may not).
@@ -135,6 +137,14 @@ class _Update:
         return " ".join(parts)
 
 
+def _models() -> Any:
+    """The pydantic models, imported on first use: the webhook function uses this store only for
+    raw reads and ``notify_*`` records, and pydantic costs ~45 ms of its cold start."""
+    from . import models
+
+    return models
+
+
 class StatusStore:
     """Reads and writes assembly status items in the table ``TransflowStatus`` provisions.
 
@@ -192,10 +202,11 @@ class StatusStore:
             raise ValueError("user_id must be a non-empty string")
         if not template_id or not isinstance(template_id, str):
             raise ValueError("template_id must be a non-empty string")
-        upload_models = [u if isinstance(u, Upload) else Upload.model_validate(u) for u in uploads]
+        models = _models()
+        upload_models = [u if isinstance(u, models.Upload) else models.Upload.model_validate(u) for u in uploads]
         now = self._clock()
         stamp = iso_now(now)
-        status = AssemblyStatus.model_validate(
+        status = models.AssemblyStatus.model_validate(
             {
                 **(dict(extra) if extra else {}),
                 "assembly_id": assembly_id,
@@ -250,7 +261,7 @@ class StatusStore:
                 raise AssemblyConflictError(
                     assembly_id, existing_user=owner, existing_template=existing.get("template_id", "")
                 ) from None
-            return AssemblyStatus.from_item(existing)
+            return models.AssemblyStatus.from_item(existing)
         return status
 
     # ------------------------------------------------------------------------------ progress
@@ -326,7 +337,8 @@ class StatusStore:
         """Append one result to ``results[step_name]`` atomically (safe from many workers)."""
         if not step_name:
             raise ValueError("step_name must be a non-empty string")
-        model = result if isinstance(result, Result) else Result.model_validate(result)
+        result_model = _models().Result
+        model = result if isinstance(result, result_model) else result_model.model_validate(result)
         update = _Update()
         results = update.name("results")
         step = update.name(step_name)
@@ -402,7 +414,7 @@ class StatusStore:
     # ------------------------------------------------------------------------------ reads
     def get(self, assembly_id: str, *, consistent: bool = False) -> AssemblyStatus | None:
         item = self._get_item(_check_id(assembly_id), consistent=consistent)
-        return None if item is None else AssemblyStatus.from_item(item)
+        return None if item is None else _models().AssemblyStatus.from_item(item)
 
     def get_item(self, assembly_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
         """The raw item (plain Python values), including the store's bookkeeping attributes."""
@@ -417,7 +429,8 @@ class StatusStore:
             raise
         except Exception as exc:
             raise StoreError(f"BatchGetItem of {len(ids)} assemblies failed: {exc}") from exc
-        return {i: (AssemblyStatus.from_item(found[i]) if i in found else None) for i in ids}
+        from_item = _models().AssemblyStatus.from_item
+        return {i: (from_item(found[i]) if i in found else None) for i in ids}
 
     def list_for_user(
         self,
@@ -440,7 +453,7 @@ class StatusStore:
             raise  # a bad cursor or limit names itself
         except Exception as exc:
             raise StoreError(f"listing the assemblies of user {user_id!r} failed: {exc}") from exc
-        return [AssemblyStatus.from_item(i) for i in items], next_cursor
+        return [_models().AssemblyStatus.from_item(i) for i in items], next_cursor
 
     # ------------------------------------------------------------------------------ internals
     @staticmethod
@@ -480,7 +493,7 @@ class StatusStore:
             if existing is None:
                 raise AssemblyNotFoundError(assembly_id) from None
             raise AssemblyTerminalError(assembly_id, str(existing.get("state")), existing) from None
-        return AssemblyStatus.from_item(deserialize_item(response["Attributes"]))
+        return _models().AssemblyStatus.from_item(deserialize_item(response["Attributes"]))
 
     def _get_item(self, assembly_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
         try:

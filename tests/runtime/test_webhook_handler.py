@@ -361,3 +361,19 @@ def test_settings_from_env_validate_and_default():
         WebhookSettings.from_env({"TRANSFLOW_TABLE_NAME": "t", "TRANSFLOW_WEBHOOK_CONFIG": '{"targets": {"a": {}}}'})
     with pytest.raises(ValueError, match="TIMEOUT"):
         WebhookSettings.from_env({"TRANSFLOW_TABLE_NAME": "t", "TRANSFLOW_WEBHOOK_TIMEOUT_SECONDS": "0"})
+
+
+def test_importing_the_webhook_handler_does_not_import_pydantic():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, transflow_runtime.handlers.webhook, transflow_runtime.handlers.dispatcher\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'jwt'))))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env["AWS_DEFAULT_REGION"] = "us-east-1"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
