@@ -39,21 +39,9 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-#: ``--nodelay-experiment``: the CLI with the gateway's sockets set to TCP_NODELAY first (the one-line
-#: change suggested in RESULTS.md), to show what it would change without editing the gateway.
-_NODELAY_CLI = (
-    "import sys; from transflow_runtime.local import gateway; "
-    "gateway._RequestHandler.disable_nagle_algorithm = True; "
-    "from transflow_runtime.cli import main; sys.exit(main(sys.argv[1:]))"
-)
-
-
-def start_local(
-    ready_file: Path, timeout: float = 90.0, *, nodelay_experiment: bool = False
-) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
-    launcher = ["-c", _NODELAY_CLI] if nodelay_experiment else ["-m", "transflow_runtime.cli"]
+def start_local(ready_file: Path, timeout: float = 90.0) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
     proc = subprocess.Popen(  # our interpreter, our CLI
-        [PYTHON, *launcher, "local", "--port", "0", "--ready-file", str(ready_file),
+        [PYTHON, "-m", "transflow_runtime.cli", "local", "--port", "0", "--ready-file", str(ready_file),
          "--jwt-secret", JWT_SECRET, "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=child_env(), cwd=ROOT,
     )
@@ -135,10 +123,10 @@ def poll(info: dict[str, Any], assembly: str, token: str, pollers: int, seconds:
     }
 
 
-def measure(seconds: float = 5.0, pollers: int = 20, *, nodelay_experiment: bool = False) -> dict[str, Any]:
+def measure(seconds: float = 5.0, pollers: int = 20) -> dict[str, Any]:
     fake_aws_environ()
     with tempfile.TemporaryDirectory(prefix="bench-local-") as tmp:
-        proc, info = start_local(Path(tmp, "ready.json"), nodelay_experiment=nodelay_experiment)
+        proc, info = start_local(Path(tmp, "ready.json"))
         try:
             import boto3
             from transflow_runtime import StatusStore, assembly_id
@@ -160,7 +148,6 @@ def measure(seconds: float = 5.0, pollers: int = 20, *, nodelay_experiment: bool
         finally:
             stop_local(proc)
     result.update({
-        "nodelay_experiment": nodelay_experiment,
         "single_poller": {k: single[k] for k in ("polls", "seconds", "polls_per_second", "latency_ms")},
         "pollers": pollers,
         "local_polls_per_second": result["polls_per_second"],
@@ -178,10 +165,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--pollers", type=int, default=20)
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--nodelay-experiment", action="store_true",
-                        help="start local mode with TCP_NODELAY on the gateway's sockets (not what ships)")
     args = parser.parse_args()
-    result = measure(args.seconds, args.pollers, nodelay_experiment=args.nodelay_experiment)
+    result = measure(args.seconds, args.pollers)
     if args.json:
         print(json.dumps(result, indent=2))
         return
