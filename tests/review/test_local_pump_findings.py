@@ -87,105 +87,6 @@ def _raw_exchange(port: int, payload: bytes, wait: float = 1.0) -> bytes:
 
 
 # ------------------------------------------------------------------------------ HTTP API front
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway.py:72 builds ThreadingHTTPServer (AF_INET only): --host ::1 fails with 'Address family for "
-    "hostname not supported' although LocalGateway.url brackets IPv6 hosts; pick address_family from "
-    "getaddrinfo (AF_INET6 for ':' hosts)"))
-def test_gateway_serves_on_an_ipv6_loopback_host():
-    try:
-        probe = socket.socket(socket.AF_INET6)
-        probe.bind(("::1", 0))
-        probe.close()
-    except OSError:
-        pytest.fail("no IPv6 loopback here: the finding cannot be checked on this machine")
-    gw = LocalGateway(host="::1", port=0, status_handler=_Capture(), authorizer_handler=None,
-                      status_function_name="fn")
-    gw.start()
-    try:
-        assert gw.url.startswith("http://[::1]:")
-        connection = http.client.HTTPConnection("::1", gw.port, timeout=5)
-        connection.request("GET", "/")
-        assert connection.getresponse().status == 200
-    finally:
-        gw.stop()
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway.py:141 keeps the Cookie header in event['headers']; API Gateway payload 2.0 moves request "
-    "cookies to event['cookies'] and does not pass them as a header"))
-def test_payload_v2_moves_the_cookie_header_into_cookies(gateway):
-    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=5)
-    connection.request("GET", "/status?assemblyId=x", headers={"Cookie": "a=1; b=2"})
-    connection.getresponse().read()
-    event = gateway.capture.events[-1]
-    assert event["cookies"] == ["a=1", "b=2"]
-    assert "cookie" not in event["headers"]
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway.py:243 joins repeated Cookie headers with ',' and gateway.py:142 then splits only on ';', so two "
-    "Cookie headers become one cookie 'a=1,b=2'; API Gateway lists every cookie separately"))
-def test_payload_v2_lists_cookies_from_repeated_cookie_headers(gateway):
-    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=5)
-    connection.putrequest("GET", "/status?assemblyId=x")
-    connection.putheader("Cookie", "a=1")
-    connection.putheader("Cookie", "b=2")
-    connection.endheaders()
-    connection.getresponse().read()
-    assert gateway.capture.events[-1]["cookies"] == ["a=1", "b=2"]
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway.py:219-223 ignores Transfer-Encoding: chunked (reads Content-Length only): the handler gets no "
-    "body and the chunk bytes stay on the keep-alive connection, parsed as the next request; API Gateway "
-    "accepts chunked request bodies"))
-def test_chunked_request_body_reaches_the_handler(gateway):
-    body = b'{"assemblyIds": ["x"]}'
-    payload = (b"POST /status/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-               b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-               + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
-    answer = _raw_exchange(gateway.port, payload)
-    assert answer.count(b"HTTP/1.1 ") == 1, answer
-    assert gateway.capture.events and gateway.capture.events[-1].get("body") == body.decode()
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway.py:220-222 answers 413 without reading the body and keeps the connection open: the unread body "
-    "is parsed as a further request (here a smuggled GET is answered); close the connection after a 413"))
-def test_oversized_body_is_refused_without_serving_its_bytes_as_a_request(gateway):
-    smuggled = b"GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n"
-    payload = (b"POST /status/batch HTTP/1.1\r\nHost: x\r\nContent-Length: " + str(11 * 1024 * 1024).encode()
-               + b"\r\n\r\n" + smuggled)
-    answer = _raw_exchange(gateway.port, payload)
-    assert answer.startswith(b"HTTP/1.1 413")
-    assert answer.count(b"HTTP/1.1 ") == 1, answer
-
-
-# ---------------------------------------------------------------------------- Lambda Invoke API
-def _lambda(gw: LocalGateway) -> Any:
-    return boto3.client("lambda", endpoint_url=gw.url, region_name="us-east-1",
-                        aws_access_key_id="local", aws_secret_access_key="local")
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway.py:283-306 ignores X-Amz-Invocation-Type: DryRun runs the function and answers 200 with its "
-    "payload; Lambda answers 204 with no payload and does not run the function"))
-def test_invoke_dry_run_is_204_and_does_not_run_the_function(gateway):
-    response = _lambda(gateway).invoke(FunctionName="fn-under-test", InvocationType="DryRun", Payload=b"{}")
-    assert response["StatusCode"] == 204
-    assert gateway.capture.events == []
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway.py:283-306 ignores X-Amz-Invocation-Type: Event answers 200 with the result; Lambda answers 202 "
-    "with an empty payload"))
-def test_invoke_event_is_202_with_an_empty_payload(gateway):
-    response = _lambda(gateway).invoke(FunctionName="fn-under-test", InvocationType="Event", Payload=b"{}")
-    assert response["StatusCode"] == 202
-    assert response["Payload"].read() == b""
-
-
-# -------------------------------------------------------------------------- SQS event source
 class _FakeSqs:
     def __init__(self, messages: list[dict[str, Any]]) -> None:
         self.messages = messages
@@ -346,25 +247,6 @@ def test_service_specific_endpoint_variables_do_not_leak_into_local_mode(clean_m
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "gateway.py:224-226 serves the status page for GET / before the SigV4 check, so signed AWS calls on '/' "
-    "(e.g. S3 ListBuckets) get HTML instead of reaching moto, contrary to the module docstring ('any other "
-    "request signed with SigV4 ... is passed to the embedded moto server'); check the signature first"))
-def test_signed_get_on_root_is_passed_to_moto(clean_moto):
-    from transflow_runtime.local.moto_server import SerialMotoServer
-
-    with SerialMotoServer() as moto:
-        gw = LocalGateway(host="127.0.0.1", port=0, status_handler=_Capture(), authorizer_handler=None,
-                          status_function_name="fn", aws_backend_url=moto.endpoint_url)
-        gw.start()
-        try:
-            s3 = boto3.client("s3", endpoint_url=gw.url, region_name="us-east-1",
-                              aws_access_key_id="local", aws_secret_access_key="local")
-            assert s3.list_buckets()["Buckets"] == []
-        finally:
-            gw.stop()
-
-
-@pytest.mark.xfail(strict=True, reason=(
     "runner.py:7-8/255 promise state 'is gone when it stops', but moto's backends are process-global and "
     "LocalStack.stop()/SerialMotoServer.stop() never reset them: a second LocalStack in the same process (a "
     "test session, a restarted embedded stack) fails with ResourceInUseException 'Table already exists'; "
@@ -378,3 +260,4 @@ def test_local_stack_can_be_started_again_in_the_same_process(clean_moto, monkey
         pass
     with LocalStack(LocalSettings(port=0)) as again:
         assert again.info["table_name"]
+
