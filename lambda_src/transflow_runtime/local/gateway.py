@@ -16,6 +16,8 @@ import base64
 import json
 import logging
 import re
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -69,7 +71,10 @@ class LocalGateway:
         class RequestHandler(_RequestHandler):
             owner = gateway
 
-        self.server = ThreadingHTTPServer((host, port), RequestHandler)
+        # ThreadingHTTPServer binds IPv4 only; pick the family from the host (--host ::1 works).
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        server_class = type("GatewayServer", (ThreadingHTTPServer,), {"address_family": family})
+        self.server = server_class((host, port), RequestHandler)
         self.server.daemon_threads = True
         self.host, self.port = self.server.server_address[:2]
         self._thread: Any = None
@@ -106,7 +111,7 @@ class LocalGateway:
 
     def api_event(
         self, method: str, raw_path: str, raw_query: str, headers: dict[str, str], body: bytes,
-        route_key: str, path_params: dict[str, str], source_ip: str,
+        route_key: str, path_params: dict[str, str], source_ip: str, cookies: list[str] | None = None,
     ) -> dict[str, Any]:
         now = time.time()
         query: dict[str, str] = {}
@@ -138,8 +143,8 @@ class LocalGateway:
             },
             "isBase64Encoded": False,
         }
-        if "cookie" in headers:
-            event["cookies"] = [c.strip() for c in headers["cookie"].split(";")]
+        if cookies:
+            event["cookies"] = cookies  # payload 2.0 moves request cookies out of the headers
         if query:
             event["queryStringParameters"] = query
         if path_params:
@@ -216,13 +221,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         try:
             split = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            if length < 0 or length > MAX_BODY_BYTES:
-                self._send_json(413, {"message": "Request Entity Too Large"})
-                return
-            body = self.rfile.read(length) if length else b""
-            if method == "GET" and split.path in ("/", "/index.html"):
-                self._send_page()
+            body = self._read_body()
+            if body is None:
+                # The unread body must never be parsed as a further request on this connection.
+                self.close_connection = True
+                self._send_json(413, {"message": "Request Entity Too Large"}, {"connection": "close"})
                 return
             invoke = _INVOKE_RE.match(split.path)
             if invoke and method == "POST":
@@ -231,17 +234,47 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if self.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256") and self.owner.aws_backend_url:
                 self._proxy(method, body)
                 return
+            if method == "GET" and split.path in ("/", "/index.html"):
+                self._send_page()
+                return
             self._api(method, split.path, split.query, body)
         except Exception:
             log.exception("local gateway failed")
             self._send_json(500, {"message": "Internal Server Error"})
 
+    def _read_body(self) -> bytes | None:
+        """The request body (Content-Length or chunked); ``None`` when over API Gateway's limit."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            parts: list[bytes] = []
+            size = 0
+            while True:
+                line = self.rfile.readline(1024)
+                chunk = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                if chunk == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(parts)
+                size += chunk
+                if size > MAX_BODY_BYTES:
+                    return None
+                parts.append(self.rfile.read(chunk))
+                self.rfile.readline(8)  # the CRLF after each chunk
+        length = int(self.headers.get("Content-Length") or 0)
+        if length < 0 or length > MAX_BODY_BYTES:
+            return None
+        return self.rfile.read(length) if length else b""
+
     def _headers(self) -> dict[str, str]:
         headers: dict[str, str] = {}
         for key, value in self.headers.items():
             key = key.lower()
+            if key == "cookie":
+                continue  # payload 2.0 carries cookies in event["cookies"]
             headers[key] = f"{headers[key]},{value}" if key in headers else value
         return headers
+
+    def _cookies(self) -> list[str]:
+        return [c.strip() for header in self.headers.get_all("Cookie") or [] for c in header.split(";") if c.strip()]
 
     def _api(self, method: str, path: str, query: str, body: bytes) -> None:
         gateway = self.owner
@@ -251,7 +284,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._send_json(404, {"message": "Not Found"})
             return
         event = gateway.api_event(method, path, query, self._headers(), body, route_key, params or {},
-                                  self.client_address[0])
+                                  self.client_address[0], self._cookies())
         status, context = gateway.authorize(event)
         if status == 401:
             self._send_json(401, {"message": "Unauthorized"}, {"www-authenticate": 'Bearer realm="transflow"'})
@@ -296,6 +329,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._send_json(400, {"Type": "User", "message": "Could not parse request body into json"},
                             {"x-amzn-errortype": "InvalidRequestContentException"})
             return
+        invocation_type = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+        if invocation_type == "DryRun":  # checks the call would be allowed; runs nothing
+            self._send(204, b"", {"x-amz-executed-version": "$LATEST"})
+            return
+        if invocation_type == "Event":  # asynchronous: accepted now, run in the background
+            threading.Thread(target=self._run_async, args=(event,), name="invoke-event", daemon=True).start()
+            self._send(202, b"", {"x-amz-executed-version": "$LATEST"})
+            return
+        if invocation_type != "RequestResponse":
+            self._send_json(400, {"Type": "User", "message": f"Unsupported invocation type {invocation_type}"},
+                            {"x-amzn-errortype": "InvalidParameterValueException"})
+            return
         try:
             result = gateway.invoke_status(event)
         except Exception as exc:
@@ -305,6 +350,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._send(200, json.dumps(result).encode(), {"content-type": "application/json",
                                                        "x-amz-executed-version": "$LATEST"})
 
+    def _run_async(self, event: Any) -> None:
+        try:
+            self.owner.invoke_status(event)
+        except Exception:
+            log.exception("asynchronous invocation of the status function failed")
+
     def _proxy(self, method: str, body: bytes) -> None:
         """Pass a signed AWS API call through to moto unchanged."""
         import http.client
@@ -312,7 +363,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         backend = urlsplit(self.owner.aws_backend_url)
         connection = http.client.HTTPConnection(backend.hostname, backend.port, timeout=60)
         try:
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "content-length")}
+            hop = ("connection", "content-length", "transfer-encoding")  # the body is passed on whole
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in hop}
             connection.request(method, self.path, body=body, headers=headers)
             response = connection.getresponse()
             payload = response.read()

@@ -1,7 +1,5 @@
-"""Review findings on local mode (lambda_src/transflow_runtime/local/): each test pins a definite
-deviation from DESIGN's "Local mode" or from the AWS behaviour local mode claims to emulate.
-
-Every test is ``xfail(strict=True)``: it fails today and must start passing when the bug is fixed.
+"""The local gateway behaves as API Gateway (payload 2.0), Lambda's Invoke API and a SigV4
+pass-through to moto would: cookies, chunked bodies, oversized bodies, invocation types, IPv6.
 Only loopback is used; in-process pieces are started on port 0.
 """
 
@@ -82,10 +80,6 @@ def _raw_exchange(port: int, payload: bytes, wait: float = 1.0) -> bytes:
 
 
 # ------------------------------------------------------------------------------ HTTP API front
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway.py:72 builds ThreadingHTTPServer (AF_INET only): --host ::1 fails with 'Address family for "
-    "hostname not supported' although LocalGateway.url brackets IPv6 hosts; pick address_family from "
-    "getaddrinfo (AF_INET6 for ':' hosts)"))
 def test_gateway_serves_on_an_ipv6_loopback_host():
     try:
         probe = socket.socket(socket.AF_INET6)
@@ -105,9 +99,6 @@ def test_gateway_serves_on_an_ipv6_loopback_host():
         gw.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway.py:141 keeps the Cookie header in event['headers']; API Gateway payload 2.0 moves request "
-    "cookies to event['cookies'] and does not pass them as a header"))
 def test_payload_v2_moves_the_cookie_header_into_cookies(gateway):
     connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=5)
     connection.request("GET", "/status?assemblyId=x", headers={"Cookie": "a=1; b=2"})
@@ -117,9 +108,6 @@ def test_payload_v2_moves_the_cookie_header_into_cookies(gateway):
     assert "cookie" not in event["headers"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway.py:243 joins repeated Cookie headers with ',' and gateway.py:142 then splits only on ';', so two "
-    "Cookie headers become one cookie 'a=1,b=2'; API Gateway lists every cookie separately"))
 def test_payload_v2_lists_cookies_from_repeated_cookie_headers(gateway):
     connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=5)
     connection.putrequest("GET", "/status?assemblyId=x")
@@ -130,10 +118,6 @@ def test_payload_v2_lists_cookies_from_repeated_cookie_headers(gateway):
     assert gateway.capture.events[-1]["cookies"] == ["a=1", "b=2"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway.py:219-223 ignores Transfer-Encoding: chunked (reads Content-Length only): the handler gets no "
-    "body and the chunk bytes stay on the keep-alive connection, parsed as the next request; API Gateway "
-    "accepts chunked request bodies"))
 def test_chunked_request_body_reaches_the_handler(gateway):
     body = b'{"assemblyIds": ["x"]}'
     payload = (b"POST /status/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -144,9 +128,6 @@ def test_chunked_request_body_reaches_the_handler(gateway):
     assert gateway.capture.events and gateway.capture.events[-1].get("body") == body.decode()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway.py:220-222 answers 413 without reading the body and keeps the connection open: the unread body "
-    "is parsed as a further request (here a smuggled GET is answered); close the connection after a 413"))
 def test_oversized_body_is_refused_without_serving_its_bytes_as_a_request(gateway):
     smuggled = b"GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n"
     payload = (b"POST /status/batch HTTP/1.1\r\nHost: x\r\nContent-Length: " + str(11 * 1024 * 1024).encode()
@@ -162,29 +143,19 @@ def _lambda(gw: LocalGateway) -> Any:
                         aws_access_key_id="local", aws_secret_access_key="local")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway.py:283-306 ignores X-Amz-Invocation-Type: DryRun runs the function and answers 200 with its "
-    "payload; Lambda answers 204 with no payload and does not run the function"))
 def test_invoke_dry_run_is_204_and_does_not_run_the_function(gateway):
     response = _lambda(gateway).invoke(FunctionName="fn-under-test", InvocationType="DryRun", Payload=b"{}")
     assert response["StatusCode"] == 204
     assert gateway.capture.events == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway.py:283-306 ignores X-Amz-Invocation-Type: Event answers 200 with the result; Lambda answers 202 "
-    "with an empty payload"))
 def test_invoke_event_is_202_with_an_empty_payload(gateway):
     response = _lambda(gateway).invoke(FunctionName="fn-under-test", InvocationType="Event", Payload=b"{}")
     assert response["StatusCode"] == 202
     assert response["Payload"].read() == b""
 
 
-# -------------------------------------------------------------------------- SQS event source
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway.py:224-226 serves the status page for GET / before the SigV4 check, so signed AWS calls on '/' "
-    "(e.g. S3 ListBuckets) get HTML instead of reaching moto, contrary to the module docstring ('any other "
-    "request signed with SigV4 ... is passed to the embedded moto server'); check the signature first"))
+# -------------------------------------------------------------------------- SigV4 pass-through
 def test_signed_get_on_root_is_passed_to_moto(clean_moto):
     from transflow_runtime.local.moto_server import SerialMotoServer
 
