@@ -120,7 +120,7 @@ def cmd_local(args: argparse.Namespace) -> int:
 
     from . import telemetry
     from .local.environment import LocalSettings
-    from .local.runner import LocalStack
+    from .local.runner import LocalStack, ReadyFileError
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # One JSON line per poll would scroll the banner away; on Lambda they go to CloudWatch.
@@ -144,6 +144,9 @@ def cmd_local(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         stack = LocalStack(settings).start()
+    except ReadyFileError as exc:
+        sys.stderr.write(f"transflow-status local: error: cannot write the ready file {exc.filename}: {exc.strerror}\n")
+        return EXIT_ERROR
     except OSError as exc:
         sys.stderr.write(f"transflow-status local: error: cannot serve on {args.host}:{args.port}: {exc.strerror}\n")
         return EXIT_ERROR

@@ -82,6 +82,9 @@ SQS_MAX_VISIBILITY_SECONDS = 12 * 60 * 60
 #: webhook handler dead-letters after its last attempt itself (with the reason); this margin only
 #: catches messages the handler could not process at all (crashes, timeouts).
 WEBHOOK_RECEIVE_SAFETY_MARGIN = 3
+#: Retries of a failing table-stream batch before its records go to the stream-failure queue
+#: (the construct's event source mapping and local mode's stream pump both use it).
+DEFAULT_STREAM_RETRY_ATTEMPTS = 10
 
 # --- Lambda handlers (the construct points functions at these) --------------------------------
 HANDLER_STATUS = "transflow_runtime.handlers.status.handler"

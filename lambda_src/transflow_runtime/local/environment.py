@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,8 @@ class LocalSettings:
     status_function_name: str = "transflow-local-status"
     queue_name: str = "transflow-local-webhooks"
     dlq_name: str = "transflow-local-webhooks-dlq"
+    #: The stream event source's on-failure destination (the construct's ``stream_failure_queue``).
+    stream_failure_queue_name: str = "transflow-local-stream-failures"
     user_id_claim: str = schema.DEFAULT_USER_ID_CLAIM
 
     @property
@@ -62,6 +65,7 @@ class LocalResources:
     queue_url: str
     queue_arn: str
     dlq_url: str
+    stream_failure_queue_url: str
     jwt_secret_arn: str
     webhook_secret_arn: str
     stream_arn: str
@@ -73,8 +77,20 @@ def aws_client(service: str, endpoint_url: str, region: str) -> Any:
     return boto3.client(service, endpoint_url=endpoint_url, region_name=region)
 
 
+def endpoint_override_names(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Variables that would send SDK calls elsewhere than ``AWS_ENDPOINT_URL``: boto3 prefers
+    ``AWS_ENDPOINT_URL_<SERVICE>``, and ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`` ignores them all."""
+    environ = os.environ if environ is None else environ
+    return [
+        key for key in environ
+        if key.startswith("AWS_ENDPOINT_URL_") or key == "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"
+    ]
+
+
 def point_sdk_at(endpoint_url: str, region: str) -> None:
     """Make every boto3 client in this process (the handlers' included) talk to moto only."""
+    for key in endpoint_override_names():
+        os.environ.pop(key, None)
     os.environ.update(
         {
             "AWS_ENDPOINT_URL": endpoint_url,
@@ -90,7 +106,8 @@ def point_sdk_at(endpoint_url: str, region: str) -> None:
 
 
 def provision(settings: LocalSettings, endpoint_url: str) -> LocalResources:
-    """Create the table (with stream and TTL), the webhook queue and DLQ, and the secrets."""
+    """Create the table (with stream and TTL), the webhook queue and DLQ, the stream-failure
+    queue, and the secrets."""
     dynamodb = aws_client("dynamodb", endpoint_url, settings.region)
     create_table(dynamodb, settings.table_name)
     stream_arn = dynamodb.describe_table(TableName=settings.table_name)["Table"]["LatestStreamArn"]
@@ -115,6 +132,10 @@ def provision(settings: LocalSettings, endpoint_url: str) -> LocalResources:
         },
     )["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    # As in the construct: where the stream mapping sends metadata of records it gave up on.
+    stream_failure_queue_url = sqs.create_queue(
+        QueueName=settings.stream_failure_queue_name, Attributes={"MessageRetentionPeriod": str(14 * 86400)}
+    )["QueueUrl"]
 
     secrets = aws_client("secretsmanager", endpoint_url, settings.region)
     jwt_arn = secrets.create_secret(Name="transflow-local/jwt", SecretString=settings.jwt_secret)["ARN"]
@@ -125,6 +146,7 @@ def provision(settings: LocalSettings, endpoint_url: str) -> LocalResources:
         queue_url=queue_url,
         queue_arn=queue_arn,
         dlq_url=dlq_url,
+        stream_failure_queue_url=stream_failure_queue_url,
         jwt_secret_arn=jwt_arn,
         webhook_secret_arn=hook_arn,
         stream_arn=stream_arn,

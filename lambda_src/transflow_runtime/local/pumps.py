@@ -1,7 +1,10 @@
 """The two event sources AWS runs for the construct, emulated against moto:
 
-* ``StreamPump``: DynamoDB stream -> dispatcher function (event filter, batches, partial batch
-  failures: the batch is retried from the first failed record, as Lambda checkpoints it);
+* ``StreamPump``: DynamoDB stream -> dispatcher function, configured as the construct's mapping
+  (event filter, batches, partial batch failures: Lambda checkpoints before the first failed
+  record; ``bisect_batch_on_error``: a failing batch is split until the failing record is alone;
+  ``retry_attempts`` retries of that record, then its metadata goes to the stream-failure queue,
+  the mapping's ``on_failure`` destination, and the shard moves on);
 * ``QueuePoller``: webhook queue -> webhook function (batches of 10, ``ReportBatchItemFailures``:
   only the failed messages stay on the queue, their visibility set by the handler; the queue's
   redrive policy moves them to the DLQ as on AWS).
@@ -16,9 +19,12 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from .. import schema
 from .lambda_context import LocalLambdaContext
 
 log = logging.getLogger("transflow.local")
@@ -73,8 +79,12 @@ class StreamPump(_Loop):
         *,
         function_name: str = "transflow-local-dispatcher",
         region: str = "us-east-1",
+        account_id: str = "123456789012",
         batch_size: int = 100,
-        max_retries: int = 3,
+        max_retries: int = schema.DEFAULT_STREAM_RETRY_ATTEMPTS,
+        failure_sqs_client: Any = None,
+        failure_queue_url: str | None = None,
+        retry_backoff: float = 0.2,
         interval: float = 0.1,
     ) -> None:
         super().__init__(interval)
@@ -83,11 +93,18 @@ class StreamPump(_Loop):
         self.handler = handler
         self.function_name = function_name
         self.region = region
+        self.function_arn = f"arn:aws:lambda:{region}:{account_id}:function:{function_name}"
         self.batch_size = batch_size
         self.max_retries = max_retries
+        self.failure_sqs_client = failure_sqs_client
+        self.failure_queue_url = failure_queue_url
+        self.retry_backoff = retry_backoff
         self._iterators: dict[str, str | None] = {}
         self._pending: dict[str, list[dict[str, Any]]] = {}
+        #: Retries spent on the failing record at the head of each shard.
         self._attempts: dict[str, int] = {}
+        #: How many pending records the next invocation gets (smaller than a batch while bisecting).
+        self._window: dict[str, int] = {}
         self.delivered_records = 0
         self.dropped_records = 0
 
@@ -118,36 +135,109 @@ class StreamPump(_Loop):
                         pending.append(_jsonable(record))
             if pending:
                 busy = True
-                self._invoke(shard_id, pending[: self.batch_size])
+                window = min(self._window.get(shard_id, self.batch_size), self.batch_size)
+                self._invoke(shard_id, pending[:window])
         return busy
 
     def _invoke(self, shard_id: str, batch: list[dict[str, Any]]) -> None:
         pending = self._pending[shard_id]
         context = LocalLambdaContext(self.function_name, region=self.region)
+        sequence_numbers = [r["dynamodb"]["SequenceNumber"] for r in batch]
         try:
             result = self.handler({"Records": batch}, context) or {}
-            failures = [f.get("itemIdentifier") for f in result.get("batchItemFailures", [])]
+            first_failed = _first_failed(result, sequence_numbers)
         except Exception:
-            log.exception("dispatcher raised; the whole batch will be retried")
-            failures = [batch[0]["dynamodb"]["SequenceNumber"]]
-        if not failures:
-            del pending[: len(batch)]
-            self.delivered_records += len(batch)
-            self._attempts.pop(shard_id, None)
-            return
-        # Lambda checkpoints before the lowest failed sequence number and retries from there.
-        sequence_numbers = [r["dynamodb"]["SequenceNumber"] for r in batch]
-        first_failed = min((sequence_numbers.index(f) for f in failures if f in sequence_numbers), default=0)
+            log.exception("dispatcher raised; the batch will be bisected and retried")
+            first_failed = 0
+        # Lambda checkpoints before the first failed record: everything before it is done.
         del pending[:first_failed]
         self.delivered_records += first_failed
+        if first_failed == len(batch):
+            self._attempts.pop(shard_id, None)
+            self._window.pop(shard_id, None)
+            return
+        failing = len(batch) - first_failed
+        if failing > 1:
+            # bisect_batch_on_error: split the failing records; bisecting costs no retry.
+            self._window[shard_id] = failing // 2
+            return
         attempts = self._attempts.get(shard_id, 0) + 1
         if attempts > self.max_retries:
-            log.error("dropping stream record %s after %d retries", sequence_numbers[first_failed], attempts - 1)
-            del pending[:1]
+            record = pending.pop(0)
+            log.error("dropping stream record %s after %d retries", record["dynamodb"]["SequenceNumber"],
+                      self.max_retries)
             self.dropped_records += 1
-            attempts = 0
+            self._send_to_failure_queue(shard_id, [record], invoke_count=attempts)
+            self._attempts.pop(shard_id, None)
+            self._window.pop(shard_id, None)
+            return
         self._attempts[shard_id] = attempts
-        self._stop.wait(min(0.2 * 2**attempts, 2.0))  # back off before the retry
+        self._stop.wait(min(self.retry_backoff * 2**attempts, 2.0))  # back off before the retry
+
+    def _send_to_failure_queue(self, shard_id: str, records: list[dict[str, Any]], *, invoke_count: int) -> None:
+        """Lambda's on-failure destination: metadata of the discarded batch, not the records themselves."""
+        if self.failure_sqs_client is None or self.failure_queue_url is None:
+            log.error("no stream-failure queue configured; the record is lost")
+            return
+        invocation_record = failure_invocation_record(
+            records,
+            shard_id=shard_id,
+            stream_arn=self.stream_arn,
+            function_arn=self.function_arn,
+            invoke_count=invoke_count,
+        )
+        self.failure_sqs_client.send_message(QueueUrl=self.failure_queue_url, MessageBody=json.dumps(invocation_record))
+
+
+def _first_failed(result: Any, sequence_numbers: list[str]) -> int:
+    """Index of the first failed record in the batch (``len`` when none failed).
+
+    As Lambda does: an item identifier that is empty, null or not in the batch fails the whole batch.
+    """
+    failures = result.get("batchItemFailures") if isinstance(result, dict) else None
+    if not failures:
+        return len(sequence_numbers)
+    indexes = []
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not isinstance(identifier, str) or identifier not in sequence_numbers:
+            return 0
+        indexes.append(sequence_numbers.index(identifier))
+    return min(indexes)
+
+
+def failure_invocation_record(
+    records: list[dict[str, Any]], *, shard_id: str, stream_arn: str, function_arn: str, invoke_count: int
+) -> dict[str, Any]:
+    """The JSON document Lambda sends to a DynamoDB stream mapping's on-failure destination."""
+    first, last = records[0]["dynamodb"], records[-1]["dynamodb"]
+    return {
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": function_arn,
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": invoke_count,
+        },
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "version": "1.0",
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "DDBStreamBatchInfo": {
+            "shardId": shard_id,
+            "startSequenceNumber": first["SequenceNumber"],
+            "endSequenceNumber": last["SequenceNumber"],
+            "approximateArrivalOfFirstRecord": _arrival(first),
+            "approximateArrivalOfLastRecord": _arrival(last),
+            "batchSize": len(records),
+            "streamArn": stream_arn,
+        },
+    }
+
+
+def _arrival(stream_record: dict[str, Any]) -> str:
+    """``ApproximateCreationDateTime`` (epoch seconds in the event) as Lambda writes it: whole-second UTC."""
+    created = stream_record.get("ApproximateCreationDateTime")
+    moment = datetime.fromtimestamp(float(created), UTC) if created is not None else datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class QueuePoller(_Loop):
@@ -193,9 +283,12 @@ class QueuePoller(_Loop):
         context = LocalLambdaContext(self.function_name, region=self.region)
         try:
             result = self.handler({"Records": records}, context) or {}
-            failed = {f.get("itemIdentifier") for f in result.get("batchItemFailures", [])}
         except Exception:
             log.exception("webhook handler raised; every message of the batch stays on the queue")
+            return True
+        failed = _failed_message_ids(result, [m["MessageId"] for m in messages])
+        if failed is None:
+            log.error("webhook handler reported an item identifier not in the batch; the whole batch failed")
             return True
         done = [
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
@@ -232,6 +325,23 @@ class QueuePoller(_Loop):
             "eventSourceARN": self.queue_arn,
             "awsRegion": self.region,
         }
+
+
+def _failed_message_ids(result: Any, message_ids: list[str]) -> set[str] | None:
+    """The message ids reported failed, or ``None`` when the response fails the whole batch.
+
+    Lambda treats an empty, null or unknown ``itemIdentifier`` as a complete batch failure.
+    """
+    failures = result.get("batchItemFailures") if isinstance(result, dict) else None
+    if not failures:
+        return set()
+    failed: set[str] = set()
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not isinstance(identifier, str) or identifier not in message_ids:
+            return None
+        failed.add(identifier)
+    return failed
 
 
 def _jsonable(record: dict[str, Any]) -> dict[str, Any]:

@@ -15,12 +15,32 @@ import tempfile
 from typing import Any
 
 from .. import schema
-from .environment import LocalResources, LocalSettings, aws_client, handler_environment, point_sdk_at, provision
+from .environment import (
+    LOCAL_ACCOUNT_ID,
+    LocalResources,
+    LocalSettings,
+    aws_client,
+    endpoint_override_names,
+    handler_environment,
+    point_sdk_at,
+    provision,
+)
 from .gateway import LocalGateway
 from .moto_server import SerialMotoServer
 from .pumps import QueuePoller, StreamPump
 
 log = logging.getLogger("transflow.local")
+
+
+class ReadyFileError(OSError):
+    """The ready file could not be written (local mode stopped again; nothing is left running)."""
+
+
+def _reset_moto() -> None:
+    """moto keeps its backends in process-global state: drop them so the next start is empty."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
 
 
 def _handler(path: str) -> Any:
@@ -50,7 +70,8 @@ class LocalStack:
             "AWS_ACCOUNT_ID_ENDPOINT_MODE", "AWS_SESSION_TOKEN", "AWS_PROFILE",
         ]
         try:
-            self._saved_env = {k: os.environ.get(k) for k in env_names}
+            # Endpoint overrides from the user's shell would send the handlers' calls elsewhere.
+            self._saved_env = {k: os.environ.get(k) for k in [*env_names, *endpoint_override_names()]}
             point_sdk_at(endpoint, settings.region)
             self.resources = provision(settings, endpoint)
             environment = handler_environment(settings, self.resources)
@@ -71,6 +92,9 @@ class LocalStack:
                 self.resources.stream_arn,
                 _handler(schema.HANDLER_DISPATCHER),
                 region=settings.region,
+                account_id=LOCAL_ACCOUNT_ID,
+                failure_sqs_client=aws_client("sqs", endpoint, settings.region),
+                failure_queue_url=self.resources.stream_failure_queue_url,
             )
             self.queue_poller = QueuePoller(
                 aws_client("sqs", endpoint, settings.region),
@@ -82,11 +106,11 @@ class LocalStack:
             self.gateway.start()
             self.stream_pump.start()
             self.queue_poller.start()
+            if settings.ready_file:
+                self._write_ready_file(settings.ready_file)
         except BaseException:
             self.stop()
             raise
-        if settings.ready_file:
-            self._write_ready_file(settings.ready_file)
         return self
 
     def stop(self) -> None:
@@ -100,6 +124,8 @@ class LocalStack:
         if self.moto is not None:
             self.moto.stop()
             self.moto = None
+            _reset_moto()
+        self.resources = None
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -107,7 +133,7 @@ class LocalStack:
                 os.environ[key] = value
         self._saved_env = {}
         if self.settings.ready_file:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 os.unlink(self.settings.ready_file)
 
     def __enter__(self) -> LocalStack:
@@ -138,12 +164,21 @@ class LocalStack:
             "table_name": self.resources.table_name,
             "webhook_queue_url": self.resources.queue_url,
             "dlq_url": self.resources.dlq_url,
+            "stream_failure_queue_url": self.resources.stream_failure_queue_url,
             "status_function_name": self.settings.status_function_name,
         }
 
     def _write_ready_file(self, path: str) -> None:
+        """Written atomically (temp file + rename) so a reader never sees half of it."""
         directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".ready-")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(self.info, handle)
-        os.replace(tmp, path)
+        tmp: str | None = None
+        try:
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".ready-")
+            with os.fdopen(fd, "w") as handle:
+                json.dump(self.info, handle)
+            os.replace(tmp, path)
+        except OSError as exc:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            raise ReadyFileError(exc.errno, exc.strerror, path) from exc

@@ -1,0 +1,182 @@
+"""Local mode's event sources behave as the construct's Lambda event source mappings do on AWS:
+the stream mapping (filter, bisect on error, retries, on-failure queue) and the SQS mapping
+(partial batch responses). AWS is the session's moto server; the handlers are plain functions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+from transflow_runtime import schema
+from transflow_runtime.local.pumps import QueuePoller, StreamPump
+from transflow_runtime.resources import create_table
+
+REGION = "us-east-1"
+
+
+def _client(service: str, endpoint: str) -> Any:
+    return boto3.client(service, endpoint_url=endpoint, region_name=REGION)
+
+
+def _key(record: dict[str, Any]) -> str:
+    return record["dynamodb"]["Keys"][schema.PARTITION_KEY]["S"]
+
+
+@pytest.fixture
+def stream(moto_endpoint: str) -> tuple[Callable[[str], Any], str]:
+    """A fresh table with its stream: (a function putting an item with the given key, stream ARN)."""
+    dynamodb = _client("dynamodb", moto_endpoint)
+    name = f"pump-{uuid.uuid4().hex[:8]}"
+    create_table(dynamodb, name)
+    arn = dynamodb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+
+    def put(key: str) -> Any:
+        return dynamodb.put_item(TableName=name, Item={schema.PARTITION_KEY: {"S": key}})
+
+    return put, arn
+
+
+@pytest.fixture
+def failure_queue(moto_endpoint: str) -> str:
+    return _client("sqs", moto_endpoint).create_queue(QueueName=f"stream-failures-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+
+
+def _failure_messages(moto_endpoint: str, queue_url: str) -> list[dict[str, Any]]:
+    response = _client("sqs", moto_endpoint).receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+    return [json.loads(m["Body"]) for m in response.get("Messages", [])]
+
+
+def _run(pump: StreamPump, until: Any, ticks: int = 60) -> None:
+    for _ in range(ticks):
+        pump.tick()
+        if until():
+            return
+
+
+class _Dispatcher:
+    """Raises (or reports a batch item failure) for any batch holding a poison record."""
+
+    def __init__(self, *, report: bool = False) -> None:
+        self.report = report
+        self.delivered: list[str] = []
+        self.poison_invocations = 0
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        keys = [_key(r) for r in event["Records"]]
+        if "poison" not in keys:
+            self.delivered.extend(keys)
+            return {"batchItemFailures": []}
+        if keys == ["poison"]:
+            self.poison_invocations += 1
+        if not self.report:
+            raise RuntimeError("cannot dispatch the poison record")
+        index = keys.index("poison")
+        self.delivered.extend(keys[:index])
+        return {"batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]}
+                                      for r in event["Records"][index:]]}
+
+
+@pytest.mark.parametrize("report", [False, True], ids=["dispatcher-raises", "dispatcher-reports-failures"])
+def test_stream_pump_bisects_so_good_records_batched_with_a_poison_one_are_delivered(
+    moto_endpoint, stream, failure_queue, report
+):
+    put, arn = stream
+    for key in ("good-1", "poison", "good-2"):
+        put(key)
+    dispatcher = _Dispatcher(report=report)
+    pump = StreamPump(_client("dynamodbstreams", moto_endpoint), arn, dispatcher, max_retries=2, retry_backoff=0,
+                      failure_sqs_client=_client("sqs", moto_endpoint), failure_queue_url=failure_queue)
+    _run(pump, lambda: len(dispatcher.delivered) == 2 and pump.dropped_records == 1)
+
+    assert dispatcher.delivered == ["good-1", "good-2"]
+    assert pump.dropped_records == 1
+    # The poison record alone: the first invocation plus max_retries retries, then it is given up.
+    assert dispatcher.poison_invocations == 3
+
+
+def test_stream_pump_sends_a_dropped_record_to_the_failure_queue_as_lambdas_on_failure_destination(
+    moto_endpoint, stream, failure_queue
+):
+    put, arn = stream
+    put("poison")
+    streams = _client("dynamodbstreams", moto_endpoint)
+    shard_id = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    dispatcher = _Dispatcher()
+    pump = StreamPump(streams, arn, dispatcher, max_retries=1, retry_backoff=0, function_name="dispatcher-fn",
+                      failure_sqs_client=_client("sqs", moto_endpoint), failure_queue_url=failure_queue)
+    _run(pump, lambda: pump.dropped_records == 1)
+
+    messages = _failure_messages(moto_endpoint, failure_queue)
+    assert len(messages) == 1
+    record = messages[0]
+    assert set(record) == {"requestContext", "responseContext", "version", "timestamp", "DDBStreamBatchInfo"}
+    assert record["version"] == "1.0"
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+    assert record["requestContext"]["functionArn"].endswith(":function:dispatcher-fn")
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    info = record["DDBStreamBatchInfo"]
+    sequence_number = streams.get_records(
+        ShardIterator=streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id,
+                                                 ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    )["Records"][0]["dynamodb"]["SequenceNumber"]
+    assert info["shardId"] == shard_id
+    assert info["startSequenceNumber"] == info["endSequenceNumber"] == sequence_number
+    assert info["batchSize"] == 1
+    assert info["streamArn"] == arn
+    for field in ("approximateArrivalOfFirstRecord", "approximateArrivalOfLastRecord"):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", info[field]), info[field]
+
+
+def test_stream_pump_retries_as_often_as_the_construct(moto_endpoint):
+    status = pytest.importorskip("transflow_constructs.status")
+    pump = StreamPump(_client("dynamodbstreams", moto_endpoint), "arn:stream", lambda e, c: {})
+    assert pump.max_retries == status.DEFAULT_STREAM_RETRY_ATTEMPTS == schema.DEFAULT_STREAM_RETRY_ATTEMPTS
+
+
+# ------------------------------------------------------------------------------ SQS event source
+@pytest.fixture
+def webhook_queue(moto_endpoint: str) -> tuple[Any, str]:
+    """A queue whose received messages are visible again at once, holding three messages."""
+    sqs = _client("sqs", moto_endpoint)
+    url = sqs.create_queue(QueueName=f"hooks-{uuid.uuid4().hex[:8]}", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+    for i in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": i}))
+    return sqs, url
+
+
+def _messages_left(sqs: Any, url: str) -> int:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+@pytest.mark.parametrize("identifier", ["not-a-message-id", "", None], ids=["unknown", "empty", "null"])
+def test_sqs_event_source_treats_an_invalid_item_identifier_as_a_whole_batch_failure(webhook_queue, identifier):
+    sqs, url = webhook_queue
+    seen: list[int] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen.append(len(event["Records"]))
+        return {"batchItemFailures": [{"itemIdentifier": identifier}]}
+
+    QueuePoller(sqs, url, "arn:aws:sqs:us-east-1:123456789012:q", handler).tick()
+    assert seen == [3]
+    assert _messages_left(sqs, url) == 3
+
+
+def test_sqs_event_source_deletes_all_but_the_reported_failures(webhook_queue):
+    sqs, url = webhook_queue
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
+
+    QueuePoller(sqs, url, "arn:aws:sqs:us-east-1:123456789012:q", handler).tick()
+    assert _messages_left(sqs, url) == 1
