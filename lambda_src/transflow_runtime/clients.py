@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .models import AssemblyStatus
-from .schema import STATE_QUEUED, TERMINAL_STATES
+from .schema import STATE_QUEUED
 
 MAX_BATCH_IDS = 100
 _TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -96,10 +96,6 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
-
-
-def _is_terminal(status: AssemblyStatus) -> bool:
-    return status.state in TERMINAL_STATES or status.ok is not None or status.error is not None
 
 
 def _retry_after(headers: dict[str, str]) -> float | None:
@@ -402,7 +398,7 @@ class StatusClient:
                         on_update(status)
                 elif last is None:
                     last = status
-                if _is_terminal(last):
+                if last.is_terminal:  # terminal.py: by state, or by the seed's ok/error
                     return last
                 delay = queued_interval if last.state == STATE_QUEUED else active_interval
             delay = max(delay, retry_after or 0)

@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .schema import OK_CANCELED, OK_COMPLETED, STATE_QUEUED, TERMINAL_STATES
+from .schema import OK_CANCELED, OK_COMPLETED
+from .terminal import terminal_event
 
 
 class _Document(BaseModel):
@@ -79,7 +80,8 @@ class AssemblyStatus(_Document):
     ok: Literal["ASSEMBLY_COMPLETED", "ASSEMBLY_CANCELED"] | None = None
     error: str | None = None
     message: str = ""
-    state: str = STATE_QUEUED
+    #: This project's lifecycle field; ``None`` for items a seed-style writer made without it.
+    state: str | None = None
 
     uploads: list[Upload] = Field(default_factory=list)
     results: dict[str, list[Result]] = Field(default_factory=dict)
@@ -128,8 +130,13 @@ class AssemblyStatus(_Document):
         return self.user.userId
 
     @property
+    def terminal_event(self) -> str | None:
+        """``completed`` / ``failed`` / ``canceled`` once finished, else ``None`` (``terminal.py``)."""
+        return terminal_event({"state": self.state, "ok": self.ok, "error": self.error})
+
+    @property
     def is_terminal(self) -> bool:
-        return self.state in TERMINAL_STATES or self.ok is not None or self.error is not None
+        return self.terminal_event is not None
 
     def to_wire(self) -> bytes:
         """The bytes the API returns and webhooks sign (see ``serialize.status_to_wire``)."""

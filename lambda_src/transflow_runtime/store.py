@@ -25,6 +25,7 @@ from .dynamo import (  # noqa: F401
     deserialize_item,
     encode_cursor,
     iso_now,
+    item_owner,
     query_user_items,
 )
 from .errors import (
@@ -36,6 +37,7 @@ from .errors import (
 )
 from .schema import (
     ACTIVE_STATES,
+    EVENT_FOR_STATE,
     OK_CANCELED,
     OK_COMPLETED,
     PARTITION_KEY,
@@ -50,6 +52,7 @@ from .schema import (
     USER_ID_ATTRIBUTE,
     VERSION_ATTRIBUTE,
 )
+from .terminal import terminal_condition, terminal_event
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import AssemblyStatus, Result, Upload
@@ -87,6 +90,17 @@ def _approx_size(item: Mapping[str, Any]) -> int:
 
 def _error_code(exc: Exception) -> str:
     return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+
+
+_STATE_FOR_EVENT = {event: state for state, event in EVENT_FOR_STATE.items()}
+
+
+def _terminal_state(item: Mapping[str, Any]) -> str:
+    """The terminal state an item is in, also when a seed-style writer left ``state`` out."""
+    state = item.get("state")
+    if state in TERMINAL_STATES:
+        return str(state)
+    return _STATE_FOR_EVENT.get(terminal_event(item) or "", str(state))
 
 
 def _check_id(assembly_id: str) -> str:
@@ -256,7 +270,7 @@ class StatusStore:
                     notify_url=notify_url, branch=branch, message=message,
                     bytes_expected=bytes_expected, steps_total=steps_total, extra=extra,
                 )
-            owner = existing.get(USER_ID_ATTRIBUTE) or existing.get("user", {}).get("userId", "")
+            owner = item_owner(existing) or ""
             if owner != user_id or existing.get("template_id") != template_id:
                 raise AssemblyConflictError(
                     assembly_id, existing_user=owner, existing_template=existing.get("template_id", "")
@@ -472,9 +486,8 @@ class StatusStore:
         start = update.name(START_EPOCH_ATTRIBUTE)
         update.sets.append(f"{duration} = {update.value(Decimal(repr(now)))} - {start}")
         pk = update.name(PARTITION_KEY)
-        state = update.name("state")
-        terminal = [update.value(s) for s in sorted(TERMINAL_STATES)]
-        condition = f"attribute_exists({pk}) AND NOT ({state} IN ({', '.join(terminal)}))"
+        # Terminal by either convention (a seed-style writer may have set ok/error without state).
+        condition = f"attribute_exists({pk}) AND NOT {terminal_condition(update.name, update.value)}"
         try:
             response = self.client.update_item(
                 TableName=self.table_name,
@@ -492,7 +505,7 @@ class StatusStore:
             existing = self._old_item(exc) or self._get_item(assembly_id, consistent=True)
             if existing is None:
                 raise AssemblyNotFoundError(assembly_id) from None
-            raise AssemblyTerminalError(assembly_id, str(existing.get("state")), existing) from None
+            raise AssemblyTerminalError(assembly_id, _terminal_state(existing), existing) from None
         return _models().AssemblyStatus.from_item(deserialize_item(response["Attributes"]))
 
     def _get_item(self, assembly_id: str, *, consistent: bool = False) -> dict[str, Any] | None:

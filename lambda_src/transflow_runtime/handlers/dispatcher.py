@@ -1,6 +1,7 @@
 """DynamoDB stream -> webhook queue: one message per terminal transition (the transactional outbox).
 
-A webhook fires exactly when an assembly *enters* a terminal state: an INSERT of an item that is
+A webhook fires exactly when an assembly *enters* a terminal state (``terminal.py``: by ``state``,
+or by the seed's ``ok``/``error`` for items other writers wrote): an INSERT of an item that is
 already terminal, or a MODIFY whose old image is not terminal and whose new image is. Later
 modifications of a terminal item (the webhook sender's own ``notify_*`` bookkeeping among them)
 and REMOVEs fire nothing. Because the stream, not the writer, produces the message, a worker
@@ -27,13 +28,12 @@ from ..schema import (
     DEFAULT_METRICS_NAMESPACE,
     ENV_METRICS_NAMESPACE,
     ENV_WEBHOOK_QUEUE_URL,
-    EVENT_FOR_STATE,
     METRIC_WEBHOOK_ENQUEUE_FAILURES,
     METRIC_WEBHOOK_EVENTS_QUEUED,
     PARTITION_KEY,
-    TERMINAL_STATES,
     VERSION_ATTRIBUTE,
 )
+from ..terminal import is_terminal, terminal_event
 
 SQS_BATCH_LIMIT = 10
 
@@ -73,8 +73,8 @@ def transition_of(record: Mapping[str, Any]) -> Transition | None:
     new = change.get("NewImage")
     if name not in ("INSERT", "MODIFY") or not isinstance(new, Mapping):
         return None
-    new_state = _scalar(new, "state")
-    if new_state not in TERMINAL_STATES:
+    event = terminal_event(new)
+    if event is None:
         return None
     if name == "MODIFY":
         old = change.get("OldImage")
@@ -84,7 +84,7 @@ def transition_of(record: Mapping[str, Any]) -> Transition | None:
             _log("error", "stream record lacks OldImage; the stream must use NEW_AND_OLD_IMAGES",
                  sequence_number=change.get("SequenceNumber"))
             return None
-        if _scalar(old, "state") in TERMINAL_STATES:
+        if is_terminal(old):
             return None
     assembly_id = _scalar(new, PARTITION_KEY) or _scalar(change.get("Keys") or {}, PARTITION_KEY)
     if not assembly_id:
@@ -92,7 +92,6 @@ def transition_of(record: Mapping[str, Any]) -> Transition | None:
         return None
     sequence = str(change.get("SequenceNumber") or record.get("eventID") or "")
     version = _scalar(new, VERSION_ATTRIBUTE)
-    event = EVENT_FOR_STATE[new_state]
     event_id = stable_event_id(
         assembly_id, event, version if version is not None else f"seq:{sequence}", _scalar(new, CREATED_AT_ATTRIBUTE)
     )

@@ -37,6 +37,7 @@ from .. import schema, telemetry
 from ..dynamo import batch_get_items, deserialize_item, encode_cursor, iso_now, item_owner, query_user_items
 from ..errors import StoreError
 from ..serialize import js_dumps, public_view
+from ..terminal import is_terminal
 
 # --- limits ------------------------------------------------------------------------------------
 MAX_BATCH_IDS = 100
@@ -236,16 +237,6 @@ def _log_failure(kind: str, exc: BaseException, request_id: str | None, assembly
 
 
 # --- status semantics ----------------------------------------------------------------------------
-def _is_terminal(item: dict[str, Any]) -> bool:
-    state = item.get("state")
-    if state in schema.TERMINAL_STATES:
-        return True
-    if state in schema.ACTIVE_STATES:
-        return False
-    # Items written by other tools may lack ``state``: the seed's clients stop on ok/error.
-    return bool(item.get("ok") or item.get("error"))
-
-
 def _etag(item: dict[str, Any]) -> str:
     """A strong ETag from the assembly id and its write counter.
 
@@ -280,7 +271,7 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 
 def _status_headers(item: dict[str, Any], etag: str) -> dict[str, str]:
     headers = {"ETag": etag}
-    if _is_terminal(item):
+    if is_terminal(item):  # by state, or by the seed's ok/error (terminal.py)
         headers["Cache-Control"] = f"private, max-age={TERMINAL_MAX_AGE}"
     else:
         headers["Cache-Control"] = "no-store"
