@@ -21,6 +21,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from transflow_runtime import schema
+from transflow_runtime.terminal import STREAM_FILTER_PATTERNS
 
 from .api import StatusApi, check_cors_origins
 from .auth import SHARED_SECRET, StatusAuth
@@ -514,7 +515,9 @@ class TransflowStatus(Construct):
             retry_attempts=stream_retry_attempts,
             report_batch_item_failures=True,
             on_failure=_QueueDestination(queues.stream_failure_queue),
-            filters=[lambda_.FilterCriteria.filter({"eventName": lambda_.FilterRule.or_("INSERT", "MODIFY")})],
+            # Only records the dispatcher turns into a webhook invoke it (terminal.py; its own check
+            # stays the authority): one invocation per assembly instead of one per write.
+            filters=[{"pattern": json.dumps(p)} for p in STREAM_FILTER_PATTERNS],
         )
         # The mapping validates its permissions when it is created.
         self.stream_mapping.node.add_dependency(self._dispatcher.policy)

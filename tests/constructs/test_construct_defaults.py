@@ -348,11 +348,22 @@ def test_stream_mapping_filters_bisects_retries_boundedly_and_dead_letters(oidc:
             "MaximumRetryAttempts": status_module.DEFAULT_STREAM_RETRY_ATTEMPTS,
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
             "DestinationConfig": {"OnFailure": {"Destination": oidc.resolve(s.stream_failure_queue.queue_arn)}},
-            "FilterCriteria": {
-                "Filters": [{"Pattern": json.dumps({"eventName": ["INSERT", "MODIFY"]}).replace(" ", "")}]
-            },
         },
     )
+
+
+def test_stream_mapping_filters_on_terminal_transitions_by_either_convention(oidc: Synth) -> None:
+    """FilterCriteria is terminal.py's STREAM_FILTER_PATTERNS, one filter each (AWS::Lambda::
+    EventSourceMapping FilterCriteria: Filters of {Pattern: string up to 4096 characters})."""
+    from transflow_runtime.terminal import STREAM_FILTER_PATTERNS
+
+    [mapping] = [
+        m["Properties"] for m in oidc.assertions.find_resources("AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == oidc.resolve(oidc.status.dispatcher_function.function_name)
+    ]
+    filters = mapping["FilterCriteria"]["Filters"]
+    assert [json.loads(f["Pattern"]) for f in filters] == STREAM_FILTER_PATTERNS
+    assert all(isinstance(f["Pattern"], str) and len(f["Pattern"]) <= 4096 for f in filters)
 
 
 def test_webhook_mapping_reports_partial_failures_in_batches_of_ten_with_bounded_concurrency(oidc: Synth) -> None:

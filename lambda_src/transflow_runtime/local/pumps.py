@@ -1,8 +1,9 @@
 """The two event sources AWS runs for the construct, emulated against moto:
 
 * ``StreamPump``: DynamoDB stream -> dispatcher function, configured as the construct's mapping
-  (event filter, batches, partial batch failures: Lambda checkpoints before the first failed
-  record; ``bisect_batch_on_error``: a failing batch is split until the failing record is alone;
+  (its FilterCriteria, ``terminal.STREAM_FILTER_PATTERNS``, evaluated as Lambda does; batches;
+  partial batch failures: Lambda checkpoints before the first failed record;
+  ``bisect_batch_on_error``: a failing batch is split until the failing record is alone;
   ``retry_attempts`` retries of that record, then its metadata goes to the stream-failure queue,
   the mapping's ``on_failure`` destination, and the shard moves on);
 * ``QueuePoller``: webhook queue -> webhook function (batches of 10, ``ReportBatchItemFailures``:
@@ -25,12 +26,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .. import schema
+from ..terminal import STREAM_FILTER_PATTERNS
 from .lambda_context import LocalLambdaContext
 
 log = logging.getLogger("transflow.local")
 
 Handler = Callable[[dict[str, Any], Any], Any]
-STREAM_FILTER_EVENTS = frozenset({"INSERT", "MODIFY"})
+
+
+class StreamFilter:
+    """Lambda's FilterCriteria for a stream mapping: a record reaches the function when any one
+    pattern matches it, evaluated by moto's EventBridge matcher (the syntax Lambda uses)."""
+
+    def __init__(self, patterns: list[dict[str, Any]] | None) -> None:
+        from moto.events.models import EventPattern
+
+        self.patterns = [EventPattern.load(json.dumps(p)) for p in patterns or []]
+
+    def passes(self, record: dict[str, Any]) -> bool:
+        return not self.patterns or any(p.matches_event(record) for p in self.patterns)
 
 
 class _Loop:
@@ -86,8 +100,10 @@ class StreamPump(_Loop):
         failure_queue_url: str | None = None,
         retry_backoff: float = 0.2,
         interval: float = 0.1,
+        filter_patterns: list[dict[str, Any]] | None = STREAM_FILTER_PATTERNS,
     ) -> None:
         super().__init__(interval)
+        self.filter = StreamFilter(filter_patterns)
         self.client = streams_client
         self.stream_arn = stream_arn
         self.handler = handler
@@ -107,6 +123,9 @@ class StreamPump(_Loop):
         self._window: dict[str, int] = {}
         self.delivered_records = 0
         self.dropped_records = 0
+        #: Records the filter kept from the function, and the function's invocations.
+        self.filtered_records = 0
+        self.invocations = 0
 
     def _refresh_shards(self) -> None:
         shards = self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
@@ -130,9 +149,12 @@ class StreamPump(_Loop):
                     record = dict(record)
                     record["eventSourceARN"] = self.stream_arn
                     record.setdefault("awsRegion", self.region)
-                    # The construct's event filter: only INSERT and MODIFY reach the function.
-                    if record.get("eventName") in STREAM_FILTER_EVENTS:
-                        pending.append(_jsonable(record))
+                    record = _jsonable(record)
+                    # The construct's FilterCriteria (terminal.STREAM_FILTER_PATTERNS by default).
+                    if self.filter.passes(record):
+                        pending.append(record)
+                    else:
+                        self.filtered_records += 1
             if pending:
                 busy = True
                 window = min(self._window.get(shard_id, self.batch_size), self.batch_size)
@@ -143,6 +165,7 @@ class StreamPump(_Loop):
         pending = self._pending[shard_id]
         context = LocalLambdaContext(self.function_name, region=self.region)
         sequence_numbers = [r["dynamodb"]["SequenceNumber"] for r in batch]
+        self.invocations += 1
         try:
             result = self.handler({"Records": batch}, context) or {}
             first_failed = _first_failed(result, sequence_numbers)

@@ -30,14 +30,17 @@ def _key(record: dict[str, Any]) -> str:
 
 @pytest.fixture
 def stream(moto_endpoint: str) -> tuple[Callable[[str], Any], str]:
-    """A fresh table with its stream: (a function putting an item with the given key, stream ARN)."""
+    """A fresh table with its stream: (a function putting an item with the given key, stream ARN).
+
+    The items are created terminal (``ok`` set), so their INSERTs pass the dispatcher's filter."""
     dynamodb = _client("dynamodb", moto_endpoint)
     name = f"pump-{uuid.uuid4().hex[:8]}"
     create_table(dynamodb, name)
     arn = dynamodb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
 
-    def put(key: str) -> Any:
-        return dynamodb.put_item(TableName=name, Item={schema.PARTITION_KEY: {"S": key}})
+    def put(key: str, **attributes: Any) -> Any:
+        item = {schema.PARTITION_KEY: {"S": key}, "ok": {"S": schema.OK_COMPLETED}, **attributes}
+        return dynamodb.put_item(TableName=name, Item=item)
 
     return put, arn
 
@@ -132,6 +135,34 @@ def test_stream_pump_sends_a_dropped_record_to_the_failure_queue_as_lambdas_on_f
     assert info["streamArn"] == arn
     for field in ("approximateArrivalOfFirstRecord", "approximateArrivalOfLastRecord"):
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", info[field]), info[field]
+
+
+def test_stream_pump_applies_the_constructs_filter_criteria(moto_endpoint, stream):
+    """Only records that pass terminal.STREAM_FILTER_PATTERNS (the construct's FilterCriteria)
+    invoke the dispatcher; the others are dropped before it, as Lambda drops them."""
+    put, arn = stream
+    put("done")
+    put("active", ok={"NULL": True}, state={"S": schema.STATE_EXECUTING})
+    put("seed-failed", ok={"NULL": True}, error={"S": "PROCESSING_ERROR"})
+    seen: list[str] = []
+
+    def dispatcher(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        seen.extend(_key(r) for r in event["Records"])
+        return {"batchItemFailures": []}
+
+    pump = StreamPump(_client("dynamodbstreams", moto_endpoint), arn, dispatcher, retry_backoff=0)
+    _run(pump, lambda: pump.filtered_records + len(seen) >= 3)
+    assert seen == ["done", "seed-failed"] and pump.filtered_records == 1 and pump.invocations == 1
+
+
+def test_stream_pump_without_filter_patterns_passes_every_record(moto_endpoint, stream):
+    put, arn = stream
+    put("active", ok={"NULL": True})
+    seen: list[str] = []
+    pump = StreamPump(_client("dynamodbstreams", moto_endpoint), arn,
+                      lambda e, _c: seen.extend(_key(r) for r in e["Records"]) or {}, filter_patterns=None)
+    _run(pump, lambda: bool(seen))
+    assert seen == ["active"] and pump.filtered_records == 0
 
 
 def test_stream_pump_retries_as_often_as_the_construct(moto_endpoint):
