@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .schema import OK_CANCELED, OK_COMPLETED
+from .schema import INTERNAL_ATTRIBUTES, OK_CANCELED, OK_COMPLETED
 from .terminal import terminal_event
 
 
@@ -146,4 +146,22 @@ class AssemblyStatus(_Document):
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> AssemblyStatus:
-        return cls.model_validate(item)
+        """A stored item (or the API's JSON of one) as a status, robust to what other writers stored.
+
+        The store's bookkeeping attributes are left out. An optional field whose stored value does
+        not fit the schema (``steps_total: "three"``, a binary value answered as null, ...) is left
+        out too, so it reads as its default; the raw value stays available through
+        ``StatusStore.get_item``. Only a required field that is missing or unusable (``assembly_id``,
+        ``template_id``, ``user.userId``, ``created_at``, ``updated_at``) raises ``ValueError``.
+        """
+        if not isinstance(item, dict):
+            raise ValueError(f"a status is a JSON object, got {type(item).__name__}")
+        data = {k: v for k, v in item.items() if k not in INTERNAL_ATTRIBUTES}
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            bad = {str(e["loc"][0]) for e in exc.errors() if e.get("loc")}
+            fields = cls.model_fields
+            if not bad or any(n not in fields or fields[n].is_required() for n in bad):
+                raise
+        return cls.model_validate({k: v for k, v in data.items() if k not in bad})

@@ -20,8 +20,12 @@ VERSION_ATTRIBUTE = "version"
 #: atomic update expression instead of a read-modify-write.
 START_EPOCH_ATTRIBUTE = "execution_start_epoch"
 
+#: Idempotency tokens of recent writes (string sets), one attribute per time window in rotation:
+#: a write retried after a lost response finds its token and is recognised as already applied.
+WRITE_TOKEN_ATTRIBUTES = ("write_tokens_0", "write_tokens_1", "write_tokens_2", "write_tokens_3")
+
 #: Attributes the store keeps for itself; they never appear in API responses or webhooks.
-INTERNAL_ATTRIBUTES = frozenset({USER_ID_ATTRIBUTE, START_EPOCH_ATTRIBUTE})
+INTERNAL_ATTRIBUTES = frozenset({USER_ID_ATTRIBUTE, START_EPOCH_ATTRIBUTE, *WRITE_TOKEN_ATTRIBUTES})
 
 # --- States -----------------------------------------------------------------------------------
 OK_COMPLETED = "ASSEMBLY_COMPLETED"

@@ -181,9 +181,10 @@ def _response(status: int, body: str | None, headers: dict[str, str] | None = No
 
 
 def _wire(value: Any) -> str:
-    """JS-compatible JSON; an item that cannot be serialized is a store-side failure (500)."""
+    """JS-compatible JSON of stored items: a value JSON cannot hold (binary, from another writer)
+    is answered as null, never as a 500 (serialize.js_dumps, lenient)."""
     try:
-        return js_dumps(value)
+        return js_dumps(value, lenient=True)
     except (ValueError, TypeError, RecursionError) as exc:
         raise StoreError(f"stored status cannot be serialized: {exc}") from None
 
