@@ -486,6 +486,8 @@ class TransflowStatus(Construct):
             # Everything it needs comes in the stream records: no table name.
             environment={
                 schema.ENV_WEBHOOK_QUEUE_URL: self._webhook_queue.queue_url,
+                # Where it dead-letters stream records it cannot understand (the mapping's on-failure queue).
+                schema.ENV_STREAM_FAILURE_QUEUE_URL: queues.stream_failure_queue.queue_url,
                 schema.ENV_METRICS_NAMESPACE: metrics_namespace,
             },
             statements=[

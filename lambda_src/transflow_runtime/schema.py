@@ -58,6 +58,9 @@ ENV_TABLE_NAME = "TRANSFLOW_TABLE_NAME"
 ENV_WEBHOOK_QUEUE_URL = "TRANSFLOW_WEBHOOK_QUEUE_URL"
 #: The webhook handler moves a message here itself after its last attempt, with the reason.
 ENV_WEBHOOK_DLQ_URL = "TRANSFLOW_WEBHOOK_DLQ_URL"
+#: The dispatcher dead-letters stream records it cannot understand here, with the reason (the
+#: stream mapping's on-failure queue, where Lambda also reports batches it gave up on).
+ENV_STREAM_FAILURE_QUEUE_URL = "TRANSFLOW_STREAM_FAILURE_QUEUE_URL"
 ENV_USER_ID_CLAIM = "TRANSFLOW_USER_ID_CLAIM"
 ENV_ASSEMBLY_ID_PATTERN = "TRANSFLOW_ASSEMBLY_ID_PATTERN"
 ENV_JWT_SECRET_ARN = "TRANSFLOW_JWT_SECRET_ARN"  # noqa: S105 - a variable name, not a secret

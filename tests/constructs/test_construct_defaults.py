@@ -269,11 +269,13 @@ def test_status_environment_names_the_table_queue_claim_and_namespace(oidc: Synt
     }
 
 
-def test_dispatcher_environment_names_the_queue_and_namespace_only(oidc: Synth) -> None:
-    """The dispatcher reads everything from the stream records; it never looks up the table by name."""
+def test_dispatcher_environment_names_the_queues_and_namespace_only(oidc: Synth) -> None:
+    """The dispatcher reads everything from the stream records; it never looks up the table by name.
+    It dead-letters records it cannot understand to the stream-failure queue."""
     s = oidc.status
     assert _env(oidc, s.dispatcher_function) == {
         schema.ENV_WEBHOOK_QUEUE_URL: oidc.resolve(s.webhook_queue.queue_url),
+        schema.ENV_STREAM_FAILURE_QUEUE_URL: oidc.resolve(s.stream_failure_queue.queue_url),
         schema.ENV_METRICS_NAMESPACE: schema.DEFAULT_METRICS_NAMESPACE,
     }
 

@@ -171,6 +171,7 @@ def handler_environment(settings: LocalSettings, resources: LocalResources) -> d
         schema.ENV_TABLE_NAME: resources.table_name,
         schema.ENV_WEBHOOK_QUEUE_URL: resources.queue_url,
         schema.ENV_WEBHOOK_DLQ_URL: resources.dlq_url,
+        schema.ENV_STREAM_FAILURE_QUEUE_URL: resources.stream_failure_queue_url,
         schema.ENV_USER_ID_CLAIM: settings.user_id_claim,
         schema.ENV_JWT_SECRET_ARN: resources.jwt_secret_arn,
         schema.ENV_WEBHOOK_CONFIG: json.dumps(config),
