@@ -10,7 +10,11 @@ installed package) and then run like any other template. Needs the CDK side of t
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import tempfile
+from pathlib import Path
 from typing import Any
 
 from .assembly import Instance, StackTemplate, choose_instance
@@ -20,7 +24,49 @@ STACK_NAME = "TransflowLocal"
 PLACEHOLDER_URL = "https://webhook.local.invalid/"
 
 
+def _cache_key(webhook_templates: list[str]) -> str:
+    """Changes with anything that could change the template: the sources of both packages, the
+    installed aws-cdk-lib, and the targets asked for."""
+    import importlib.metadata
+    import importlib.util
+
+    digest = hashlib.sha256(json.dumps(sorted(webhook_templates)).encode())
+    digest.update(importlib.metadata.version("aws-cdk-lib").encode())
+    for package in ("transflow_constructs", "transflow_runtime"):
+        spec = importlib.util.find_spec(package)  # located, not imported (aws-cdk-lib costs seconds)
+        if spec is None or not spec.submodule_search_locations:
+            raise RuntimeError(f"the built-in default stack needs the {package} package")
+        root = Path(next(iter(spec.submodule_search_locations))).resolve()
+        for path in sorted(root.rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "transflow-local"
+
+
 def synthesize(webhook_templates: list[str]) -> tuple[StackTemplate, Instance]:
+    """The default stack's template: synthesized once per set of targets and package version, then
+    read from the cache (synthesis costs seconds of jsii calls; the result never differs)."""
+    cached = _cache_dir() / f"default-{_cache_key(webhook_templates)}.template.json"
+    try:
+        template = json.loads(cached.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        template = _synthesize(webhook_templates)
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(template), encoding="utf-8")
+            os.replace(tmp, cached)
+        except OSError:
+            pass  # no cache this time
+    stack_template = StackTemplate(name=STACK_NAME, template=template)
+    return stack_template, choose_instance(stack_template, None)
+
+
+def _synthesize(webhook_templates: list[str]) -> dict[str, Any]:
     import aws_cdk as cdk
     from aws_cdk import aws_secretsmanager as secretsmanager
 
@@ -55,6 +101,4 @@ def synthesize(webhook_templates: list[str]) -> tuple[StackTemplate, Instance]:
             notify_url_secret=secret("NotifyUrlSecret"),
             monitoring=False,
         )
-        template = app.synth().get_stack_by_name(STACK_NAME).template
-    stack_template = StackTemplate(name=STACK_NAME, template=template)
-    return stack_template, choose_instance(stack_template, None)
+        return dict(app.synth().get_stack_by_name(STACK_NAME).template)
