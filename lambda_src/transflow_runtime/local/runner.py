@@ -51,10 +51,17 @@ def _reset_moto() -> None:
 
 
 def _client(service: str, *, endpoint: str, region: str, identity: iam.Identity, header: dict[str, str] | None = None) -> Any:
+    """A boto3 client with exactly these credentials: nothing from the user's AWS_PROFILE or ~/.aws."""
     import boto3
+    import botocore.session
     from botocore.config import Config
 
-    client = boto3.client(
+    isolated = botocore.session.Session(session_vars={
+        "profile": (None, None, None, None),
+        "config_file": (None, None, os.devnull, None),
+        "credentials_file": (None, None, os.devnull, None),
+    })
+    client = boto3.Session(botocore_session=isolated).client(
         service, endpoint_url=endpoint, region_name=region,
         aws_access_key_id=identity.access_key_id, aws_secret_access_key=identity.secret_access_key,
         aws_session_token=identity.session_token,
