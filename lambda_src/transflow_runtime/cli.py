@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--jwt-secret", default=None, help="value of the shared-secret authorizer's secret")
     local.add_argument("--webhook", action="append", type=_webhook, default=[], metavar="TEMPLATE=URL",
                        help="URL of that template's webhook target; TEMPLATE * is the default target (repeatable)")
-    local.add_argument("--webhook-secret", default=None, help="value of every webhook signing secret (whsec_... or any string)")
+    local.add_argument("--webhook-secret", default=None,
+                       help="value of every webhook signing secret (whsec_... or any string)")
     local.add_argument("--webhook-retry-delays", type=_delays, default=None, metavar="1,2,5",
                        help="seconds between webhook attempts (default: the template's; 1,2,5 for the default stack)")
     local.add_argument("--webhook-max-attempts", type=_positive_int, default=None, metavar="N")
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--allow-private-webhooks", action="store_true",
                        help="let webhooks reach loopback/private addresses (local receivers)")
     local.add_argument("--inbox", action="store_true",
-                       help="a built-in webhook receiver that verifies signatures; the status page shows its deliveries")
+                       help="a built-in webhook receiver that verifies signatures (shown on the status page)")
     local.add_argument("--demo", action="store_true", help="run a few sample assemblies to watch (implies --inbox)")
     local.add_argument("--ready-file", default=None, metavar="PATH",
                        help="write a JSON object with the endpoints here once serving")
@@ -102,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="mint a development token")
     token.add_argument("--user", required=True)
     token.add_argument("--api", default=None, metavar="URL",
-                       help="a running local mode: it mints the token its authorizer accepts (HS256 or its OIDC issuer)")
+                       help="a running local mode: it mints a token its authorizer accepts (HS256 or its issuer)")
     token.add_argument("--secret", default=None, help="HS256 secret (without --api)")
     token.add_argument("--ttl", type=_positive_int, default=3600, help="lifetime in seconds (default 3600)")
     token.add_argument("--issuer", default=None)
@@ -143,12 +144,12 @@ def _token_from_local(args: argparse.Namespace) -> int:
     import urllib.error
     import urllib.request
 
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310
         args.api.rstrip("/") + "/_local/token", method="POST",
         data=json.dumps({"user": args.user, "ttl": args.ttl}).encode(), headers={"Content-Type": "application/json"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - a local URL the user gave
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the local mode URL given
             print(json.loads(response.read())["token"])
         return EXIT_OK
     except urllib.error.HTTPError as exc:
@@ -240,7 +241,7 @@ def _print_banner(info: dict[str, Any], token: str | None, demo_ids: list[str], 
         lines.append("  Not emulated:      " + "; ".join(info["unsupported"]))
     lines.append("")
     if token:
-        lines += [f"Development token for user demo-user (12 h); more with transflow-status token --api {api} --user NAME:",
+        lines += [f"Development token for user demo-user (12 h); more: transflow-status token --api {api} --user NAME",
                   f"  export TOKEN={token}", ""]
     else:
         lines += ["The JWT authorizer trusts an external issuer: use a token it issued.", ""]
@@ -258,7 +259,8 @@ def _print_banner(info: dict[str, Any], token: str | None, demo_ids: list[str], 
     ]
     if demo_ids:
         lines += ["", "Demo assemblies (two complete, one fails):", *[f"  {i}" for i in demo_ids]]
-    lines += ["", "Function logs (status checks, webhook attempts): restart with --verbose.", "Ctrl-C stops everything."]
+    lines += ["", "Function logs (status checks, webhook attempts): restart with --verbose.",
+              "Ctrl-C stops everything."]
     print("\n".join(lines), flush=True)
 
 

@@ -55,8 +55,11 @@ def test_two_instances_in_one_stack_are_told_apart_and_an_existing_table_is_not_
     stack = new_stack()
     first = TransflowStatus(stack, "First", auth=oidc_auth(), monitoring=False)
     table = dynamodb.Table(
-        stack, "Theirs", partition_key=dynamodb.Attribute(name="assembly_id", type=dynamodb.AttributeType.STRING),
-        stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES, time_to_live_attribute="ttl",
+        stack,
+        "Theirs",
+        partition_key=dynamodb.Attribute(name="assembly_id", type=dynamodb.AttributeType.STRING),
+        stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+        time_to_live_attribute="ttl",
     )
     table.add_global_secondary_index(
         index_name="by-user-created",
@@ -76,7 +79,10 @@ def test_marking_adds_keys_without_replacing_other_metadata() -> None:
     queue.add_metadata("checkov", {"skip": [{"id": "CKV_AWS_27", "comment": "why"}]})
     mark(queue, "webhook-queue", "abc")
     metadata = cdk.assertions.Template.from_stack(stack).to_json()["Resources"]["Thing"]["Metadata"]
-    assert metadata == {"checkov": {"skip": [{"id": "CKV_AWS_27", "comment": "why"}]},
-                        INSTANCE_KEY: "abc", PART_KEY: "webhook-queue"}
+    assert metadata == {
+        "checkov": {"skip": [{"id": "CKV_AWS_27", "comment": "why"}]},
+        INSTANCE_KEY: "abc",
+        PART_KEY: "webhook-queue",
+    }
     with pytest.raises(ValueError, match="unknown transflow part"):
         mark(queue, "no-such-part", "abc")

@@ -33,8 +33,11 @@ def _default_stack_cache(tmp_path_factory) -> None:
 def synth_app(app: Path, outdir: Path, context: dict | None = None) -> Path:
     """``app`` synthesized as ``cdk synth`` runs it (cdk.json's context passed the CLI's way),
     asset bundling skipped: local mode runs the installed package, not the asset."""
-    merged = {**json.loads((REPO / "cdk.json").read_text())["context"], **(context or {}),
-              "aws:cdk:bundling-stacks": []}
+    merged = {
+        **json.loads((REPO / "cdk.json").read_text())["context"],
+        **(context or {}),
+        "aws:cdk:bundling-stacks": [],
+    }
     env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(merged)}
     done = subprocess.run([sys.executable, str(app)], env=env, capture_output=True, text=True, timeout=300, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -46,15 +49,18 @@ def example_assembly(tmp_path_factory) -> Path:
     return synth_app(REPO / "app.py", tmp_path_factory.mktemp("example-cdk.out"))
 
 
-def start_local(args: list[str], ready_file: Path, timeout: float = 120.0, env: dict | None = None
-                ) -> tuple[subprocess.Popen, dict]:
+def start_local(
+    args: list[str], ready_file: Path, timeout: float = 120.0, env: dict | None = None
+) -> tuple[subprocess.Popen, dict]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(key, None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "transflow_runtime.cli", "local", "--port", "0", "--ready-file", str(ready_file),
-         *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
+        [sys.executable, "-m", "transflow_runtime.cli", "local", "--port", "0", "--ready-file", str(ready_file), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        text=True,
     )
     deadline = time.monotonic() + timeout
     while not ready_file.exists():
@@ -92,10 +98,14 @@ def local(receiver, example_assembly, tmp_path_factory) -> Iterator[dict]:
     ready = tmp_path_factory.mktemp("local") / "ready.json"
     process, info = start_local(
         [
-            "--app", str(example_assembly),
-            "--webhook-secret", WEBHOOK_SECRET,
-            "--webhook", f"{TEMPLATE}={receiver.url('/hooks/ok')}",
-            "--webhook-retry-delays", "1,1",
+            "--app",
+            str(example_assembly),
+            "--webhook-secret",
+            WEBHOOK_SECRET,
+            "--webhook",
+            f"{TEMPLATE}={receiver.url('/hooks/ok')}",
+            "--webhook-retry-delays",
+            "1,1",
             "--allow-private-webhooks",
         ],
         ready,
@@ -109,9 +119,13 @@ def local(receiver, example_assembly, tmp_path_factory) -> Iterator[dict]:
 
 def aws_client(info: dict, service: str):
     """A boto3 client with the credentials local mode printed (only signed requests get through)."""
-    return boto3.client(service, endpoint_url=info["aws_endpoint_url"], region_name=info["region"],
-                        aws_access_key_id=info["aws_access_key_id"],
-                        aws_secret_access_key=info["aws_secret_access_key"])
+    return boto3.client(
+        service,
+        endpoint_url=info["aws_endpoint_url"],
+        region_name=info["region"],
+        aws_access_key_id=info["aws_access_key_id"],
+        aws_secret_access_key=info["aws_secret_access_key"],
+    )
 
 
 @pytest.fixture(scope="session")
@@ -124,7 +138,9 @@ def local_store(local):
 def mint_from(info: dict, user: str, ttl: int = 600) -> str:
     """A token from the running local mode (its development issuer, or its shared secret)."""
     request = urllib.request.Request(
-        info["api_url"] + "/_local/token", method="POST", headers={"Content-Type": "application/json"},
+        info["api_url"] + "/_local/token",
+        method="POST",
+        headers={"Content-Type": "application/json"},
         data=json.dumps({"user": user, "ttl": ttl}).encode(),
     )
     with urllib.request.urlopen(request, timeout=10) as response:

@@ -14,7 +14,6 @@ import urllib.error
 import urllib.request
 import uuid
 
-import boto3
 import pytest
 from transflow_runtime import StatusClient, StatusLambdaClient, assembly_id, verify_webhook
 from transflow_runtime.clients import AccessDeniedError
@@ -115,7 +114,8 @@ def test_missing_token_is_401_and_foreign_token_is_403(local, local_store, token
     genuine = token_for("owner")
     claims = jwt.decode(genuine, options={"verify_signature": False})
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    forged = jwt.encode(claims, other_key, algorithm="RS256", headers={"kid": jwt.get_unverified_header(genuine)["kid"]})
+    kid = jwt.get_unverified_header(genuine)["kid"]
+    forged = jwt.encode(claims, other_key, algorithm="RS256", headers={"kid": kid})
     status, headers, body = http("GET", url, forged)
     assert status == 401 and json.loads(body) == {"message": "Unauthorized"}
     assert headers["www-authenticate"].startswith("Bearer")

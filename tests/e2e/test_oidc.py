@@ -54,17 +54,37 @@ def id_token(issuer: str, user: str, client_id: str = AUDIENCE) -> str:
     """The authorization code flow as a browser and a client would run it, ending in an ID token."""
     port = urllib.parse.urlsplit(issuer).port
     redirect = "http://127.0.0.1/callback"
-    query = urllib.parse.urlencode({"client_id": client_id, "redirect_uri": redirect, "response_type": "code",
-                                    "scope": "openid email", "state": uuid.uuid4().hex})
+    query = urllib.parse.urlencode(
+        {
+            "client_id": client_id,
+            "redirect_uri": redirect,
+            "response_type": "code",
+            "scope": "openid email",
+            "state": uuid.uuid4().hex,
+        }
+    )
     connection = http.client.HTTPConnection("localhost", port, timeout=10)
-    connection.request("POST", "/oauth2/authorize?" + query, body=urllib.parse.urlencode({"sub": user}),
-                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    connection.request(
+        "POST",
+        "/oauth2/authorize?" + query,
+        body=urllib.parse.urlencode({"sub": user}),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     response = connection.getresponse()
     response.read()
     code = urllib.parse.parse_qs(urllib.parse.urlsplit(response.getheader("Location")).query)["code"][0]
-    body = urllib.parse.urlencode({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect,
-                                   "client_id": client_id, "client_secret": "any"})
-    connection.request("POST", "/oauth2/token", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    body = urllib.parse.urlencode(
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect,
+            "client_id": client_id,
+            "client_secret": "any",
+        }
+    )
+    connection.request(
+        "POST", "/oauth2/token", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     return json.loads(connection.getresponse().read())["id_token"]
 
 
@@ -78,8 +98,9 @@ def oidc_local(issuer, example_assembly, tmp_path_factory):
 
 
 def _get(info: dict, path: str, token: str) -> tuple[int, dict, dict]:
-    connection = http.client.HTTPConnection(urllib.parse.urlsplit(info["api_url"]).hostname,
-                                            urllib.parse.urlsplit(info["api_url"]).port, timeout=15)
+    connection = http.client.HTTPConnection(
+        urllib.parse.urlsplit(info["api_url"]).hostname, urllib.parse.urlsplit(info["api_url"]).port, timeout=15
+    )
     connection.request("GET", path, headers={"Authorization": f"Bearer {token}"})
     response = connection.getresponse()
     return response.status, dict(response.headers), json.loads(response.read() or b"null")
@@ -123,8 +144,9 @@ def test_a_token_signed_with_a_key_the_issuer_does_not_publish_is_refused(oidc_l
 
 def test_an_hs256_token_is_refused_even_under_the_issuers_kid(oidc_local, issuer):
     kid = jwt.get_unverified_header(id_token(issuer, "oidc-dave"))["kid"]
-    confused = jwt.encode(_claims(issuer), "any-shared-secret-long-enough-for-hs256", algorithm="HS256",
-                          headers={"kid": kid})
+    confused = jwt.encode(
+        _claims(issuer), "any-shared-secret-long-enough-for-hs256", algorithm="HS256", headers={"kid": kid}
+    )
     assert _get(oidc_local, "/assemblies", confused)[:3:2] == (401, {"message": "Unauthorized"})
 
 

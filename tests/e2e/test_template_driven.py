@@ -36,8 +36,9 @@ def _without_query_statement(assembly: Path, target: Path) -> str:
     path = target / "TransflowExample.template.json"
     template = json.loads(path.read_text())
     resources = template["Resources"]
-    function = next(r for r in resources.values()
-                    if (r.get("Metadata") or {}).get("transflow:part") == "status-function")
+    function = next(
+        r for r in resources.values() if (r.get("Metadata") or {}).get("transflow:part") == "status-function"
+    )
     role = function["Properties"]["Role"]["Fn::GetAtt"][0]
     removed = 0
     for resource in resources.values():
@@ -77,7 +78,9 @@ def test_a_statement_removed_from_the_role_fails_the_route_that_needs_it_and_onl
     denied = [line for line in output.splitlines() if "IAM denied" in line]
     assert denied, output[-2000:]
     assert info["status_function_name"] in denied[0] and "dynamodb:Query" in denied[0]
-    assert denied[0].rstrip(")").split(" on ", 1)[1].split(" ")[0].endswith(f"{info['table_name']}/index/by-user-created")
+    assert (
+        denied[0].rstrip(")").split(" on ", 1)[1].split(" ")[0].endswith(f"{info['table_name']}/index/by-user-created")
+    )
 
 
 # ------------------------------------------------------------------------------------- another app
@@ -93,8 +96,15 @@ def other_local(tmp_path_factory, other_receiver):
     directory = tmp_path_factory.mktemp("shared-secret-app")
     app = synth_app(Path(shared_secret_app.__file__), directory / "cdk.out")
     process, info = start_local(
-        ["--app", str(app), "--allow-private-webhooks",
-         "--webhook", f"tpl_a={other_receiver.url('/a')}", "--webhook", f"tpl_b={other_receiver.url('/b')}"],
+        [
+            "--app",
+            str(app),
+            "--allow-private-webhooks",
+            "--webhook",
+            f"tpl_a={other_receiver.url('/a')}",
+            "--webhook",
+            f"tpl_b={other_receiver.url('/b')}",
+        ],
         directory / "ready.json",
     )
     yield info
@@ -109,8 +119,9 @@ def test_shared_secret_tokens_carry_the_templates_issuer_and_user_claim(other_lo
     store.create(aid, user_id="uid-user", template_id="tpl_a")
     url = f"{info['api_url']}/status?assemblyId={aid}"
     key = info["jwt_secret"]
-    right = mint_token(key, "uid-user", ttl=600, issuer=shared_secret_app.ISSUER,
-                       user_id_claim=shared_secret_app.USER_ID_CLAIM)
+    right = mint_token(
+        key, "uid-user", ttl=600, issuer=shared_secret_app.ISSUER, user_id_claim=shared_secret_app.USER_ID_CLAIM
+    )
     assert http("GET", url, right)[0] == 200
     assert http("GET", url, mint_from(info, "uid-user"))[0] == 200  # local mode mints the same shape
     only_sub = mint_token(key, "uid-user", ttl=600, issuer=shared_secret_app.ISSUER)  # no "uid" claim
@@ -147,8 +158,9 @@ def test_the_templates_own_retry_schedule_is_followed_to_the_dead_letter_queue(o
     sqs = aws_client(info, "sqs")
 
     def dead_lettered():
-        messages = sqs.receive_message(QueueUrl=info["dlq_url"], MaxNumberOfMessages=10,
-                                       VisibilityTimeout=0).get("Messages", [])
+        messages = sqs.receive_message(QueueUrl=info["dlq_url"], MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+            "Messages", []
+        )
         return [m for m in messages if aid in m["Body"]]
 
     wait_for(dead_lettered, timeout=60, interval=0.5)

@@ -125,11 +125,14 @@ def choose_instance(stack: StackTemplate, address: str | None) -> Instance:
         matches = [i for a, i in found.items() if a == address or a.startswith(address)]
         if len(matches) != 1:
             listed = "; ".join(_describe(stack.template, i) for i in found.values())
-            raise AssemblyError(f"--instance {address} matches {len(matches)} of the instances in {stack.name}: {listed}")
+            raise AssemblyError(
+                f"--instance {address} matches {len(matches)} of the instances in {stack.name}: {listed}"
+            )
         return matches[0]
     if len(found) > 1:
         listed = "; ".join(_describe(stack.template, i) for i in found.values())
         raise AssemblyError(
-            f"stack {stack.name} contains {len(found)} TransflowStatus instances ({listed}): choose one with --instance ADDR"
+            f"stack {stack.name} contains {len(found)} TransflowStatus instances ({listed}): "
+            "choose one with --instance ADDR"
         )
     return next(iter(found.values()))

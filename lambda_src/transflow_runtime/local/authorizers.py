@@ -143,7 +143,10 @@ class JwtAuthorizer:
             return self._unauthorized("no key of the issuer matches the token's kid")
         try:
             claims = jwt.decode(
-                token, key.key, algorithms=[algorithm], leeway=0,
+                token,
+                key.key,
+                algorithms=[algorithm],
+                leeway=0,
                 options={"require": ["exp"], "verify_aud": False, "verify_iss": False, "verify_iat": True},
             )
         except jwt.ExpiredSignatureError:
@@ -155,23 +158,30 @@ class JwtAuthorizer:
         if claims.get("iss") != self.issuer:
             return self._unauthorized("the token's issuer is not accepted")
         audience = claims.get("aud")
-        offered = (audience if isinstance(audience, list) else [audience]) if audience is not None else [
-            claims.get("client_id")
-        ]
+        offered = (
+            (audience if isinstance(audience, list) else [audience])
+            if audience is not None
+            else [claims.get("client_id")]
+        )
         if not set(map(str, filter(None, offered))) & set(self.spec.audience):
             return self._unauthorized("the token's audience is not accepted")
         granted = _scopes(claims)
         if scopes and not set(scopes) & set(granted):
-            return Decision(403, reason="the token has none of the route's scopes",
-                            www_authenticate=f'Bearer scope="{" ".join(scopes)}" error="insufficient_scope" '
-                            'error_description="the token does not have the required scopes"')
-        return Decision(200, {"jwt": {"claims": {k: claim_text(v) for k, v in claims.items()},
-                                      "scopes": granted or None}})
+            return Decision(
+                403,
+                reason="the token has none of the route's scopes",
+                www_authenticate=f'Bearer scope="{" ".join(scopes)}" error="insufficient_scope" '
+                'error_description="the token does not have the required scopes"',
+            )
+        return Decision(
+            200, {"jwt": {"claims": {k: claim_text(v) for k, v in claims.items()}, "scopes": granted or None}}
+        )
 
     @staticmethod
     def _unauthorized(reason: str) -> Decision:
-        return Decision(401, reason=reason,
-                        www_authenticate=f'Bearer error="invalid_token" error_description="{reason}"')
+        return Decision(
+            401, reason=reason, www_authenticate=f'Bearer error="invalid_token" error_description="{reason}"'
+        )
 
 
 def _scopes(claims: dict[str, Any]) -> list[str]:
@@ -193,8 +203,9 @@ class LambdaAuthorizer:
         self._lock = threading.Lock()
 
     def authorize(self, event: dict[str, Any], route_arn: str) -> Decision:
-        values = identity_values(self.spec.identity_source, event.get("headers") or {},
-                                 event.get("queryStringParameters") or {})
+        values = identity_values(
+            self.spec.identity_source, event.get("headers") or {}, event.get("queryStringParameters") or {}
+        )
         if values is None:
             return Decision(401, reason="no identity source")  # API Gateway answers without the function
         key = tuple(values)
@@ -232,6 +243,7 @@ class LambdaAuthorizer:
             s.get("Effect") == "Deny" for s in statements
         )
         if allowed:
-            return Decision(200, {"lambda": dict(result.get("context") or {}),
-                                  "principalId": result.get("principalId")})
+            return Decision(
+                200, {"lambda": dict(result.get("context") or {}), "principalId": result.get("principalId")}
+            )
         return Decision(403, reason="the authorizer's policy denies the request")

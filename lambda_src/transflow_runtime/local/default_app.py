@@ -78,7 +78,8 @@ def _synthesize(webhook_templates: list[str]) -> dict[str, Any]:
 
         def secret(construct_id: str) -> secretsmanager.Secret:
             return secretsmanager.Secret(
-                stack, construct_id,
+                stack,
+                construct_id,
                 generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True),
             )
 

@@ -44,8 +44,15 @@ class DevIssuer:
         import jwt
 
         now = int(time.time())
-        claims: dict[str, Any] = {"iss": self.issuer, "aud": self.audience, "iat": now, "nbf": now,
-                                  "exp": now + int(ttl), "sub": user, claim: user}
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + int(ttl),
+            "sub": user,
+            claim: user,
+        }
         if scopes:
             claims["scope"] = " ".join(scopes)
         return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid})

@@ -7,6 +7,7 @@ Lambda timeout) and Lambda's 6 MB limit on what a synchronous invocation returns
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -104,16 +105,12 @@ class _Environment:
         self._writer.flush()
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, 9)
-        except (ProcessLookupError, PermissionError):
-            pass
         self.process.wait(timeout=10)
         for handle in (self._writer, self._reader):
-            try:
+            with contextlib.suppress(OSError):
                 handle.close()
-            except OSError:
-                pass
 
 
 class FunctionRuntime:
@@ -153,7 +150,9 @@ class FunctionRuntime:
         if message is None:
             return _error("Runtime.InitTimeout", f"init of {self.spec.handler} took over {INIT_TIMEOUT_SECONDS:.0f} s")
         error = (message or {}).get("init_error") or {"errorType": "Runtime.ExitError", "errorMessage": "exited"}
-        log.error("function %s failed to start: %s: %s", self.spec.name, error.get("errorType"), error.get("errorMessage"))
+        log.error(
+            "function %s failed to start: %s: %s", self.spec.name, error.get("errorType"), error.get("errorMessage")
+        )
         return Invocation(error, "Unhandled")
 
     def warm(self) -> None:
@@ -218,10 +217,15 @@ class FunctionRuntime:
             self.timeouts += 1
             self._release_dead(env)
             log.warning("function %s timed out after %.2f seconds", self.spec.name, self.spec.timeout)
-            return _error("Sandbox.Timedout", f"RequestId: {request_id} Error: Task timed out after {self.spec.timeout:.2f} seconds")
+            return _error(
+                "Sandbox.Timedout",
+                f"RequestId: {request_id} Error: Task timed out after {self.spec.timeout:.2f} seconds",
+            )
         if not message:
             self._release_dead(env)
-            return _error("Runtime.ExitError", f"RequestId: {request_id} Error: Runtime exited without providing a reason")
+            return _error(
+                "Runtime.ExitError", f"RequestId: {request_id} Error: Runtime exited without providing a reason"
+            )
         self._release(env)
         if "error" in message:
             error = message["error"]

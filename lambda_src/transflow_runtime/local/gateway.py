@@ -22,7 +22,6 @@ import logging
 import re
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from .functions import FunctionRuntime, Invocation
 
 log = logging.getLogger("transflow.local")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-PROXY_TOKEN_HEADER = "x-transflow-local-proxy"
+PROXY_TOKEN_HEADER = "x-transflow-local-proxy"  # noqa: S105 - a header name
 _INVOKE_RE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
 
@@ -168,8 +167,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             host = self.headers.get("Host", "")
             if not _host_allowed(host, self.owner.bound_host, self.owner.port):
                 self.close_connection = True
-                reason = (f"Forbidden: Host {host[:100]!r} is not this local mode's address "
-                          f"({self.owner.url} or localhost): refused as a possible DNS rebinding")
+                reason = (
+                    f"Forbidden: Host {host[:100]!r} is not this local mode's address "
+                    f"({self.owner.url} or localhost): refused as a possible DNS rebinding"
+                )
                 self._send_json(403, {"message": reason})
                 return
             services = self.owner.services
@@ -243,9 +244,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
         compiled, params = found
         route = compiled.spec
         event = http_api.api_event(
-            api_id=services.api_id, account_id=services.account_id, stage=services.stage, method=method,
-            raw_path=path, raw_query=query, headers=headers, cookies=self._cookies(), body=body,
-            route_key=route.route_key, path_params=params, source_ip=self.client_address[0],
+            api_id=services.api_id,
+            account_id=services.account_id,
+            stage=services.stage,
+            method=method,
+            raw_path=path,
+            raw_query=query,
+            headers=headers,
+            cookies=self._cookies(),
+            body=body,
+            route_key=route.route_key,
+            path_params=params,
+            source_ip=self.client_address[0],
         )
         if route.authorization_type == "AWS_IAM":
             self._send_json(403, {"message": "Forbidden"}, extra)
@@ -256,8 +266,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 query_params = dict(parse_qsl(query, keep_blank_values=True))
                 decision = authorizer.authorize(headers, query_params, route.scopes)
             else:
-                route_arn = (f"arn:aws:execute-api:{services.region}:{services.account_id}:{services.api_id}/"
-                             f"{services.stage}/{method}{path}")
+                route_arn = (
+                    f"arn:aws:execute-api:{services.region}:{services.account_id}:{services.api_id}/"
+                    f"{services.stage}/{method}{path}"
+                )
                 decision = authorizer.authorize(event, route_arn)
             if decision.status != 200:
                 log.info("authorizer refused %s %s: %s", method, path, decision.reason)
@@ -270,8 +282,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
             event["requestContext"]["authorizer"] = decision.context
         runtime = services.function(route.function.name) if route.function is not None else None
         if runtime is None or not route.invoke_permitted:
-            log.error("route %s: API Gateway may not invoke its function (no integration or no lambda:InvokeFunction "
-                      "permission for apigateway.amazonaws.com)", route.route_key)
+            log.error(
+                "route %s: API Gateway may not invoke its function (no integration or no lambda:InvokeFunction "
+                "permission for apigateway.amazonaws.com)",
+                route.route_key,
+            )
             self._send_json(500, {"message": "Internal Server Error"}, extra)
             return
         outcome = runtime.invoke(event)
@@ -288,8 +303,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         try:
             signed = services.credentials.verify(method, self.path, headers, body)
         except iam.AuthError as exc:
-            protocol = "rest-json" if "/2015-03-31/functions/" in self.path else (
-                "json" if self.headers.get("X-Amz-Target") else "query")
+            protocol = (
+                "rest-json"
+                if "/2015-03-31/functions/" in self.path
+                else ("json" if self.headers.get("X-Amz-Target") else "query")
+            )
             status, out_headers, payload = iam.error_response(protocol, exc.code, exc.message)
             self._send(status, payload, out_headers)
             return
@@ -297,17 +315,23 @@ class _RequestHandler(BaseHTTPRequestHandler):
         identity = signed.identity
         if identity.policies is not None:
             if op is None:
-                log.warning("%s: local mode cannot tell the IAM action of %s %s; refused", identity.name, method,
-                            self.path[:200])
-                status, out_headers, payload = iam.error_response("json", "AccessDeniedException",
-                                                                  "local mode cannot tell which action this is")
+                log.warning(
+                    "%s: local mode cannot tell the IAM action of %s %s; refused",
+                    identity.name,
+                    method,
+                    self.path[:200],
+                )
+                status, out_headers, payload = iam.error_response(
+                    "json", "AccessDeniedException", "local mode cannot tell which action this is"
+                )
                 self._send(status, payload, out_headers)
                 return
             for resource in op.resources:
                 reason = iam.decide(identity, op.action, resource)
                 if reason is not None:
-                    log.warning("IAM denied: function %s may not %s on %s (%s)", identity.name, op.action, resource,
-                                reason)
+                    log.warning(
+                        "IAM denied: function %s may not %s on %s (%s)", identity.name, op.action, resource, reason
+                    )
                     status, out_headers, payload = iam.access_denied(identity, op, resource, reason)
                     self._send(status, payload, out_headers)
                     return
@@ -316,8 +340,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if invoke and method == "POST":
                 self._invoke(services, unquote(invoke.group("name")), body)
             else:
-                self._send_json(404, {"Type": "User", "message": "local mode answers Lambda's Invoke only"},
-                                {"x-amzn-errortype": "ResourceNotFoundException"})
+                self._send_json(
+                    404,
+                    {"Type": "User", "message": "local mode answers Lambda's Invoke only"},
+                    {"x-amzn-errortype": "ResourceNotFoundException"},
+                )
             return
         self._proxy(services, method, body)
 
@@ -325,14 +352,20 @@ class _RequestHandler(BaseHTTPRequestHandler):
         runtime = services.function(name)
         if runtime is None:
             arn = name if name.startswith("arn:") else services.names.function(name)
-            self._send_json(404, {"Type": "User", "message": f"Function not found: {arn}"},
-                            {"x-amzn-errortype": "ResourceNotFoundException"})
+            self._send_json(
+                404,
+                {"Type": "User", "message": f"Function not found: {arn}"},
+                {"x-amzn-errortype": "ResourceNotFoundException"},
+            )
             return
         try:
             event = json.loads(body or b"{}")
         except ValueError:
-            self._send_json(400, {"Type": "User", "message": "Could not parse request body into json"},
-                            {"x-amzn-errortype": "InvalidRequestContentException"})
+            self._send_json(
+                400,
+                {"Type": "User", "message": "Could not parse request body into json"},
+                {"x-amzn-errortype": "InvalidRequestContentException"},
+            )
             return
         invocation_type = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
         if invocation_type == "DryRun":  # checks the call would be allowed; runs nothing
@@ -343,8 +376,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._send(202, b"", {"x-amz-executed-version": "$LATEST"})
             return
         if invocation_type != "RequestResponse":
-            self._send_json(400, {"Type": "User", "message": f"Unsupported invocation type {invocation_type}"},
-                            {"x-amzn-errortype": "InvalidParameterValueException"})
+            self._send_json(
+                400,
+                {"Type": "User", "message": f"Unsupported invocation type {invocation_type}"},
+                {"x-amzn-errortype": "InvalidParameterValueException"},
+            )
             return
         outcome: Invocation = runtime.invoke(event)
         headers = {"content-type": "application/json", "x-amz-executed-version": "$LATEST"}
@@ -391,7 +427,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._send_json(200, {"deliveries": inbox.deliveries()}, {"cache-control": "no-store"})
             return
         if inbox is not None and method == "POST" and path.startswith(inbox_module.PATH + "/"):
-            inbox.receive(unquote(path[len(inbox_module.PATH) + 1:]), dict(self.headers.items()), body)
+            inbox.receive(unquote(path[len(inbox_module.PATH) + 1 :]), dict(self.headers.items()), body)
             self._send(204, b"", {})
             return
         self._send_json(404, {"message": "Not Found"})
@@ -418,15 +454,19 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _send_page(self) -> None:
         page = importlib_resources.files("transflow_runtime.local").joinpath("static/index.html").read_bytes()
-        self._send(200, page, {
-            "content-type": "text/html; charset=utf-8",
-            "cache-control": "no-store",
-            "content-security-policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; "
-                                       "style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
-            "x-frame-options": "DENY",
-            "x-content-type-options": "nosniff",
-            "referrer-policy": "no-referrer",
-        })
+        self._send(
+            200,
+            page,
+            {
+                "content-type": "text/html; charset=utf-8",
+                "cache-control": "no-store",
+                "content-security-policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+                "style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+                "x-frame-options": "DENY",
+                "x-content-type-options": "nosniff",
+                "referrer-policy": "no-referrer",
+            },
+        )
 
     # ---------------------------------------------------------------------------------- responses
     def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:

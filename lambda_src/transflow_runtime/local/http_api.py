@@ -115,8 +115,18 @@ def cors_headers(cors: dict[str, Any], headers: dict[str, str]) -> dict[str, str
 
 
 def api_event(
-    *, api_id: str, account_id: str, stage: str, method: str, raw_path: str, raw_query: str,
-    headers: dict[str, str], cookies: list[str], body: bytes, route_key: str, path_params: dict[str, str],
+    *,
+    api_id: str,
+    account_id: str,
+    stage: str,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: dict[str, str],
+    cookies: list[str],
+    body: bytes,
+    route_key: str,
+    path_params: dict[str, str],
     source_ip: str,
 ) -> dict[str, Any]:
     """The payload-format-2.0 event API Gateway sends a Lambda integration."""

@@ -104,7 +104,9 @@ class Credentials:
         lower = {k.lower(): v for k, v in headers.items()}
         match = _CREDENTIAL.match(lower.get("authorization", ""))
         if match is None:
-            raise AuthError("IncompleteSignatureException", "the Authorization header is not an AWS Signature Version 4")
+            raise AuthError(
+                "IncompleteSignatureException", "the Authorization header is not an AWS Signature Version 4"
+            )
         identity = self._by_key.get(match["key"])
         if identity is None:
             raise AuthError("UnrecognizedClientException", "The security token included in the request is invalid.")
@@ -119,18 +121,23 @@ class Credentials:
         except ValueError:
             raise AuthError("IncompleteSignatureException", "the request has no valid X-Amz-Date") from None
         if abs(dt.datetime.now(dt.UTC) - signed_at) > MAX_CLOCK_SKEW or stamp[:8] != match["date"]:
-            raise AuthError("InvalidSignatureException", "Signature expired or not yet valid (more than 15 minutes off)")
+            raise AuthError(
+                "InvalidSignatureException", "Signature expired or not yet valid (more than 15 minutes off)"
+            )
         signed_names = match["headers"].split(";")
         if "host" not in signed_names:
             raise AuthError("IncompleteSignatureException", "the signature must cover the Host header")
         request = AWSRequest(
-            method=method, url=path, data=body,
+            method=method,
+            url=path,
+            data=body,
             headers={k: v for k, v in headers.items() if k.lower() in signed_names},
         )
         request.context["timestamp"] = stamp
         signer = SigV4Auth(
             BotoCredentials(identity.access_key_id, identity.secret_access_key, identity.session_token),
-            match["service"], match["region"],
+            match["service"],
+            match["region"],
         )
         canonical = signer.canonical_request(request)
         expected = signer.signature(signer.string_to_sign(request, canonical), request)
@@ -191,7 +198,7 @@ def decide(identity: Identity, action: str, resource: str) -> str | None:
             continue
         result = policy.is_action_permitted(action, resource)
         if result == PermissionResult.DENIED:
-            return f"with an explicit deny in an identity-based policy"
+            return "with an explicit deny in an identity-based policy"
         if result == PermissionResult.PERMITTED:
             permitted = True
     return None if permitted else f"because no identity-based policy allows the {action} action"
@@ -256,8 +263,9 @@ class ResourceNames:
         return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name.split(':')[0]}"
 
 
-def operation(service: str, method: str, path: str, headers: Mapping[str, str], body: bytes,
-              names: ResourceNames) -> Operation | None:
+def operation(
+    service: str, method: str, path: str, headers: Mapping[str, str], body: bytes, names: ResourceNames
+) -> Operation | None:
     """The IAM action and resources of a request; ``None`` when local mode cannot tell."""
     lower = {k.lower(): v for k, v in headers.items()}
     target = lower.get("x-amz-target", "")
@@ -317,7 +325,9 @@ def _json_resources(prefix: str, name: str, params: Mapping[str, Any], names: Re
     return ["*"]
 
 
-def access_denied(identity: Identity, operation: Operation, resource: str, reason: str) -> tuple[int, dict[str, str], bytes]:
+def access_denied(
+    identity: Identity, operation: Operation, resource: str, reason: str
+) -> tuple[int, dict[str, str], bytes]:
     """AWS's answer to a denied call, in the request's protocol."""
     message = f"User: {identity.arn} is not authorized to perform: {operation.action} on resource: {resource} {reason}"
     return error_response(operation.protocol, "AccessDeniedException", message, service=operation.service)
@@ -332,9 +342,11 @@ def error_response(protocol: str, code: str, message: str, *, service: str = "")
         )
         return 403, {"content-type": "text/xml"}, body.encode()
     if protocol == "rest-json":
-        return 403, {"content-type": "application/json", "x-amzn-errortype": code}, json.dumps(
-            {"Type": "User", "message": message}
-        ).encode()
+        return (
+            403,
+            {"content-type": "application/json", "x-amzn-errortype": code},
+            json.dumps({"Type": "User", "message": message}).encode(),
+        )
     headers = {"content-type": "application/x-amz-json-1.0", "x-amzn-errortype": code}
     if service == "sqs":
         # SQS's JSON protocol is query-compatible: clients read the classic code from this header.

@@ -86,7 +86,7 @@ class IntrinsicResolver:
 
     def _condition_value(self, node: Any) -> bool:
         if isinstance(node, Mapping) and len(node) == 1:
-            (key, arg), = node.items()
+            ((key, arg),) = node.items()
             if key == "Fn::Equals":
                 left, right = (self.resolve(v) for v in arg)
                 return str(left) == str(right)
@@ -108,7 +108,7 @@ class IntrinsicResolver:
         if not isinstance(node, Mapping):
             return node
         if len(node) == 1:
-            (key, arg), = node.items()
+            ((key, arg),) = node.items()
             function = _FUNCTIONS.get(key)
             if function is not None:
                 return function(self, arg)

@@ -82,7 +82,9 @@ def _webhooks(stack: LocalStack, env: dict[str, str], deployment: Deployment, ap
     unknown = sorted(set(settings.webhooks) - set(named))
     if unknown:
         have = ", ".join(sorted(named)) or "none"
-        raise TemplateError(f"--webhook names {', '.join(unknown)}, which the template has no target for (targets: {have})")
+        raise TemplateError(
+            f"--webhook names {', '.join(unknown)}, which the template has no target for (targets: {have})"
+        )
     secret_value = settings.webhook_secret or (DEFAULT_WEBHOOK_SECRET if _builtin(stack) else None)
     written: set[str] = set()
     for name, target in named.items():

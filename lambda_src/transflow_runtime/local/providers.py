@@ -119,7 +119,7 @@ def role_policies(deployment: Deployment, role_arn: str) -> list[dict[str, Any]]
         return []
     role_name = deployment.attributes(role_id, None)
     documents: list[dict[str, Any]] = []
-    for logical_id, resource in deployment.resources.items():
+    for resource in deployment.resources.values():
         if resource.get("Type") not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
             continue
         roles = [str(r).rsplit("/", 1)[-1] for r in _as_list(deployment.resolve(resource["Properties"].get("Roles")))]
@@ -163,8 +163,12 @@ def read_function(deployment: Deployment, logical_id: str, part: str | None) -> 
     deployment.note("the functions' code asset (the installed transflow_runtime runs; the asset's wheels are Lambda's)")
     if (resolved.get("TracingConfig") or {}).get("Mode") == "Active":
         deployment.note("X-Ray tracing")
-    for prop, what in (("VpcConfig", "function VPC networking"), ("Layers", "Lambda layers"),
-                       ("FileSystemConfigs", "EFS mounts"), ("DeadLetterConfig", "asynchronous-invoke DLQs")):
+    for prop, what in (
+        ("VpcConfig", "function VPC networking"),
+        ("Layers", "Lambda layers"),
+        ("FileSystemConfigs", "EFS mounts"),
+        ("DeadLetterConfig", "asynchronous-invoke DLQs"),
+    ):
         if props.get(prop):
             deployment.note(what)
     deployment.note("the functions' memory sizes")
@@ -199,14 +203,20 @@ def read_event_source(deployment: Deployment, logical_id: str, model: InstanceMo
     props = deployment.resolved_properties(logical_id)
     function = model.by_name(str(props.get("FunctionName", "")))
     if function is None:
-        raise TemplateError(f"event source mapping {logical_id} targets {props.get('FunctionName')!r}, not a function here")
+        raise TemplateError(
+            f"event source mapping {logical_id} targets {props.get('FunctionName')!r}, not a function here"
+        )
     source = str(props.get("EventSourceArn", ""))
     kind = "dynamodb" if ":dynamodb:" in source and "/stream/" in source else "sqs" if ":sqs:" in source else ""
     if not kind:
-        raise TemplateError(f"event source mapping {logical_id}: local mode emulates DynamoDB streams and SQS, not {source}")
-    for prop, what in (("MaximumRecordAgeInSeconds", "the stream mapping's maximum record age"),
-                       ("TumblingWindowInSeconds", "tumbling windows"),
-                       ("MaximumBatchingWindowInSeconds", "batching windows (batches go out at once)")):
+        raise TemplateError(
+            f"event source mapping {logical_id}: local mode emulates DynamoDB streams and SQS, not {source}"
+        )
+    for prop, what in (
+        ("MaximumRecordAgeInSeconds", "the stream mapping's maximum record age"),
+        ("TumblingWindowInSeconds", "tumbling windows"),
+        ("MaximumBatchingWindowInSeconds", "batching windows (batches go out at once)"),
+    ):
         if props.get(prop) not in (None, 0, -1):
             deployment.note(what)
     if int(props.get("ParallelizationFactor", 1) or 1) > 1:
@@ -311,8 +321,9 @@ def read_api(deployment: Deployment, api_id_logical: str, model: InstanceModel) 
 def _authorizer(deployment: Deployment, logical_id: str, model: InstanceModel) -> AuthorizerSpec:
     props = deployment.resolved_properties(logical_id)
     kind = str(props.get("AuthorizerType"))
-    spec = AuthorizerSpec(logical_id=logical_id, kind=kind,
-                          identity_source=[str(s) for s in _as_list(props.get("IdentitySource"))])
+    spec = AuthorizerSpec(
+        logical_id=logical_id, kind=kind, identity_source=[str(s) for s in _as_list(props.get("IdentitySource"))]
+    )
     if kind == "JWT":
         jwt = props.get("JwtConfiguration") or {}
         spec.issuer = str(jwt.get("Issuer", ""))

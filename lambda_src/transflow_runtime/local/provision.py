@@ -97,9 +97,7 @@ class Deployment:
             self.unsupported.append(what)
 
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
-        return (
-            f"arn:aws:{service}:{self.region if region else ''}:{self.account_id if account else ''}:{resource}"
-        )
+        return f"arn:aws:{service}:{self.region if region else ''}:{self.account_id if account else ''}:{resource}"
 
     def logical_id_of(self, kind: str, value: Any) -> str | None:
         """The logical id whose ``Ref`` (or ``Arn``) of type ``kind`` is ``value``, among made resources."""
@@ -144,8 +142,10 @@ class Deployment:
         # an id for Ref and an ARN-shaped value, enough for references to resolve.
         short = hashlib.sha256(logical_id.encode()).hexdigest()[:7]
         service = kind.split("::")[1].lower() if kind.count("::") == 2 else "local"
-        return {None: short if kind.startswith("AWS::ApiGatewayV2::") else physical_name(self.stack.name, logical_id, 64),
-                "Arn": self.arn(service, logical_id)}
+        return {
+            None: short if kind.startswith("AWS::ApiGatewayV2::") else physical_name(self.stack.name, logical_id, 64),
+            "Arn": self.arn(service, logical_id),
+        }
 
     # ---------------------------------------------------------------------------- the table
     def _table(self, logical_id: str) -> dict[str | None, Any]:

@@ -135,7 +135,7 @@ class StreamPump(_Loop):
         self.filters = compile_filters(filters)
         self.bisect_on_error = bisect_on_error
         self.report_batch_item_failures = report_batch_item_failures
-        self.starting_position = starting_position if starting_position in ("TRIM_HORIZON", "LATEST") else "TRIM_HORIZON"
+        self.starting_position = "LATEST" if starting_position == "LATEST" else "TRIM_HORIZON"
         self._iterators: dict[str, str | None] = {}
         self._pending: dict[str, list[dict[str, Any]]] = {}
         #: Retries spent on the failing record at the head of each shard.

@@ -50,25 +50,34 @@ def _reset_moto() -> None:
     moto_api_backend.reset()
 
 
-def _client(service: str, *, endpoint: str, region: str, identity: iam.Identity, header: dict[str, str] | None = None) -> Any:
+def _client(
+    service: str, *, endpoint: str, region: str, identity: iam.Identity, header: dict[str, str] | None = None
+) -> Any:
     """A boto3 client with exactly these credentials: nothing from the user's AWS_PROFILE or ~/.aws."""
     import boto3
     import botocore.session
     from botocore.config import Config
 
-    isolated = botocore.session.Session(session_vars={
-        "profile": (None, None, None, None),
-        "config_file": (None, None, os.devnull, None),
-        "credentials_file": (None, None, os.devnull, None),
-    })
+    isolated = botocore.session.Session(
+        session_vars={
+            "profile": (None, None, None, None),
+            "config_file": (None, None, os.devnull, None),
+            "credentials_file": (None, None, os.devnull, None),
+        }
+    )
     client = boto3.Session(botocore_session=isolated).client(
-        service, endpoint_url=endpoint, region_name=region,
-        aws_access_key_id=identity.access_key_id, aws_secret_access_key=identity.secret_access_key,
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=identity.access_key_id,
+        aws_secret_access_key=identity.secret_access_key,
         aws_session_token=identity.session_token,
         config=Config(retries={"max_attempts": 3, "mode": "standard"}, account_id_endpoint_mode="disabled"),
     )
     for name, value in (header or {}).items():
-        client.meta.events.register("before-send.*.*", lambda request, _n=name, _v=value, **_: request.headers.__setitem__(_n, _v))
+        client.meta.events.register(
+            "before-send.*.*", lambda request, _n=name, _v=value, **_: request.headers.__setitem__(_n, _v)
+        )
     return client
 
 
@@ -102,7 +111,9 @@ class LocalStack:
             if self._template is not None:
                 self.stack, self.instance = self._template
             elif settings.app:
-                self.stack, self.instance = assembly.load(settings.app, stack=settings.stack, instance=settings.instance)
+                self.stack, self.instance = assembly.load(
+                    settings.app, stack=settings.stack, instance=settings.instance
+                )
             else:
                 from .default_app import synthesize
 
@@ -126,8 +137,14 @@ class LocalStack:
         token = secrets.token_urlsafe(32)
         self.moto = SerialMotoServer(token=token, header=PROXY_TOKEN_HEADER).start()
         credentials = iam.Credentials()
-        self.admin = credentials.add(iam.new_identity(
-            "developer", f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/transflow-local-developer", session=False, policies=None))
+        self.admin = credentials.add(
+            iam.new_identity(
+                "developer",
+                f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/transflow-local-developer",
+                session=False,
+                policies=None,
+            )
+        )
         moto_url, admin = self.moto.endpoint_url, self.admin
         gateway_host = self.gateway.url.split("//", 1)[1]
         admin_clients: dict[str, Any] = {}
@@ -136,12 +153,18 @@ class LocalStack:
             if service not in admin_clients:
                 # Straight to moto, but in the gateway's name: the queue URLs moto hands out then
                 # name the gateway, the only address that serves them.
-                admin_clients[service] = _client(service, endpoint=moto_url, region=region, identity=admin,
-                                                 header={PROXY_TOKEN_HEADER: token, "Host": gateway_host})
+                admin_clients[service] = _client(
+                    service,
+                    endpoint=moto_url,
+                    region=region,
+                    identity=admin,
+                    header={PROXY_TOKEN_HEADER: token, "Host": gateway_host},
+                )
             return admin_clients[service]
 
-        deployment = Deployment(self.stack, region=region, clients=clients, api_url=self.gateway.url,
-                                parameters=settings.parameters)
+        deployment = Deployment(
+            self.stack, region=region, clients=clients, api_url=self.gateway.url, parameters=settings.parameters
+        )
         self.deployment = deployment
         for part in ("table", "webhook-queue", "dead-letter-queue", "stream-failure-queue"):
             logical_id = self.instance.one(part)
@@ -162,14 +185,24 @@ class LocalStack:
         identities: dict[str, iam.Identity] = {}
         for spec in model.functions.values():
             role_name = spec.role_arn.rsplit("/", 1)[-1] or spec.name
-            identity = credentials.add(iam.new_identity(
-                spec.name, f"arn:aws:sts::{LOCAL_ACCOUNT_ID}:assumed-role/{role_name}/{spec.name}", session=True,
-                policies=spec.policies))
+            identity = credentials.add(
+                iam.new_identity(
+                    spec.name,
+                    f"arn:aws:sts::{LOCAL_ACCOUNT_ID}:assumed-role/{role_name}/{spec.name}",
+                    session=True,
+                    policies=spec.policies,
+                )
+            )
             identities[spec.name] = identity
             if iam.conditional_statements(spec.policies):
                 deployment.note("IAM condition keys (conditional statements are not applied)")
-            env = lambda_environment(spec, credentials=identity.environment, endpoint_url=self.gateway.url,
-                                     region=region, quiet=not settings.verbose)
+            env = lambda_environment(
+                spec,
+                credentials=identity.environment,
+                endpoint_url=self.gateway.url,
+                region=region,
+                quiet=not settings.verbose,
+            )
             self.functions[spec.name] = FunctionRuntime(spec, env, verbose=settings.verbose)
 
         # ---- the HTTP API and its authorizers ----
@@ -184,7 +217,8 @@ class LocalStack:
                 if issuer is None:
                     self.dev_issuer = DevIssuer(self.gateway.url, spec.audience[0] if spec.audience else "local")
                     issuer = self.dev_issuer.issuer
-                    self._mint = lambda user, ttl, _i=self.dev_issuer, _c=self._user_claim(): _i.mint(user, ttl=ttl, claim=_c)
+                    dev, claim = self.dev_issuer, self._user_claim()
+                    self._mint = lambda user, ttl, _dev=dev, _claim=claim: _dev.mint(user, ttl=ttl, claim=_claim)
                 authorizers[spec.logical_id] = JwtAuthorizer(spec, issuer=issuer)
             else:
                 assert spec.function is not None
@@ -193,12 +227,23 @@ class LocalStack:
             self._mint = applied.mint
         self.unsupported = list(deployment.unsupported)
         self.gateway.services = Services(
-            api_id=api.api_id if api else "none", account_id=LOCAL_ACCOUNT_ID, region=region,
-            stage=api.stage if api else "$default", routes=compile_routes(api) if api else [],
-            cors=api.cors if api else None, throttle=Throttle(api.rate_limit if api else None, api.burst_limit if api else None),
-            functions=self.functions, authorizers=authorizers, credentials=credentials, names=names,
-            backend_url=moto_url, backend_token=token, dev_issuer=self.dev_issuer, inbox=self.inbox,
-            mint=self._mint, page_config=self._page_config(),
+            api_id=api.api_id if api else "none",
+            account_id=LOCAL_ACCOUNT_ID,
+            region=region,
+            stage=api.stage if api else "$default",
+            routes=compile_routes(api) if api else [],
+            cors=api.cors if api else None,
+            throttle=Throttle(api.rate_limit if api else None, api.burst_limit if api else None),
+            functions=self.functions,
+            authorizers=authorizers,
+            credentials=credentials,
+            names=names,
+            backend_url=moto_url,
+            backend_token=token,
+            dev_issuer=self.dev_issuer,
+            inbox=self.inbox,
+            mint=self._mint,
+            page_config=self._page_config(),
         )
         self.gateway.start()
 
@@ -220,23 +265,41 @@ class LocalStack:
                 if source.on_failure_arn:
                     failure_client = _client("sqs", endpoint=self.gateway.url, region=region, identity=identity)
                     failure_url = self._queue_url(source.on_failure_arn)
-                self.pumps.append(StreamPump(
-                    _client("dynamodbstreams", endpoint=self.gateway.url, region=region, identity=identity),
-                    source.source_arn, runtime, function_name=source.function.name, region=region,
-                    account_id=LOCAL_ACCOUNT_ID, batch_size=source.batch_size, max_retries=source.max_retries,
-                    failure_sqs_client=failure_client, failure_queue_url=failure_url, filters=source.filters,
-                    bisect_on_error=source.bisect_on_error,
-                    report_batch_item_failures=source.report_batch_item_failures,
-                    starting_position=source.starting_position,
-                ))
+                self.pumps.append(
+                    StreamPump(
+                        _client("dynamodbstreams", endpoint=self.gateway.url, region=region, identity=identity),
+                        source.source_arn,
+                        runtime,
+                        function_name=source.function.name,
+                        region=region,
+                        account_id=LOCAL_ACCOUNT_ID,
+                        batch_size=source.batch_size,
+                        max_retries=source.max_retries,
+                        failure_sqs_client=failure_client,
+                        failure_queue_url=failure_url,
+                        filters=source.filters,
+                        bisect_on_error=source.bisect_on_error,
+                        report_batch_item_failures=source.report_batch_item_failures,
+                        starting_position=source.starting_position,
+                    )
+                )
             else:
                 sqs = _client("sqs", endpoint=self.gateway.url, region=region, identity=identity)
                 url = self._queue_url(source.source_arn)
-                self.pumps.append(QueuePoller(
-                    sqs, url, source.source_arn, runtime, function_name=source.function.name, region=region,
-                    batch_size=source.batch_size, report_batch_item_failures=source.report_batch_item_failures,
-                    filters=source.filters, max_concurrency=min(int(source.max_concurrency or 1), 4),
-                ))
+                self.pumps.append(
+                    QueuePoller(
+                        sqs,
+                        url,
+                        source.source_arn,
+                        runtime,
+                        function_name=source.function.name,
+                        region=region,
+                        batch_size=source.batch_size,
+                        report_batch_item_failures=source.report_batch_item_failures,
+                        filters=source.filters,
+                        max_concurrency=min(int(source.max_concurrency or 1), 4),
+                    )
+                )
         for pump in self.pumps:
             pump.start()
 
@@ -253,8 +316,11 @@ class LocalStack:
         return (status.environment.get(schema.ENV_USER_ID_CLAIM) if status else None) or schema.DEFAULT_USER_ID_CLAIM
 
     def _page_config(self) -> dict[str, Any]:
-        return {"can_mint": self._mint is not None, "inbox": self.inbox is not None,
-                "auth": "jwt" if self.dev_issuer or self.settings.oidc_issuer else "lambda"}
+        return {
+            "can_mint": self._mint is not None,
+            "inbox": self.inbox is not None,
+            "auth": "jwt" if self.dev_issuer or self.settings.oidc_issuer else "lambda",
+        }
 
     def mint(self, user: str, ttl: int = 12 * 3600) -> str | None:
         """A token the running API accepts for ``user``, when local mode holds the signing key."""

@@ -19,7 +19,8 @@ RETRY_DELAYS = (1, 1, 1)
 
 def _secret(stack: cdk.Stack, construct_id: str) -> secretsmanager.Secret:
     return secretsmanager.Secret(
-        stack, construct_id,
+        stack,
+        construct_id,
         generate_secret_string=secretsmanager.SecretStringGenerator(password_length=40, exclude_punctuation=True),
     )
 

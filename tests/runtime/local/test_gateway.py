@@ -41,28 +41,54 @@ class _Capture:
 
     def __init__(self, name: str = "fn-under-test") -> None:
         self.events: list[Any] = []
-        self.spec = FunctionSpec(logical_id="Fn", name=name, arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
-                                 handler="x.handler", timeout=3, memory_size=128, environment={}, role_arn="", policies=[])
+        self.spec = FunctionSpec(
+            logical_id="Fn",
+            name=name,
+            arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
+            handler="x.handler",
+            timeout=3,
+            memory_size=128,
+            environment={},
+            role_arn="",
+            policies=[],
+        )
 
     def invoke(self, event: Any) -> Invocation:
         self.events.append(event)
         return Invocation({"statusCode": 200, "headers": {"content-type": "application/json"}, "body": "{}"})
 
 
-def _start(host: str = "127.0.0.1", *, backend_url: str = "http://127.0.0.1:9", token: str = "t",
-           cors: dict | None = None, rate: float | None = None, burst: int | None = None) -> LocalGateway:
+def _start(
+    host: str = "127.0.0.1",
+    *,
+    backend_url: str = "http://127.0.0.1:9",
+    token: str = "t",  # noqa: S107 - a test value
+    cors: dict | None = None,
+    rate: float | None = None,
+    burst: int | None = None,
+) -> LocalGateway:
     capture = _Capture()
     routes = [RouteSpec(route_key=f"{m} {p}", function=capture.spec) for m, p in schema.ROUTES]
     api = ApiSpec(api_id="abc123", routes=routes, cors=cors)
     credentials = iam.Credentials()
-    admin = credentials.add(iam.new_identity("developer", "arn:aws:iam::123456789012:user/dev", session=False,
-                                             policies=None))
+    admin = credentials.add(
+        iam.new_identity("developer", "arn:aws:iam::123456789012:user/dev", session=False, policies=None)
+    )
     gw = LocalGateway(host=host, port=0)
     gw.services = Services(
-        api_id="abc123", account_id="123456789012", region="us-east-1", stage="$default",
-        routes=compile_routes(api), cors=cors, throttle=Throttle(rate, burst), functions={capture.spec.name: capture},
-        authorizers={}, credentials=credentials, names=iam.ResourceNames("us-east-1", "123456789012"),
-        backend_url=backend_url, backend_token=token,
+        api_id="abc123",
+        account_id="123456789012",
+        region="us-east-1",
+        stage="$default",
+        routes=compile_routes(api),
+        cors=cors,
+        throttle=Throttle(rate, burst),
+        functions={capture.spec.name: capture},
+        authorizers={},
+        credentials=credentials,
+        names=iam.ResourceNames("us-east-1", "123456789012"),
+        backend_url=backend_url,
+        backend_token=token,
     )
     gw.start()
     gw.capture = capture  # type: ignore[attr-defined]
@@ -95,8 +121,12 @@ def _raw_exchange(port: int, payload: bytes, wait: float = 1.0) -> bytes:
 
 def _client(gw: LocalGateway, service: str, identity: iam.Identity | None = None, **overrides: str) -> Any:
     identity = identity or gw.admin  # type: ignore[attr-defined]
-    keys = {"aws_access_key_id": identity.access_key_id, "aws_secret_access_key": identity.secret_access_key,
-            "aws_session_token": identity.session_token, **overrides}
+    keys = {
+        "aws_access_key_id": identity.access_key_id,
+        "aws_secret_access_key": identity.secret_access_key,
+        "aws_session_token": identity.session_token,
+        **overrides,
+    }
     return boto3.client(service, endpoint_url=gw.url, region_name="us-east-1", **keys)
 
 
@@ -151,9 +181,14 @@ def test_route_keys_and_path_parameters_are_those_of_the_template(gateway):
 
 def test_chunked_request_body_reaches_the_handler(gateway):
     body = b'{"assemblyIds": ["x"]}'
-    payload = (b"POST /status/batch HTTP/1.1\r\nHost: 127.0.0.1:" + str(gateway.port).encode()
-               + b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-               + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
+    payload = (
+        b"POST /status/batch HTTP/1.1\r\nHost: 127.0.0.1:"
+        + str(gateway.port).encode()
+        + b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        + f"{len(body):x}\r\n".encode()
+        + body
+        + b"\r\n0\r\n\r\n"
+    )
     answer = _raw_exchange(gateway.port, payload)
     assert answer.count(b"HTTP/1.1 ") == 1, answer
     assert gateway.capture.events and gateway.capture.events[-1].get("body") == body.decode()
@@ -161,8 +196,12 @@ def test_chunked_request_body_reaches_the_handler(gateway):
 
 def test_oversized_body_is_refused_without_serving_its_bytes_as_a_request(gateway):
     smuggled = b"GET /nothing-here HTTP/1.1\r\nHost: localhost\r\n\r\n"
-    payload = (b"POST /status/batch HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + str(11 * 1024 * 1024).encode()
-               + b"\r\n\r\n" + smuggled)
+    payload = (
+        b"POST /status/batch HTTP/1.1\r\nHost: localhost\r\nContent-Length: "
+        + str(11 * 1024 * 1024).encode()
+        + b"\r\n\r\n"
+        + smuggled
+    )
     answer = _raw_exchange(gateway.port, payload)
     assert answer.startswith(b"HTTP/1.1 413")
     assert answer.count(b"HTTP/1.1 ") == 1, answer
@@ -187,13 +226,19 @@ def test_stage_throttling_answers_429_as_api_gateway_does():
 def test_cors_preflight_and_response_headers_follow_the_template():
     """API Gateway answers CORS preflights of an HTTP API with CORS configured itself ("Configuring
     CORS for an HTTP API"), and adds the allow-origin header to responses for allowed origins."""
-    cors = {"AllowOrigins": ["https://app.example.com"], "AllowMethods": ["GET", "POST"],
-            "AllowHeaders": ["authorization"], "ExposeHeaders": ["etag"], "MaxAge": 3600}
+    cors = {
+        "AllowOrigins": ["https://app.example.com"],
+        "AllowMethods": ["GET", "POST"],
+        "AllowHeaders": ["authorization"],
+        "ExposeHeaders": ["etag"],
+        "MaxAge": 3600,
+    }
     gw = _start(cors=cors)
     try:
         connection = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=5)
-        connection.request("OPTIONS", "/status", headers={"Origin": "https://app.example.com",
-                                                          "Access-Control-Request-Method": "GET"})
+        connection.request(
+            "OPTIONS", "/status", headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"}
+        )
         response = connection.getresponse()
         response.read()
         assert response.status == 204
@@ -214,15 +259,20 @@ def test_cors_preflight_and_response_headers_follow_the_template():
 
 
 # ------------------------------------------------------------------------------ DNS rebinding
-@pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "127.0.0.1.nip.io:{port}",
-                                  "localhost.evil.example:{port}", "127.0.0.1:1"])
+@pytest.mark.parametrize(
+    "host",
+    ["evil.example", "evil.example:{port}", "127.0.0.1.nip.io:{port}", "localhost.evil.example:{port}", "127.0.0.1:1"],
+)
 def test_a_host_that_is_not_local_mode_itself_is_refused_everywhere(gateway, host):
     """A page that rebinds its own name to 127.0.0.1 sends its own name in Host: 403 for the page,
     the API, Invoke and the AWS endpoint alike, before anything runs."""
     host = host.format(port=gateway.port)
-    for method, path, headers in [("GET", "/", {}), ("GET", "/status?assemblyId=x", {}),
-                                  ("POST", "/2015-03-31/functions/fn-under-test/invocations", {}),
-                                  ("POST", "/", {"Authorization": "AWS4-HMAC-SHA256 Credential=x"})]:
+    for method, path, headers in [
+        ("GET", "/", {}),
+        ("GET", "/status?assemblyId=x", {}),
+        ("POST", "/2015-03-31/functions/fn-under-test/invocations", {}),
+        ("POST", "/", {"Authorization": "AWS4-HMAC-SHA256 Credential=x"}),
+    ]:
         connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=5)
         connection.putrequest(method, path, skip_host=True)
         connection.putheader("Host", host)
@@ -262,8 +312,11 @@ def test_invoke_event_is_202_with_an_empty_payload(gateway):
 def test_an_unsigned_invoke_runs_nothing(gateway):
     """Before, an unsigned Invoke without userId was trusted as an IAM caller; now it is not an
     Invoke at all (no route of the API either)."""
-    request = urllib.request.Request(f"{gateway.url}/2015-03-31/functions/fn-under-test/invocations", method="POST",
-                                     data=json.dumps({"assemblyId": "a" * 64}).encode())
+    request = urllib.request.Request(
+        f"{gateway.url}/2015-03-31/functions/fn-under-test/invocations",
+        method="POST",
+        data=json.dumps({"assemblyId": "a" * 64}).encode(),
+    )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=5)
     assert refused.value.code == 404
@@ -272,8 +325,9 @@ def test_an_unsigned_invoke_runs_nothing(gateway):
 
 @pytest.mark.parametrize("what", ["unknown key", "wrong secret"])
 def test_invoke_signed_with_other_credentials_is_refused(gateway, what):
-    wrong = ({"aws_access_key_id": "AKIAEXAMPLEEXAMPLE00"} if what == "unknown key"
-             else {"aws_secret_access_key": "x" * 40})
+    wrong = (
+        {"aws_access_key_id": "AKIAEXAMPLEEXAMPLE00"} if what == "unknown key" else {"aws_secret_access_key": "x" * 40}
+    )
     with pytest.raises(ClientError) as refused:
         _client(gateway, "lambda", **wrong).invoke(FunctionName="fn-under-test", Payload=b"{}")
     code = refused.value.response["Error"]["Code"]
@@ -302,10 +356,16 @@ def test_a_signed_call_with_local_modes_credentials_reaches_moto(moto_behind_gat
 def test_a_header_that_merely_looks_like_sigv4_no_longer_reaches_moto(moto_behind_gateway):
     """The old pass-through forwarded any request whose Authorization started with AWS4-HMAC-SHA256."""
     gw, _ = moto_behind_gateway
-    request = urllib.request.Request(f"{gw.url}/", method="POST", data=b"Action=ListQueues", headers={
-        "Authorization": "AWS4-HMAC-SHA256 Credential=local/20250101/us-east-1/sqs/aws4_request, "
-                         "SignedHeaders=host, Signature=" + "0" * 64,
-        "Content-Type": "application/x-www-form-urlencoded"})
+    request = urllib.request.Request(
+        f"{gw.url}/",
+        method="POST",
+        data=b"Action=ListQueues",
+        headers={
+            "Authorization": "AWS4-HMAC-SHA256 Credential=local/20250101/us-east-1/sqs/aws4_request, "
+            "SignedHeaders=host, Signature=" + "0" * 64,
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=5)
     assert refused.value.code in (400, 403)
@@ -314,8 +374,13 @@ def test_a_header_that_merely_looks_like_sigv4_no_longer_reaches_moto(moto_behin
 def test_any_credentials_that_local_mode_did_not_issue_are_refused(moto_behind_gateway):
     gw, _ = moto_behind_gateway
     with pytest.raises(ClientError) as refused:
-        boto3.client("dynamodb", endpoint_url=gw.url, region_name="us-east-1", aws_access_key_id="local",
-                     aws_secret_access_key="local").list_tables()
+        boto3.client(
+            "dynamodb",
+            endpoint_url=gw.url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        ).list_tables()
     assert refused.value.response["Error"]["Code"] == "UnrecognizedClientException"
 
 
@@ -323,6 +388,11 @@ def test_moto_itself_answers_only_the_gateway(moto_behind_gateway):
     """A page that finds moto's own port gets nothing from it: only the gateway holds its token."""
     _, moto = moto_behind_gateway
     with pytest.raises(ClientError) as refused:
-        boto3.client("sqs", endpoint_url=moto.endpoint_url, region_name="us-east-1", aws_access_key_id="x",
-                     aws_secret_access_key="y").list_queues()
+        boto3.client(
+            "sqs",
+            endpoint_url=moto.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="y",
+        ).list_queues()
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403

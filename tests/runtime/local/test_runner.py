@@ -34,9 +34,19 @@ def test_ready_file_names_every_part_and_the_startup_time(default_template, tmp_
     ready = tmp_path / "ready.json"
     with LocalStack(LocalSettings(port=0, ready_file=str(ready)), template=default_template) as local:
         info = json.loads(ready.read_text())
-        assert info["stream_failure_queue_url"] and info["stream_failure_queue_url"] == local.info["stream_failure_queue_url"]
-        assert {"api_url", "aws_endpoint_url", "region", "table_name", "webhook_queue_url", "dlq_url",
-                "status_function_name"} <= set(info)
+        assert (
+            info["stream_failure_queue_url"]
+            and info["stream_failure_queue_url"] == local.info["stream_failure_queue_url"]
+        )
+        assert {
+            "api_url",
+            "aws_endpoint_url",
+            "region",
+            "table_name",
+            "webhook_queue_url",
+            "dlq_url",
+            "status_function_name",
+        } <= set(info)
         assert 0 < info["startup_seconds"] < 10
         assert oct(ready.stat().st_mode & 0o777) == "0o600"  # it holds the developer's credentials
     assert not ready.exists()
@@ -49,8 +59,11 @@ def test_a_ready_file_that_cannot_be_written_leaves_nothing_running(default_temp
     with pytest.raises(OSError) as raised:
         local.start()
     assert raised.value.filename == str(path)
-    leftovers = [t for t in set(threading.enumerate()) - before if t.is_alive()
-                 and t.name in ("gateway", "moto-server", "stream-pump", "queue-poller")]
+    leftovers = [
+        t
+        for t in set(threading.enumerate()) - before
+        if t.is_alive() and t.name in ("gateway", "moto-server", "stream-pump", "queue-poller")
+    ]
     assert not leftovers
     assert local.functions == {}
 
@@ -86,7 +99,9 @@ def test_a_function_past_its_timeout_fails_as_lambda_fails_it_and_the_next_call_
 def test_a_response_over_lambdas_6_mb_limit_fails_the_invocation(template_copy, monkeypatch):
     """Lambda quotas: invocation payload (request and response) 6 MB for synchronous invocations;
     a larger response fails with Function.ResponseSizeTooLarge."""
-    pytest.importorskip("transflow_runtime.limits", reason="transflow_runtime.limits (CONTRACTS E) is not on this branch")
+    pytest.importorskip(
+        "transflow_runtime.limits", reason="transflow_runtime.limits (CONTRACTS E) is not on this branch"
+    )
     stack, instance = template_copy
     _function(stack, "status-function")["Properties"]["Handler"] = "tests.runtime.local.fault_handlers.oversized"
     monkeypatch.setenv("PYTHONPATH", str(REPO))
@@ -131,7 +146,9 @@ def test_the_lambda_authorizer_result_is_cached_for_the_templates_ttl(default_te
         token = local.mint("cache-user")
         authorizer = local.functions[local.info["functions"]["authorizer-function"]]
         for _ in range(3):
-            request = urllib.request.Request(f"{local.info['api_url']}/assemblies", headers={"Authorization": f"Bearer {token}"})
+            request = urllib.request.Request(
+                f"{local.info['api_url']}/assemblies", headers={"Authorization": f"Bearer {token}"}
+            )
             with urllib.request.urlopen(request, timeout=10) as response:
                 assert response.status == 200
         assert authorizer.invocations == 1
@@ -145,7 +162,11 @@ def test_local_stack_can_be_started_again_in_the_same_process(default_template):
     with LocalStack(LocalSettings(port=0), template=default_template):
         pass
     with LocalStack(LocalSettings(port=0), template=default_template) as again:
-        ddb = boto3.client("dynamodb", endpoint_url=again.info["aws_endpoint_url"], region_name="us-east-1",
-                           aws_access_key_id=again.info["aws_access_key_id"],
-                           aws_secret_access_key=again.info["aws_secret_access_key"])
+        ddb = boto3.client(
+            "dynamodb",
+            endpoint_url=again.info["aws_endpoint_url"],
+            region_name="us-east-1",
+            aws_access_key_id=again.info["aws_access_key_id"],
+            aws_secret_access_key=again.info["aws_secret_access_key"],
+        )
         assert ddb.list_tables()["TableNames"] == [again.info["table_name"]]

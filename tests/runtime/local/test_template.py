@@ -17,22 +17,31 @@ TEMPLATE = {
         "Needed": {"Type": "String"},
         "Version": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/cdk-bootstrap/version"},
     },
-    "Conditions": {"IsProd": {"Fn::Equals": [{"Ref": "Env"}, "prod"]},
-                   "NotProd": {"Fn::Not": [{"Condition": "IsProd"}]}},
+    "Conditions": {
+        "IsProd": {"Fn::Equals": [{"Ref": "Env"}, "prod"]},
+        "NotProd": {"Fn::Not": [{"Condition": "IsProd"}]},
+    },
     "Mappings": {"Sizes": {"dev": {"memory": 128}}},
     "Resources": {"Table": {"Type": "AWS::DynamoDB::Table"}, "Queue": {"Type": "AWS::SQS::Queue"}},
 }
 
 
 def _resolver(parameters: dict | None = None) -> IntrinsicResolver:
-    values = {("Table", None): "t-name", ("Table", "Arn"): "arn:aws:dynamodb:eu-west-1:123456789012:table/t-name",
-              ("Queue", None): "https://q/1/queue"}
+    values = {
+        ("Table", None): "t-name",
+        ("Table", "Arn"): "arn:aws:dynamodb:eu-west-1:123456789012:table/t-name",
+        ("Queue", None): "https://q/1/queue",
+    }
 
     def attributes(logical_id: str, attribute: str | None):
         return values[(logical_id, attribute)]
 
-    return IntrinsicResolver(TEMPLATE, attributes=attributes, parameters=parameters,
-                             pseudo=pseudo_parameters(region="eu-west-1", account_id="123456789012", stack_name="S"))
+    return IntrinsicResolver(
+        TEMPLATE,
+        attributes=attributes,
+        parameters=parameters,
+        pseudo=pseudo_parameters(region="eu-west-1", account_id="123456789012", stack_name="S"),
+    )
 
 
 @pytest.mark.parametrize(
@@ -41,10 +50,14 @@ def _resolver(parameters: dict | None = None) -> IntrinsicResolver:
         ({"Ref": "Table"}, "t-name"),
         ({"Fn::GetAtt": ["Table", "Arn"]}, "arn:aws:dynamodb:eu-west-1:123456789012:table/t-name"),
         ({"Fn::GetAtt": "Table.Arn"}, "arn:aws:dynamodb:eu-west-1:123456789012:table/t-name"),
-        ({"Fn::Join": ["", [{"Fn::GetAtt": ["Table", "Arn"]}, "/index/by-user"]]},
-         "arn:aws:dynamodb:eu-west-1:123456789012:table/t-name/index/by-user"),
-        ({"Fn::Sub": "arn:${AWS::Partition}:x:${AWS::Region}:${AWS::AccountId}:${Table}/${Table.Arn}"},
-         "arn:aws:x:eu-west-1:123456789012:t-name/arn:aws:dynamodb:eu-west-1:123456789012:table/t-name"),
+        (
+            {"Fn::Join": ["", [{"Fn::GetAtt": ["Table", "Arn"]}, "/index/by-user"]]},
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/t-name/index/by-user",
+        ),
+        (
+            {"Fn::Sub": "arn:${AWS::Partition}:x:${AWS::Region}:${AWS::AccountId}:${Table}/${Table.Arn}"},
+            "arn:aws:x:eu-west-1:123456789012:t-name/arn:aws:dynamodb:eu-west-1:123456789012:table/t-name",
+        ),
         ({"Fn::Sub": ["${Name}-${!Literal}", {"Name": {"Ref": "Env"}}]}, "dev-${Literal}"),
         ({"Fn::Select": [1, {"Fn::Split": ["/", {"Ref": "Queue"}]}]}, ""),
         ({"Fn::Select": [3, {"Fn::Split": ["/", {"Ref": "Queue"}]}]}, "1"),
@@ -80,8 +93,11 @@ def _assembly(tmp_path, stacks: dict[str, dict]) -> str:
     artifacts = {}
     for name, template in stacks.items():
         (tmp_path / f"{name}.template.json").write_text(json.dumps(template))
-        artifacts[name] = {"type": "aws:cloudformation:stack", "environment": "aws://unknown-account/unknown-region",
-                           "properties": {"templateFile": f"{name}.template.json"}}
+        artifacts[name] = {
+            "type": "aws:cloudformation:stack",
+            "environment": "aws://unknown-account/unknown-region",
+            "properties": {"templateFile": f"{name}.template.json"},
+        }
     artifacts["Tree"] = {"type": "cdk:tree", "properties": {"file": "tree.json"}}
     (tmp_path / "manifest.json").write_text(json.dumps({"version": "48.0.0", "artifacts": artifacts}))
     return str(tmp_path)
@@ -92,8 +108,13 @@ def _marked(instance: str, part: str, kind: str = "AWS::Lambda::Function") -> di
 
 
 def test_an_instance_is_found_by_metadata_among_the_users_resources(tmp_path):
-    template = {"Resources": {"Theirs": {"Type": "AWS::S3::Bucket"}, "X1": _marked("abc123", "status-function"),
-                              "Y2": _marked("abc123", "table", "AWS::DynamoDB::Table")}}
+    template = {
+        "Resources": {
+            "Theirs": {"Type": "AWS::S3::Bucket"},
+            "X1": _marked("abc123", "status-function"),
+            "Y2": _marked("abc123", "table", "AWS::DynamoDB::Table"),
+        }
+    }
     stack, instance = assembly.load(_assembly(tmp_path, {"App": template, "Other": {"Resources": {}}}))
     assert stack.name == "App" and instance.address == "abc123"
     assert instance.required("status-function") == "X1" and instance.one("table") == "Y2"
@@ -102,7 +123,7 @@ def test_an_instance_is_found_by_metadata_among_the_users_resources(tmp_path):
 def test_no_instance_or_several_without_a_choice_is_a_clear_error(tmp_path):
     empty = tmp_path / "a"
     empty.mkdir()
-    with pytest.raises(assembly.AssemblyError, match="no stack .* contains a TransflowStatus"):
+    with pytest.raises(assembly.AssemblyError, match=r"no stack .* contains a TransflowStatus"):
         assembly.load(_assembly(empty, {"App": {"Resources": {}}}))
     two = {"Resources": {"A": _marked("first0", "status-function"), "B": _marked("second", "status-function")}}
     directory = tmp_path / "b"
@@ -122,8 +143,12 @@ def test_no_instance_or_several_without_a_choice_is_a_clear_error(tmp_path):
 
 # ------------------------------------------------------------------------------------- IAM
 def _identity(*statements: dict) -> iam.Identity:
-    return iam.new_identity("fn", "arn:aws:sts::123456789012:assumed-role/r/fn", session=True,
-                            policies=[{"Version": "2012-10-17", "Statement": list(statements)}])
+    return iam.new_identity(
+        "fn",
+        "arn:aws:sts::123456789012:assumed-role/r/fn",
+        session=True,
+        policies=[{"Version": "2012-10-17", "Statement": list(statements)}],
+    )
 
 
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/t.name"
@@ -145,12 +170,25 @@ def test_an_explicit_deny_wins_over_any_allow_and_wildcards_match_as_iam_matches
     )
     assert iam.decide(identity, "dynamodb:PutItem", TABLE) is None
     assert iam.decide(identity, "dynamodb:DeleteItem", TABLE) == "with an explicit deny in an identity-based policy"
-    secret = _identity({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
-                        "Resource": "arn:aws:secretsmanager:us-east-1:123456789012:secret:jwt-??????"})
-    assert iam.decide(secret, "secretsmanager:GetSecretValue",
-                      "arn:aws:secretsmanager:us-east-1:123456789012:secret:jwt-AbCdEf") is None
-    assert iam.decide(secret, "secretsmanager:GetSecretValue",
-                      "arn:aws:secretsmanager:us-east-1:123456789012:secret:jwt-AbCdEfG") is not None
+    secret = _identity(
+        {
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": "arn:aws:secretsmanager:us-east-1:123456789012:secret:jwt-??????",
+        }
+    )
+    assert (
+        iam.decide(
+            secret, "secretsmanager:GetSecretValue", "arn:aws:secretsmanager:us-east-1:123456789012:secret:jwt-AbCdEf"
+        )
+        is None
+    )
+    assert (
+        iam.decide(
+            secret, "secretsmanager:GetSecretValue", "arn:aws:secretsmanager:us-east-1:123456789012:secret:jwt-AbCdEfG"
+        )
+        is not None
+    )
 
 
 def test_requests_name_the_action_and_resource_iam_checks():
@@ -163,8 +201,10 @@ def test_requests_name_the_action_and_resource_iam_checks():
         return found
 
     query = op("DynamoDB_20120810.Query", {"TableName": "t", "IndexName": "by-user-created"})
-    assert (query.action, query.resources) == ("dynamodb:Query",
-                                               ["arn:aws:dynamodb:us-east-1:123456789012:table/t/index/by-user-created"])
+    assert (query.action, query.resources) == (
+        "dynamodb:Query",
+        ["arn:aws:dynamodb:us-east-1:123456789012:table/t/index/by-user-created"],
+    )
     batch = op("DynamoDB_20120810.BatchGetItem", {"RequestItems": {"a": {}, "b": {}}})
     assert batch.resources == [names.table("a"), names.table("b")]
     records = op("DynamoDBStreams_20120810.GetRecords", {"ShardIterator": f"{TABLE}/stream/2020|1|abc"})
@@ -185,4 +225,6 @@ def test_a_denied_call_is_answered_with_awss_access_denied_exception():
     payload = json.loads(body)
     assert status == 400 and headers["x-amzn-errortype"] == "AccessDeniedException"
     assert payload["__type"].endswith("#AccessDeniedException")
-    assert payload["Message"].startswith(f"User: {identity.arn} is not authorized to perform: dynamodb:Query on resource")
+    assert payload["Message"].startswith(
+        f"User: {identity.arn} is not authorized to perform: dynamodb:Query on resource"
+    )
