@@ -248,7 +248,8 @@ def _print_banner(info: dict[str, Any], token: str | None, demo_ids: list[str], 
     lines += [
         "Point boto3 (a worker's StatusStore, StatusLambdaClient) at it with local mode's credentials:",
         f"  export AWS_ENDPOINT_URL={info['aws_endpoint_url']} AWS_DEFAULT_REGION={info['region']} "
-        f"AWS_ACCESS_KEY_ID={info['aws_access_key_id']} AWS_SECRET_ACCESS_KEY={info['aws_secret_access_key']}",
+        f"AWS_ACCESS_KEY_ID={info['aws_access_key_id']} AWS_SECRET_ACCESS_KEY='{info['aws_secret_access_key']}' "
+        f"TRANSFLOW_TABLE_NAME={info['table_name']}",
         "",
         "Try:",
         f"  curl -s -H \"Authorization: Bearer $TOKEN\" '{api}/status?assemblyId={example}'",
