@@ -22,6 +22,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from transflow_runtime import assembly_id
 
+from tests import tooling
+
 from .conftest import TEMPLATE, start_local, stop_local
 
 AUDIENCE = "transflow-example-client"  # cdk.json's transflow:oidcAudience
@@ -30,8 +32,8 @@ TOKEN_LIFETIME = 4
 
 @pytest.fixture(scope="module")
 def issuer():
-    mock = pytest.importorskip("oidc_provider_mock")
-    from oidc_provider_mock import _app
+    mock = tooling.module("oidc_provider_mock")
+    _app = tooling.module("oidc_provider_mock._app")
 
     # oidc-provider-mock 0.3 leaves kid out of its id_token headers (the JWK it publishes has one);
     # every real issuer sets it, and API Gateway requires it: give it the kid of its own key.
