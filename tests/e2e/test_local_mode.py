@@ -66,7 +66,7 @@ def settle(local: dict, local_store, receiver) -> None:
     local_store.create(sentinel, user_id="sentinel", template_id=TEMPLATE_OK)
     local_store.complete(sentinel)
     wait_for(lambda: (s := local_store.get(sentinel)) and s.notify_status == "delivered")
-    sqs = boto3.client("sqs", endpoint_url=local["aws_endpoint_url"], region_name=local["region"])
+    sqs = aws_client(local, "sqs")
     names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
 
     def queue_empty() -> bool:
