@@ -17,7 +17,8 @@ const client = new DynamoDBClient({ endpoint, region, credentials: { accessKeyId
 (async () => {
   try {
     const id = "js-sdk-" + Date.now();
-    await client.send(new PutItemCommand({ TableName: table, Item: { assembly_id: { S: id }, note: { S: "from node" } } }));
+    const item = { assembly_id: { S: id }, note: { S: "from node" } };
+    await client.send(new PutItemCommand({ TableName: table, Item: item }));
     const got = await client.send(new GetItemCommand({ TableName: table, Key: { assembly_id: { S: id } } }));
     console.log(JSON.stringify({ ok: true, note: got.Item.note.S }));
   } catch (err) {
@@ -41,5 +42,6 @@ def test_the_javascript_sdk_works_with_the_printed_credentials(local):
 
 
 def test_the_javascript_sdk_is_refused_with_other_credentials(local):
-    assert _run(local, local["aws_access_key_id"], "not-the-secret") == {"ok": False, "name": "InvalidSignatureException"}
+    refused = _run(local, local["aws_access_key_id"], "not-the-secret")
+    assert refused == {"ok": False, "name": "InvalidSignatureException"}
     assert _run(local, "local", "local") == {"ok": False, "name": "UnrecognizedClientException"}
