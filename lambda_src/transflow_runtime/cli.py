@@ -220,6 +220,8 @@ def _print_banner(info: dict[str, Any], token: str | None, demo_ids: list[str], 
     api = info["api_url"]
     if quiet:
         print(api, flush=True)
+        if info.get("unsupported"):  # never silently skipped, even when quiet
+            sys.stderr.write("transflow-status local: not emulated: " + "; ".join(info["unsupported"]) + "\n")
         return
     example = demo_ids[0] if demo_ids else "<assembly id>"
     page = f"{api}/" + (f"#token={token}" if token else "")
