@@ -95,7 +95,8 @@ def _run(endpoint: str, worker: Callable[[Any, str], list[Callable[[], Any]]], p
     dispatcher._sqs_client = sqs
     stream_arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
     pump = StreamPump(boto3.client("dynamodbstreams", endpoint_url=endpoint), stream_arn,
-                      lambda event, context: dispatcher.handler(event, context), filter_patterns=patterns)
+                      lambda event, context: dispatcher.handler(event, context),
+                      filters=[json.dumps(p) for p in patterns])
     store = StatusStore(table, client=dynamodb)
     writes = 0
     for n in range(assemblies):

@@ -2,7 +2,7 @@
 // for JavaScript v3's document client, PutCommand of the seed's fields (no state, version or
 // user_id), then UpdateCommands ending in `SET ok = :ok, ...` or `SET #error = :err, ...`.
 //
-// Environment: ENDPOINT, REGION, TABLE, ASSEMBLY_ID, USER_ID, TEMPLATE_ID, PHASE ("start" or
+// Environment: ENDPOINT, REGION, ACCESS_KEY_ID, SECRET_ACCESS_KEY, TABLE, ASSEMBLY_ID, USER_ID, TEMPLATE_ID, PHASE ("start" or
 // "finish"), OUTCOME ("completed" | "failed", for PHASE=finish), INDEXED=1 to add the top-level
 // user_id the list route's index needs, OWNERLESS=1 to leave user.userId out.
 "use strict";
@@ -14,7 +14,7 @@ const ddb = DynamoDBDocumentClient.from(
   new DynamoDBClient({
     region: env.REGION,
     endpoint: env.ENDPOINT,
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    credentials: { accessKeyId: env.ACCESS_KEY_ID, secretAccessKey: env.SECRET_ACCESS_KEY },
   }),
   { marshallOptions: { removeUndefinedValues: true } },
 );

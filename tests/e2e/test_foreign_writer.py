@@ -13,8 +13,10 @@ import pytest
 
 from tests import tooling
 
-from .conftest import TEMPLATE_OK, token_for
+from .conftest import TEMPLATE, mint_from
 from .test_local_mode import _check_signatures, http, new_id, settle, wait_for
+
+TEMPLATE_OK = TEMPLATE
 
 WRITER = Path(__file__).with_name("seed_writer.js")
 TERMINAL_CACHE_CONTROL = "private, max-age=60"
@@ -30,6 +32,9 @@ def write(local: dict, assembly_id: str, user: str, phase: str, **extra: str) ->
         "USER_ID": user,
         "TEMPLATE_ID": TEMPLATE_OK,
         "PHASE": phase,
+        # Only requests signed with the credentials local mode printed get through.
+        "ACCESS_KEY_ID": local["aws_access_key_id"],
+        "SECRET_ACCESS_KEY": local["aws_secret_access_key"],
         "AWS_EC2_METADATA_DISABLED": "true",
         **extra,
     }
@@ -38,8 +43,12 @@ def write(local: dict, assembly_id: str, user: str, phase: str, **extra: str) ->
     assert done.returncode == 0, done.stderr
 
 
+def token_for(local: dict, user: str) -> str:
+    return mint_from(local, user)
+
+
 def get(local: dict, assembly_id: str, user: str):
-    return http("GET", f"{local['api_url']}/assemblies/{assembly_id}", token_for(user))
+    return http("GET", f"{local['api_url']}/assemblies/{assembly_id}", token_for(local, user))
 
 
 @pytest.mark.parametrize(("outcome", "field", "value"), [("completed", "ok", "ASSEMBLY_COMPLETED"),
@@ -70,7 +79,7 @@ def test_a_seed_style_worker_gets_one_signed_webhook_and_terminal_polling_header
     assert get(local, aid, "someone-else")[0] == 403
     watched = subprocess.run(
         [sys.executable, "-m", "transflow_runtime.cli", "watch", aid, "--api", local["api_url"],
-         "--token", token_for(user), "--timeout", "30"],
+         "--token", token_for(local, user), "--timeout", "30"],
         capture_output=True, text=True, timeout=60,
     )
     assert watched.returncode == {"completed": 0, "failed": 1}[outcome], watched.stdout + watched.stderr
@@ -85,7 +94,7 @@ def test_a_seed_style_item_appears_in_the_list_only_with_a_top_level_user_id(loc
 
     def page(active: bool = False) -> list[str]:
         query = "?active=true" if active else ""
-        status, _, body = http("GET", f"{local['api_url']}/assemblies{query}", token_for(user))
+        status, _, body = http("GET", f"{local['api_url']}/assemblies{query}", token_for(local, user))
         assert status == 200, body
         return [a["assembly_id"] for a in json.loads(body)["assemblies"]]
 
@@ -101,5 +110,5 @@ def test_an_item_without_user_userid_belongs_to_no_one(local):
     for user in ("js-nobody", "", "None"):
         status, _, body = get(local, aid, user or "anyone")
         assert status == 403, body
-    status, _, body = http("GET", f"{local['api_url']}/assemblies", token_for("js-nobody"))
+    status, _, body = http("GET", f"{local['api_url']}/assemblies", token_for(local, "js-nobody"))
     assert status == 200 and json.loads(body)["assemblies"] == []

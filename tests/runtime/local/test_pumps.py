@@ -30,16 +30,14 @@ def _key(record: dict[str, Any]) -> str:
 
 @pytest.fixture
 def stream(moto_endpoint: str) -> tuple[Callable[[str], Any], str]:
-    """A fresh table with its stream: (a function putting an item with the given key, stream ARN).
-
-    The items are created terminal (``ok`` set), so their INSERTs pass the dispatcher's filter."""
+    """A fresh table with its stream: (a function putting an item with the given key, stream ARN)."""
     dynamodb = _client("dynamodb", moto_endpoint)
     name = f"pump-{uuid.uuid4().hex[:8]}"
     create_table(dynamodb, name)
     arn = dynamodb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
 
     def put(key: str, **attributes: Any) -> Any:
-        item = {schema.PARTITION_KEY: {"S": key}, "ok": {"S": schema.OK_COMPLETED}, **attributes}
+        item = {schema.PARTITION_KEY: {"S": key}, **attributes}
         return dynamodb.put_item(TableName=name, Item=item)
 
     return put, arn
@@ -137,11 +135,13 @@ def test_stream_pump_sends_a_dropped_record_to_the_failure_queue_as_lambdas_on_f
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", info[field]), info[field]
 
 
-def test_stream_pump_applies_the_constructs_filter_criteria(moto_endpoint, stream):
-    """Only records that pass terminal.STREAM_FILTER_PATTERNS (the construct's FilterCriteria)
-    invoke the dispatcher; the others are dropped before it, as Lambda drops them."""
+def test_stream_pump_applies_the_constructs_terminal_filter_criteria(moto_endpoint, stream):
+    """With terminal.STREAM_FILTER_PATTERNS (the construct's FilterCriteria) only terminal records
+    by either convention invoke the dispatcher; the others are dropped before it, as Lambda drops them."""
+    from transflow_runtime.terminal import STREAM_FILTER_PATTERNS
+
     put, arn = stream
-    put("done")
+    put("done", ok={"S": schema.OK_COMPLETED})
     put("active", ok={"NULL": True}, state={"S": schema.STATE_EXECUTING})
     put("seed-failed", ok={"NULL": True}, error={"S": "PROCESSING_ERROR"})
     seen: list[str] = []
@@ -150,19 +150,10 @@ def test_stream_pump_applies_the_constructs_filter_criteria(moto_endpoint, strea
         seen.extend(_key(r) for r in event["Records"])
         return {"batchItemFailures": []}
 
-    pump = StreamPump(_client("dynamodbstreams", moto_endpoint), arn, dispatcher, retry_backoff=0)
+    pump = StreamPump(_client("dynamodbstreams", moto_endpoint), arn, dispatcher, retry_backoff=0,
+                      filters=[json.dumps(p) for p in STREAM_FILTER_PATTERNS])
     _run(pump, lambda: pump.filtered_records + len(seen) >= 3)
     assert seen == ["done", "seed-failed"] and pump.filtered_records == 1 and pump.invocations == 1
-
-
-def test_stream_pump_without_filter_patterns_passes_every_record(moto_endpoint, stream):
-    put, arn = stream
-    put("active", ok={"NULL": True})
-    seen: list[str] = []
-    pump = StreamPump(_client("dynamodbstreams", moto_endpoint), arn,
-                      lambda e, _c: seen.extend(_key(r) for r in e["Records"]) or {}, filter_patterns=None)
-    _run(pump, lambda: bool(seen))
-    assert seen == ["active"] and pump.filtered_records == 0
 
 
 def test_stream_pump_retries_as_often_as_the_construct(moto_endpoint):
@@ -211,3 +202,25 @@ def test_sqs_event_source_deletes_all_but_the_reported_failures(webhook_queue):
 
     QueuePoller(sqs, url, "arn:aws:sqs:us-east-1:123456789012:q", handler).tick()
     assert _messages_left(sqs, url) == 1
+
+
+# ------------------------------------------------------------------------------ FilterCriteria
+def test_stream_pump_applies_the_mappings_filter_criteria_as_lambda_does(moto_endpoint, stream, failure_queue):
+    """Lambda "event filtering": a record reaches the function when it matches any filter
+    (EventBridge pattern syntax, here on the new image as in DynamoDB JSON); others are dropped."""
+    put, arn = stream
+    put("plain")
+    put("plain")  # MODIFY of the same item (no state)
+    seen: list[tuple[str, str]] = []
+
+    def dispatcher(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen.extend((r["eventName"], _key(r)) for r in event["Records"])
+        return {"batchItemFailures": []}
+
+    patterns = [json.dumps({"eventName": ["INSERT"]}),
+                json.dumps({"dynamodb": {"NewImage": {"state": {"S": ["ASSEMBLY_COMPLETED"]}}}})]
+    pump = StreamPump(_client("dynamodbstreams", moto_endpoint), arn, dispatcher, filters=patterns,
+                      failure_sqs_client=_client("sqs", moto_endpoint), failure_queue_url=failure_queue)
+    _run(pump, lambda: pump.filtered_records >= 1, ticks=20)
+    assert seen == [("INSERT", "plain")]
+    assert pump.filtered_records == 1
