@@ -36,6 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .. import schema, telemetry
 from ..dynamo import batch_get_items, deserialize_item, encode_cursor, iso_now, item_owner, query_user_items
 from ..errors import StoreError
+from ..limits import LAMBDA_RESPONSE_LIMIT_BYTES, fits_lambda_response
 from ..serialize import js_dumps, public_view
 
 # --- limits ------------------------------------------------------------------------------------
@@ -44,8 +45,6 @@ DEFAULT_LIST_LIMIT = 25
 MAX_LIST_LIMIT = 100
 #: Request bodies above this are refused (a full batch of 100 ids is about 7 KB).
 MAX_BODY_BYTES = 32 * 1024
-#: Lambda's response limit is 6 MB; keep headroom for headers and the JSON envelope.
-MAX_RESPONSE_BYTES = 5_500_000
 #: Anything longer cannot be a DynamoDB partition key we would find (limit 2048 bytes).
 MAX_ID_BYTES = 1024
 MAX_USER_ID_BYTES = 1024
@@ -177,6 +176,17 @@ def _response(status: int, body: str | None, headers: dict[str, str] | None = No
     if body is None:
         merged.pop("Content-Type", None)
     return {"statusCode": status, "headers": merged, "body": body or "", "isBase64Encoded": False}
+
+
+#: A response whose body has at most this many characters fits Lambda's limit whatever they are:
+#: one character serializes to at most 12 bytes (an astral one as two ``\\uXXXX`` escapes), and
+#: the rest of the response (status, this handler's few headers) stays under 8 KB.
+_SURELY_FITS_CHARS = (LAMBDA_RESPONSE_LIMIT_BYTES - 8192) // 12
+
+
+def _fits(response: dict[str, Any]) -> bool:
+    """Whether Lambda returns ``response``, measured as its Python runtime serializes it."""
+    return len(response["body"]) <= _SURELY_FITS_CHARS or fits_lambda_response(response)
 
 
 def _wire(value: Any) -> str:
@@ -339,9 +349,11 @@ def _read_one(
     if _etag_matches(if_none_match, etag):
         _track(assembly_id, user_id, "not_modified", request_id=request_id)
         return _response(304, None, headers), item
-    body = _wire(public_view(item))
+    response = _response(200, _wire(public_view(item)), headers)
+    if not _fits(response):  # a 400 KB item cannot get there; measured all the same
+        raise _HttpError(413, "this status is too large for one response", result="too_large")
     _track(assembly_id, user_id, "found", request_id=request_id)
-    return _response(200, body, headers), item
+    return response, item
 
 
 def _enqueue_replay(config: _Config, assembly_id: str) -> str:
@@ -600,21 +612,24 @@ def _batch(config: _Config, user_id: str, body: dict[str, Any], request_id: str 
     unique = list(dict.fromkeys(ids))
     found = batch_get_items(_dynamodb_client(), config.table_name, unique)
     out: dict[str, Any] = {}
-    counts: dict[str, int] = {}
+    results: dict[str, str] = {}
     for assembly_id in unique:
         item = found.get(assembly_id)
         if item is None:
-            result, out[assembly_id] = "not_found", None
+            results[assembly_id], out[assembly_id] = "not_found", None
         elif item_owner(item) != user_id:
-            result, out[assembly_id] = "forbidden", None  # another user's id reads as null
+            results[assembly_id], out[assembly_id] = "forbidden", None  # another user's id reads as null
         else:
-            result, out[assembly_id] = "found", public_view(item)
-        counts[result] = counts.get(result, 0) + 1
+            results[assembly_id], out[assembly_id] = "found", public_view(item)
+    response = _response(200, _wire({"assemblies": out}))
+    if not _fits(response):
+        # Lambda would refuse the invocation response (API Gateway: a bare 500): say so instead.
+        raise _HttpError(
+            413, "these statuses are too large for one response; request fewer ids at a time", result="too_large"
+        )
+    for assembly_id, result in results.items():
         _track(assembly_id, user_id, result, request_id=request_id)
-    body_text = _wire({"assemblies": out})
-    if len(body_text) > MAX_RESPONSE_BYTES or len(body_text.encode("utf-8", "surrogatepass")) > MAX_RESPONSE_BYTES:
-        raise _HttpError(413, "these statuses are too large for one response; request fewer ids at a time")
-    return _response(200, body_text)
+    return response
 
 
 def _list(config: _Config, user_id: str, query: dict[str, str], request_id: str | None) -> dict[str, Any]:
@@ -629,15 +644,15 @@ def _list(config: _Config, user_id: str, query: dict[str, str], request_id: str 
     except ValueError as exc:
         # Malformed, tampered with, or another user's cursor: never a way into their list.
         raise _HttpError(400, "cursor is invalid" if "cursor" in str(exc) else str(exc)) from None
-    views = [public_view(i) for i in items]
-    body_text = _wire({"assemblies": views, "next_cursor": next_cursor})
-    if len(body_text.encode("utf-8", "surrogatepass")) > MAX_RESPONSE_BYTES:
-        # Items can reach 400 KB each: shorten the page and continue after its last item.
-        while len(views) > 1:
-            views.pop()
-            items.pop()
-            tail = items[-1]
-            next_cursor = encode_cursor(
+    # Each status serialized once: a shorter page (below) only joins fewer of them.
+    views = [_wire(public_view(i)) for i in items]
+
+    def page(count: int) -> dict[str, Any]:
+        """The response holding the first ``count`` items, continuing after the last of them."""
+        cursor = next_cursor
+        if count < len(items):
+            tail = items[count - 1]
+            cursor = encode_cursor(
                 {
                     schema.PARTITION_KEY: {"S": tail[schema.PARTITION_KEY]},
                     schema.USER_ID_ATTRIBUTE: {"S": user_id},
@@ -645,11 +660,27 @@ def _list(config: _Config, user_id: str, query: dict[str, str], request_id: str 
                 },
                 user_id,
             )
-            body_text = _wire({"assemblies": views, "next_cursor": next_cursor})
-            if len(body_text.encode("utf-8", "surrogatepass")) <= MAX_RESPONSE_BYTES:
-                break
+        # Byte for byte what _wire({"assemblies": [...], "next_cursor": cursor}) writes.
+        body = '{"assemblies":[' + ",".join(views[:count]) + '],"next_cursor":' + _wire(cursor) + "}"
+        return _response(200, body)
+
+    response = page(len(items))
+    if items and not _fits(response):
+        # Items reach 400 KB each: the longest page Lambda still returns (one item always fits),
+        # found by bisection; the cursor continues after its last item.
+        fitting, too_many = 1, len(items)
+        response = page(1)
+        if not _fits(response):  # a 400 KB item cannot get there; measured all the same
+            raise _HttpError(413, "a status on this page is too large for one response", result="too_large")
+        while too_many - fitting > 1:
+            middle = (fitting + too_many) // 2
+            candidate = page(middle)
+            if _fits(candidate):
+                fitting, response = middle, candidate
+            else:
+                too_many = middle
     _track(None, user_id, "listed", request_id=request_id, count=1)
-    return _response(200, body_text)
+    return response
 
 
 def _notify(config: _Config, assembly_id: str, user_id: str, request_id: str | None) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from importlib import resources as importlib_resources
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from ..limits import RESPONSE_TOO_LARGE_ERROR, fits_lambda_response
 from ..schema import ROUTES
 from .lambda_context import LocalLambdaContext
 
@@ -296,8 +297,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
             event["requestContext"]["authorizer"] = {"lambda": context}
         try:
             result = gateway.invoke_status(event)
+            fits = fits_lambda_response(result)  # what Lambda would return at all (limits.py)
         except Exception:
             log.exception("status handler raised")
+            self._send_json(500, {"message": "Internal Server Error"})
+            return
+        if not fits:
+            log.error("status function response exceeds Lambda's limit; answering 500 as API Gateway does")
             self._send_json(500, {"message": "Internal Server Error"})
             return
         self._send_lambda_response(result)
@@ -341,11 +347,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._send_json(400, {"Type": "User", "message": f"Unsupported invocation type {invocation_type}"},
                             {"x-amzn-errortype": "InvalidParameterValueException"})
             return
+        function_error = {"x-amz-function-error": "Unhandled", "x-amz-executed-version": "$LATEST"}
         try:
             result = gateway.invoke_status(event)
+            fits = fits_lambda_response(result)
         except Exception as exc:
-            self._send_json(200, {"errorMessage": str(exc), "errorType": type(exc).__name__},
-                            {"x-amz-function-error": "Unhandled", "x-amz-executed-version": "$LATEST"})
+            self._send_json(200, {"errorMessage": str(exc), "errorType": type(exc).__name__}, function_error)
+            return
+        if not fits:  # Lambda's own answer to an oversized response
+            self._send_json(200, RESPONSE_TOO_LARGE_ERROR, function_error)
             return
         self._send(200, json.dumps(result).encode(), {"content-type": "application/json",
                                                        "x-amz-executed-version": "$LATEST"})
