@@ -47,7 +47,6 @@ MAX_LIST_LIMIT = 100
 MAX_BODY_BYTES = 32 * 1024
 #: Anything longer cannot be a DynamoDB partition key we would find (limit 2048 bytes).
 MAX_ID_BYTES = 1024
-MAX_USER_ID_BYTES = 1024
 MAX_HEADER_CHARS = 4096
 
 #: ``Retry-After`` seconds: the seed's recommended polling intervals.
@@ -413,12 +412,11 @@ def _user_id(event: dict[str, Any], config: _Config) -> str:
             claims = jwt.get("claims") if isinstance(jwt, dict) else None
             if isinstance(claims, dict):
                 user = claims.get(config.user_id_claim)
-    if isinstance(user, int) and not isinstance(user, bool):
-        user = str(user)
-    if not isinstance(user, str) or not user.strip():
+    if user is None or user == "":
         raise _HttpError(401, "authentication required", result="unauthorized")
-    if len(user.encode("utf-8", "surrogatepass")) > MAX_USER_ID_BYTES:
-        raise _HttpError(401, "the token's user id is not acceptable", result="unauthorized")
+    problem = schema.user_id_problem(user)  # the authorizer's rule too: never a number made a string
+    if problem is not None:
+        raise _HttpError(401, f"the token's user id {problem}", result="unauthorized")
     return user
 
 
@@ -701,6 +699,21 @@ def _notify(config: _Config, assembly_id: str, user_id: str, request_id: str | N
 
 
 # --- direct invoke -------------------------------------------------------------------------------
+#: Every key a direct invoke may carry. Anything else is refused: a near miss such as ``userID``
+#: would otherwise be ignored, and the call served as a trusted one without a user.
+DIRECT_INVOKE_KEYS = ("assemblyId", "userId", "triggerWebhook", "ifNoneMatch")
+
+
+def _check_direct_keys(event: dict[str, Any]) -> None:
+    unknown = sorted(str(key) for key in event if key not in DIRECT_INVOKE_KEYS)
+    if unknown:
+        shown = ", ".join(json.dumps(key[:64]) for key in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        raise _HttpError(
+            400, f"unknown key{'s' if len(unknown) > 1 else ''} in the event: {shown}; "
+            f"a direct invoke takes only {', '.join(DIRECT_INVOKE_KEYS)}",
+        )
+
+
 def _handle_direct(event: Any, request_id: str | None) -> dict[str, Any]:
     user_id: str | None = None
     assembly_id: str | None = None
@@ -708,17 +721,17 @@ def _handle_direct(event: Any, request_id: str | None) -> dict[str, Any]:
         config = _config()
         if not isinstance(event, dict):
             raise _HttpError(400, "the event must be a JSON object with assemblyId")
-        raw_user = event.get("userId", event.get("user_id"))
-        if raw_user is None and ("userId" in event or "user_id" in event):
+        _check_direct_keys(event)
+        raw_user = event.get("userId")
+        if raw_user is None and "userId" in event:
             # An explicit null is most likely a proxy that lost the user: fail closed, not open.
             raise _HttpError(400, "userId must be a non-empty string when given; omit it for a trusted caller")
         if raw_user is not None:
-            if isinstance(raw_user, int) and not isinstance(raw_user, bool):
-                raw_user = str(raw_user)
-            if not isinstance(raw_user, str) or not raw_user.strip():
+            problem = schema.user_id_problem(raw_user)
+            if problem in ("is not a string", "is empty"):
                 raise _HttpError(400, "userId must be a non-empty string when given")
-            if len(raw_user.encode("utf-8", "surrogatepass")) > MAX_USER_ID_BYTES:
-                raise _HttpError(400, "userId is too long")
+            if problem is not None:
+                raise _HttpError(400, f"userId {problem}")
             user_id = raw_user
         trigger = event.get("triggerWebhook", False)
         if trigger is None:
@@ -728,7 +741,7 @@ def _handle_direct(event: Any, request_id: str | None) -> dict[str, Any]:
         if_none_match = event.get("ifNoneMatch")
         if if_none_match is not None and not isinstance(if_none_match, str):
             raise _HttpError(400, "ifNoneMatch must be a string")
-        assembly_id = _check_id(event.get("assemblyId", event.get("assembly_id")), config)
+        assembly_id = _check_id(event.get("assemblyId"), config)
         response, item = _read_one(
             config, assembly_id, user_id,
             enforce_owner=user_id is not None,  # without userId the IAM caller is trusted
