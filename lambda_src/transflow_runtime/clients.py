@@ -55,7 +55,8 @@ class AccessDeniedError(StatusClientError):
 
 
 class _DeadlineReached(Exception):
-    """Internal: ``wait``'s deadline comes before the next request could be answered."""
+    """Internal: ``wait``'s deadline comes before the next request could be answered; the
+    message says what the last attempt ran into, if anything."""
 
 
 class StatusTimeoutError(StatusClientError, TimeoutError):
@@ -256,33 +257,33 @@ class StatusClient:
                 hdrs = {k.lower(): v for k, v in (exc.headers or {}).items()}
                 response = _Response(exc.code, hdrs, body)
             except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:  # incl. timeouts
-                refused = isinstance(getattr(exc, "reason", exc), ConnectionRefusedError)
-                if attempt < self.max_retries and (idempotent or refused):
-                    self._pause(self._backoff(attempt), deadline)
+                reason = getattr(exc, "reason", exc)
+                unreachable = f"cannot reach the status API ({reason})"
+                if attempt < self.max_retries and (idempotent or isinstance(reason, ConnectionRefusedError)):
+                    self._pause(self._backoff(attempt), deadline, unreachable)
                     attempt += 1
                     continue
                 if deadline is not None and deadline - self._clock() <= 0:
-                    raise _DeadlineReached() from exc
-                reason = getattr(exc, "reason", exc)
-                raise StatusClientError(f"{method} {path}: cannot reach the status API ({reason})") from exc
+                    raise _DeadlineReached(unreachable) from exc
+                raise StatusClientError(f"{method} {path}: {unreachable}") from exc
             retryable = response.status in (_TRANSIENT_STATUSES if idempotent else _NOT_PROCESSED_STATUSES)
             if retryable and attempt < self.max_retries:
                 delay = max(self._backoff(attempt), _retry_after(response.headers) or 0)
                 if deadline is None and delay > self.max_retry_delay:
                     return response  # the server asks for a longer pause than a call may take
-                self._pause(delay, deadline)
+                self._pause(delay, deadline, f"the status API answered {response.status}")
                 attempt += 1
                 continue
             return response
 
-    def _pause(self, delay: float, deadline: float | None) -> None:
+    def _pause(self, delay: float, deadline: float | None, why: str) -> None:
         """Sleep before a retry; when the retry would come too late, sleep to the deadline and
-        raise ``_DeadlineReached``."""
+        raise ``_DeadlineReached`` saying ``why`` a retry was needed."""
         if deadline is not None:
             remaining = deadline - self._clock()
             if delay >= remaining:
                 self._sleep(max(0.0, remaining))
-                raise _DeadlineReached()
+                raise _DeadlineReached(why)
         self._sleep(delay)
 
     def _read_body(self, raw: Any, deadline: float | None) -> bytes:
@@ -454,8 +455,10 @@ class StatusClient:
         while True:
             try:
                 code, status, retry_after = self._fetch(assembly_id, deadline)
-            except _DeadlineReached:
-                raise StatusTimeoutError(f"assembly {assembly_id} did not finish within {timeout} s", last) from None
+            except _DeadlineReached as exc:
+                cause = f"; the last attempt: {exc}" if str(exc) else ""
+                message = f"assembly {assembly_id} did not finish within {timeout} s{cause}"
+                raise StatusTimeoutError(message, last) from None
             if code == 404:
                 not_found_interval = min(not_found_interval * not_found_backoff, not_found_max_interval)
                 delay = not_found_interval
