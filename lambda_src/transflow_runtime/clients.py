@@ -449,7 +449,8 @@ class StatusClient:
         trickles its answer.
         """
         assembly_id = self._check_id(assembly_id)
-        deadline = None if timeout is None else self._clock() + timeout
+        # No timeout: no deadline, and a long Retry-After is honoured (not capped by max_retry_delay).
+        deadline = math.inf if timeout is None else self._clock() + timeout
         not_found_interval = active_interval
         last: AssemblyStatus | None = None
         while True:

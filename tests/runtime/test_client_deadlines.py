@@ -172,3 +172,10 @@ def test_a_retry_after_within_max_retry_delay_is_honoured_and_an_http_date_is_un
     sleeps = Sleeps()
     StatusClient(httpserver.url_for("/"), "tok", sleep=sleeps).get(ID)
     assert sleeps[0] == 45 and 20 < sleeps[1] <= 31
+
+
+def test_wait_without_a_timeout_honours_a_long_retry_after_as_asked(httpserver):
+    serve(httpserver, Script(unavailable("120"), reply(200, status_doc("ASSEMBLY_COMPLETED", ok="ASSEMBLY_COMPLETED"))))
+    sleeps = Sleeps()
+    final = StatusClient(httpserver.url_for("/"), "tok", sleep=sleeps).wait(ID)
+    assert final.ok == "ASSEMBLY_COMPLETED" and sleeps == [120]
