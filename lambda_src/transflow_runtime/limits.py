@@ -58,6 +58,13 @@ def invocation_response_bytes(response: Any, *, execution_env: str | None = None
     return len(text.encode("utf-8", "surrogatepass"))
 
 
+def json_string_bytes(text: str, *, execution_env: str | None = None) -> int:
+    """The bytes ``text`` takes inside a JSON string of the runtime's serialization, quotes
+    excluded. Escaping is per character, so the figure for a concatenation is the sum of its
+    parts' figures: a response assembled from pieces can be sized without serializing it whole."""
+    return len(json.dumps(text, ensure_ascii=escapes_non_ascii(execution_env)).encode("utf-8", "surrogatepass")) - 2
+
+
 def fits_lambda_response(response: Mapping[str, Any] | Any, *, execution_env: str | None = None) -> bool:
     """Whether Lambda would return ``response`` (at most ``LAMBDA_RESPONSE_LIMIT_BYTES``)."""
     return invocation_response_bytes(response, execution_env=execution_env) <= LAMBDA_RESPONSE_LIMIT_BYTES

@@ -16,7 +16,7 @@ import random
 
 import pytest
 from awslambdaric.lambda_runtime_marshaller import to_json
-from transflow_runtime.limits import LAMBDA_RESPONSE_LIMIT_BYTES, invocation_response_bytes
+from transflow_runtime.limits import LAMBDA_RESPONSE_LIMIT_BYTES, invocation_response_bytes, json_string_bytes
 
 from tests.runtime.status_support import (
     aid,
@@ -62,6 +62,18 @@ def test_the_measure_is_the_python_runtimes_serialized_size(monkeypatch, env):
         measured = invocation_response_bytes(response)
         assert measured == lambda_bytes(response, monkeypatch, env), repr(response)
         assert invocation_response_bytes(response, execution_env=env or "") == measured
+
+
+@pytest.mark.parametrize("env", EXECUTION_ENVS)
+def test_a_body_sized_from_its_pieces_is_the_runtimes_size_of_the_whole(monkeypatch, env):
+    """The list route sizes a page from its statuses' sizes: escaping is per character."""
+    rng = random.Random(f"pieces-{env}")
+    set_env(monkeypatch, env)
+    for _ in range(100):
+        pieces = ["".join(rng.choice(NASTY) for _ in range(rng.randrange(0, 50))) for _ in range(rng.randrange(1, 8))]
+        response = {"statusCode": 200, "body": ""}
+        expected = invocation_response_bytes(response) + sum(json_string_bytes(p) for p in pieces)
+        assert lambda_bytes({**response, "body": "".join(pieces)}, monkeypatch, env) == expected
 
 
 def test_quotes_in_the_body_count_twice_and_non_ascii_depends_on_the_runtime():

@@ -36,7 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .. import schema, telemetry
 from ..dynamo import batch_get_items, deserialize_item, encode_cursor, iso_now, item_owner, query_user_items
 from ..errors import StoreError
-from ..limits import LAMBDA_RESPONSE_LIMIT_BYTES, fits_lambda_response
+from ..limits import LAMBDA_RESPONSE_LIMIT_BYTES, fits_lambda_response, invocation_response_bytes, json_string_bytes
 from ..serialize import js_dumps, public_view
 
 # --- limits ------------------------------------------------------------------------------------
@@ -645,38 +645,42 @@ def _list(config: _Config, user_id: str, query: dict[str, str], request_id: str 
     # Each status serialized once: a shorter page (below) only joins fewer of them.
     views = [_wire(public_view(i)) for i in items]
 
+    def cursor_after(count: int) -> str | None:
+        if count == len(items):
+            return next_cursor
+        tail = items[count - 1]
+        return encode_cursor(
+            {
+                schema.PARTITION_KEY: {"S": tail[schema.PARTITION_KEY]},
+                schema.USER_ID_ATTRIBUTE: {"S": user_id},
+                schema.CREATED_AT_ATTRIBUTE: {"S": tail[schema.CREATED_AT_ATTRIBUTE]},
+            },
+            user_id,
+        )
+
     def page(count: int) -> dict[str, Any]:
         """The response holding the first ``count`` items, continuing after the last of them."""
-        cursor = next_cursor
-        if count < len(items):
-            tail = items[count - 1]
-            cursor = encode_cursor(
-                {
-                    schema.PARTITION_KEY: {"S": tail[schema.PARTITION_KEY]},
-                    schema.USER_ID_ATTRIBUTE: {"S": user_id},
-                    schema.CREATED_AT_ATTRIBUTE: {"S": tail[schema.CREATED_AT_ATTRIBUTE]},
-                },
-                user_id,
-            )
         # Byte for byte what _wire({"assemblies": [...], "next_cursor": cursor}) writes.
-        body = '{"assemblies":[' + ",".join(views[:count]) + '],"next_cursor":' + _wire(cursor) + "}"
+        body = '{"assemblies":[' + ",".join(views[:count]) + '],"next_cursor":' + _wire(cursor_after(count)) + "}"
         return _response(200, body)
 
     response = page(len(items))
-    if items and not _fits(response):
-        # Items reach 400 KB each: the longest page Lambda still returns (one item always fits),
-        # found by bisection; the cursor continues after its last item.
-        fitting, too_many = 1, len(items)
-        response = page(1)
+    if items and len(response["body"]) > _SURELY_FITS_CHARS:
+        # Items reach 400 KB each: the longest page Lambda still returns. Its size is summed from
+        # each status's serialized size (escaping is per character), then checked whole once.
+        envelope = invocation_response_bytes(_response(200, "")) + json_string_bytes('{"assemblies":[')
+        sizes = [json_string_bytes(v) + 1 for v in views]  # + the comma that follows it
+        count, total = len(items), envelope + sum(sizes) - 1
+        while count > 1:
+            tail = json_string_bytes('],"next_cursor":' + _wire(cursor_after(count)) + "}")
+            if total + tail <= LAMBDA_RESPONSE_LIMIT_BYTES:
+                break
+            count -= 1
+            total -= sizes[count]
+        if count < len(items):
+            response = page(count)
         if not _fits(response):  # a 400 KB item cannot get there; measured all the same
             raise _HttpError(413, "a status on this page is too large for one response", result="too_large")
-        while too_many - fitting > 1:
-            middle = (fitting + too_many) // 2
-            candidate = page(middle)
-            if _fits(candidate):
-                fitting, response = middle, candidate
-            else:
-                too_many = middle
     _track(None, user_id, "listed", request_id=request_id, count=1)
     return response
 
