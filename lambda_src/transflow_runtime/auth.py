@@ -220,8 +220,10 @@ def mint_token(
 ) -> str:
     """An HS256 token for ``user_id`` (development, tests, local mode), valid for ``ttl`` seconds."""
     problem = user_id_problem(user_id)
+    if problem in ("is not a string", "is empty"):
+        raise ValueError("user_id must be a non-empty string")
     if problem is not None:
-        raise ValueError(f"user_id {problem}" if problem != "is empty" else "user_id must be a non-empty string")
+        raise ValueError(f"user_id {problem}")
     if ttl <= 0:
         raise ValueError("ttl must be positive")
     issued = int(time.time() if now is None else now)

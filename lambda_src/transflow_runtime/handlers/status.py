@@ -412,11 +412,11 @@ def _user_id(event: dict[str, Any], config: _Config) -> str:
             claims = jwt.get("claims") if isinstance(jwt, dict) else None
             if isinstance(claims, dict):
                 user = claims.get(config.user_id_claim)
-    if user is None or user == "":
-        raise _HttpError(401, "authentication required", result="unauthorized")
     problem = schema.user_id_problem(user)  # the authorizer's rule too: never a number made a string
-    if problem is not None:
-        raise _HttpError(401, f"the token's user id {problem}", result="unauthorized")
+    if problem in ("is not a string", "is empty"):  # None, blank, a number, a list: no usable identity
+        raise _HttpError(401, "authentication required", result="unauthorized")
+    if problem is not None:  # too long, not UTF-8
+        raise _HttpError(401, "the token's user id is not acceptable", result="unauthorized")
     return user
 
 
