@@ -29,14 +29,6 @@ LAMBDA_RESPONSE_LIMIT_BYTES = 6_291_556
 #: A runtime missing here is measured with the escapes: never smaller than the truth.
 RAW_UTF8_EXECUTION_ENVS = frozenset(f"AWS_Lambda_python3.{minor}" for minor in (12, 13, 14, 15))
 
-#: What Lambda answers (with ``X-Amz-Function-Error: Unhandled``) for a response over the limit.
-RESPONSE_TOO_LARGE_ERROR = {
-    "errorMessage": "Response payload size exceeded maximum allowed payload size "
-    f"({LAMBDA_RESPONSE_LIMIT_BYTES} bytes).",
-    "errorType": "Function.ResponseSizeTooLarge",
-}
-
-
 def escapes_non_ascii(execution_env: str | None = None) -> bool:
     """Whether the Python runtime writes non-ASCII characters as ``\\uXXXX`` escapes.
 

@@ -15,21 +15,19 @@ import uuid
 
 from transflow_runtime import StatusClient, StatusLambdaClient
 
-from .conftest import TEMPLATE_OK, token_for
+from .conftest import TEMPLATE, aws_client, mint_from
 from .test_local_mode import http, new_id
 
 QUOTES = '"' * 190_000  # StatusStore.create's size estimate counts each quote twice
 
 
 def test_a_batch_over_the_limit_is_413_and_the_client_splits_it_and_the_list_pages(local, local_store):
-    import boto3
-
     user = f"quotes-{uuid.uuid4().hex[:8]}"
-    ids = [new_id(TEMPLATE_OK, user) for _ in range(10)]
+    ids = [new_id(TEMPLATE, user) for _ in range(10)]
     for ident in ids:
-        local_store.create(ident, user_id=user, template_id=TEMPLATE_OK,
+        local_store.create(ident, user_id=user, template_id=TEMPLATE,
                            uploads=[{"id": "u1", "name": "a.wav", "size": 1, "meta": {"notes": QUOTES}}])
-    token = token_for(user)
+    token = mint_from(local, user)
 
     status, _headers, body = http("POST", f"{local['api_url']}/status/batch", token, {"assemblyIds": ids})
     assert status == 413
@@ -45,6 +43,6 @@ def test_a_batch_over_the_limit_is_413_and_the_client_splits_it_and_the_list_pag
     listed = [s.assembly_id for s in client.iter_assemblies(page_size=10)]
     assert sorted(listed) == sorted(ids) and len(listed) == 10
 
-    lam = boto3.client("lambda", endpoint_url=local["aws_endpoint_url"], region_name=local["region"])
+    lam = aws_client(local, "lambda")
     single = StatusLambdaClient(local["status_function_name"], client=lam).get_status(ids[0], user)
     assert single.success and single.status.uploads[0].meta["notes"] == QUOTES

@@ -28,6 +28,7 @@ BAD_VALUES = {
         "--ttl": ["0", "-1", "abc", "1.5", "", "1e3"],
         "--issuer": [""],
         "--audience": [""],
+        "--api": ["ftp://x", "", "http://"],
     },
     "watch": {
         "--api": ["ftp://x", "", "http://", "http://host:99999", "localhost:8787", "http://[::1", "x"],
@@ -43,6 +44,11 @@ BAD_VALUES = {
         "--webhook-secret": [""],
         "--host": [""],
         "--ready-file": [""],
+        "--app": [""],
+        "--stack": [""],
+        "--instance": [""],
+        "--oidc-issuer": ["ftp://x", "", "https://"],
+        "--parameter": ["noequals", "=value"],
     },
     "redrive": {
         "--dlq-arn": ["", "nope", "arn:aws:sqs:us-east-1:123:q", "arn:aws:sns:us-east-1:123456789012:t",

@@ -1,7 +1,7 @@
-"""Local mode refuses a status-function response exactly where Lambda would.
+"""Local mode refuses a status-function response exactly where Lambda would, on both paths.
 
 AWS Lambda quotas (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html):
-"Invocation payload (request and response): 6 MB each for synchronous" — 6,291,556 bytes of the
+"Invocation payload (request and response): 6 MB each for synchronous" - 6,291,556 bytes of the
 return value as the Python runtime serializes it. Over it, Invoke answers a function error
 (``X-Amz-Function-Error: Unhandled``, ``Function.ResponseSizeTooLarge``) and the HTTP API, whose
 integration then fails, answers ``500 {"message":"Internal Server Error"}``. The sizes here are
@@ -10,82 +10,61 @@ computed with Lambda's own marshaller (awslambdaric), not with the code under te
 
 from __future__ import annotations
 
-import http.client
 import json
-from typing import Any
+import urllib.error
+import urllib.request
+from pathlib import Path
 
-import boto3
-import pytest
 from awslambdaric.lambda_runtime_marshaller import to_json
-from transflow_runtime import StatusLambdaClient
 from transflow_runtime.limits import LAMBDA_RESPONSE_LIMIT_BYTES
-from transflow_runtime.local.gateway import LocalGateway
+from transflow_runtime.local.runner import LocalStack
+from transflow_runtime.local.settings import LocalSettings
+
+REPO = Path(__file__).resolve().parents[3]
 
 
-def response_of_size(size: int) -> dict[str, Any]:
-    """A payload-2.0 response whose serialized invocation response is exactly ``size`` bytes:
+def sized(size: int) -> tuple[dict[str, int], dict]:
+    """(handler parameters, the response it returns) for an invocation response of ``size`` bytes:
     a body of quotes (2 bytes each once serialized), then a space when the gap is odd."""
-    response = {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": "",
-                "isBase64Encoded": False}
-    gap = size - len(to_json(response).encode())
-    response["body"] = '"' * (gap // 2) + " " * (gap % 2)
+    empty = {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": "", "isBase64Encoded": False}
+    gap = size - len(to_json(empty).encode())
+    params = {"quotes": gap // 2, "spaces": gap % 2}
+    response = {**empty, "body": '"' * params["quotes"] + " " * params["spaces"]}
     assert len(to_json(response).encode()) == size
-    return response
+    return params, response
 
 
-class Fixed:
-    def __init__(self) -> None:
-        self.response: dict[str, Any] = {}
+def test_invoke_and_the_http_api_serve_exactly_the_limit_and_refuse_one_byte_more(template_copy, monkeypatch):
+    stack, instance = template_copy
+    for resource in stack.template["Resources"].values():
+        if (resource.get("Metadata") or {}).get("transflow:part") == "status-function":
+            resource["Properties"]["Handler"] = "tests.runtime.local.fault_handlers.sized"
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    with LocalStack(LocalSettings(port=0), template=(stack, instance)) as local:
+        lam = local.client("lambda")
+        name = local.info["status_function_name"]
+        token = local.mint("limits-user")
 
-    def __call__(self, event: Any, context: Any) -> dict[str, Any]:
-        return self.response
+        def get(params: dict[str, int]) -> tuple[int, bytes]:
+            query = "&".join(f"{k}={v}" for k, v in params.items())
+            request = urllib.request.Request(f"{local.info['api_url']}/status?{query}",
+                                             headers={"Authorization": f"Bearer {token}"})
+            try:
+                with urllib.request.urlopen(request, timeout=60) as answer:
+                    return answer.status, answer.read()
+            except urllib.error.HTTPError as error:
+                return error.code, error.read()
 
+        params, response = sized(LAMBDA_RESPONSE_LIMIT_BYTES)
+        fine = lam.invoke(FunctionName=name, Payload=json.dumps(params).encode())
+        assert "FunctionError" not in fine and json.loads(fine["Payload"].read()) == response
+        assert get(params) == (200, response["body"].encode())
 
-@pytest.fixture
-def gateway():
-    handler = Fixed()
-    gw = LocalGateway(host="127.0.0.1", port=0, status_handler=handler, authorizer_handler=None,
-                      status_function_name="fn-under-test")
-    gw.start()
-    gw.handler = handler  # type: ignore[attr-defined]
-    yield gw
-    gw.stop()
-
-
-def http_get(gw: LocalGateway) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=30)
-    connection.request("POST", "/status/batch", body=b'{"assemblyIds": ["x"]}')
-    answer = connection.getresponse()
-    return answer.status, answer.read()
-
-
-def invoke(gw: LocalGateway) -> dict[str, Any]:
-    client = boto3.client("lambda", endpoint_url=gw.url, region_name="us-east-1",
-                          aws_access_key_id="local", aws_secret_access_key="local")
-    response = client.invoke(FunctionName="fn-under-test", Payload=b'{"assemblyId": "x"}')
-    return {**response, "Payload": json.loads(response["Payload"].read())}
-
-
-def test_the_http_api_serves_a_response_of_exactly_the_limit_and_answers_500_one_byte_over(gateway):
-    gateway.handler.response = response_of_size(LAMBDA_RESPONSE_LIMIT_BYTES)
-    status, body = http_get(gateway)
-    assert status == 200 and body == gateway.handler.response["body"].encode()
-    gateway.handler.response = response_of_size(LAMBDA_RESPONSE_LIMIT_BYTES + 1)
-    assert http_get(gateway) == (500, b'{"message": "Internal Server Error"}')
-
-
-def test_invoke_returns_a_response_of_exactly_the_limit_and_a_function_error_one_byte_over(gateway):
-    gateway.handler.response = response_of_size(LAMBDA_RESPONSE_LIMIT_BYTES)
-    fine = invoke(gateway)
-    assert "FunctionError" not in fine and fine["Payload"] == gateway.handler.response
-    gateway.handler.response = response_of_size(LAMBDA_RESPONSE_LIMIT_BYTES + 1)
-    refused = invoke(gateway)
-    assert refused["StatusCode"] == 200 and refused["FunctionError"] == "Unhandled"
-    assert refused["Payload"] == {
-        "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
-        "errorType": "Function.ResponseSizeTooLarge",
-    }
-    client = boto3.client("lambda", endpoint_url=gateway.url, region_name="us-east-1",
-                          aws_access_key_id="local", aws_secret_access_key="local")
-    result = StatusLambdaClient("fn-under-test", client=client).get_status("x")
-    assert not result.success and "exceeded maximum allowed payload size" in (result.error or "")
+        over, _ = sized(LAMBDA_RESPONSE_LIMIT_BYTES + 1)
+        refused = lam.invoke(FunctionName=name, Payload=json.dumps(over).encode())
+        assert refused["StatusCode"] == 200 and refused["FunctionError"] == "Unhandled"
+        error = json.loads(refused["Payload"].read())
+        assert error["errorType"] == "Function.ResponseSizeTooLarge"
+        assert "exceeded maximum allowed payload size (6291556 bytes)" in error["errorMessage"]
+        status, body = get(over)
+        assert status == 500 and json.loads(body) == {"message": "Internal Server Error"}
