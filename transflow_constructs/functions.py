@@ -14,13 +14,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from .bundling import runtime_code
 
 #: Lambda refuses a function whose environment variables total more than 4 KB ("keys, values and
 #: encoding overhead"), but only at deploy time; ``TransflowFunction`` refuses it at synth.
@@ -45,9 +47,19 @@ def estimated_environment_bytes(environment: Mapping[str, str]) -> int:
     return len(json.dumps(concrete, separators=(",", ":"), ensure_ascii=False).encode())
 
 
+#: The runtime every function uses unless ``runtime=`` says otherwise (see ``acknowledge_pinned_runtime``).
+DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_13
+DEFAULT_MEMORY_SIZE = 256
+DEFAULT_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+
+
 @dataclass(frozen=True)
 class FunctionSettings:
-    """Settings shared by every function of one ``TransflowStatus``."""
+    """Settings shared by every function of one ``TransflowStatus``.
+
+    ``environment`` holds the variables every function gets (the metrics namespace and the
+    instance id its telemetry carries); each function adds its own.
+    """
 
     code: lambda_.Code
     runtime: lambda_.Runtime
@@ -56,6 +68,37 @@ class FunctionSettings:
     tracing: lambda_.Tracing
     log_retention: logs.RetentionDays
     log_removal_policy: cdk.RemovalPolicy
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        runtime: lambda_.Runtime,
+        architecture: lambda_.Architecture,
+        memory_size: int,
+        tracing: lambda_.Tracing,
+        log_retention: logs.RetentionDays,
+        log_removal_policy: cdk.RemovalPolicy,
+        environment: Mapping[str, str],
+    ) -> FunctionSettings:
+        """Validated settings (no resource is created): the asset is built for ``runtime``/``architecture``."""
+        if log_retention == logs.RetentionDays.INFINITE:
+            raise ValueError(
+                "log_retention must be finite (RetentionDays.INFINITE keeps logs, and their cost, forever)"
+            )
+        if not 128 <= memory_size <= 10240:
+            raise ValueError(f"memory_size must be between 128 and 10240 MB, got {memory_size}")
+        return cls(
+            code=runtime_code(architecture, runtime),
+            runtime=runtime,
+            architecture=architecture,
+            memory_size=memory_size,
+            tracing=tracing,
+            log_retention=log_retention,
+            log_removal_policy=log_removal_policy,
+            environment=dict(environment),
+        )
 
 
 class TransflowFunction(Construct):
@@ -79,6 +122,7 @@ class TransflowFunction(Construct):
         environment_hint: str = "",
     ) -> None:
         super().__init__(scope, construct_id)
+        environment = {**settings.environment, **environment}
         size = estimated_environment_bytes(environment)
         if size > LAMBDA_ENVIRONMENT_LIMIT_BYTES:
             message = (
@@ -131,6 +175,8 @@ class TransflowFunction(Construct):
         self.tracing_policy: iam.Policy | None = None
         if settings.tracing != lambda_.Tracing.DISABLED:
             self._enable_tracing(settings.tracing)
+        if settings.runtime.name == DEFAULT_RUNTIME.name and _newest_python().name != DEFAULT_RUNTIME.name:
+            _acknowledge_pinned_runtime(self.function)
 
     def _enable_tracing(self, tracing: lambda_.Tracing) -> None:
         """Tracing with its X-Ray statement in a policy of its own.
@@ -168,3 +214,26 @@ class TransflowFunction(Construct):
                 ),
             )
         )
+
+
+def _newest_python() -> lambda_.Runtime:
+    def version(rt: lambda_.Runtime) -> tuple[int, ...]:
+        return tuple(int(part) for part in rt.name.removeprefix("python").split(".") if part.isdigit())
+
+    pythons = [rt for rt in lambda_.Runtime.ALL if re.fullmatch(r"python\d+\.\d+", rt.name)]
+    return max(pythons, key=version)
+
+
+def _acknowledge_pinned_runtime(function: lambda_.Function) -> None:
+    cdk.Validations.of(function).acknowledge(
+        cdk.Acknowledgment(
+            id="AwsSolutions-L1",
+            reason=(
+                f"The default runtime {DEFAULT_RUNTIME.name} is a supported, AWS-patched Lambda runtime. It is the "
+                "default because it is the newest Python this project's real-import test of the bundle runs on "
+                "(every handler imported with only the bundle and boto3); the bundler builds the wheels for "
+                "whatever runtime is passed, so a newer one is opt-in via runtime=. This acknowledgment is only "
+                "added for the default; any other non-latest runtime is reported."
+            ),
+        )
+    )

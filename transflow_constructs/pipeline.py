@@ -1,0 +1,147 @@
+"""The webhook pipeline part: table stream -> dispatcher -> webhook queue -> webhook function -> receiver.
+
+``WebhookPipeline`` creates the queues, both functions with their policies, and both event
+source mappings, from already validated ``WebhookOptions``. Construct ids (``Webhooks``,
+``DispatcherFunction``, ``StreamMapping``, ``WebhookFunction``, ``WebhookQueueMapping``) are
+created directly in the ``TransflowStatus`` scope and are part of the logical id contract.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+from transflow_runtime import schema
+
+from ._policies import queue_send_statements, secret_statements
+from .functions import FunctionSettings, TransflowFunction
+from .queues import WebhookQueues
+from .table import TablePart
+from .webhook_config import WEBHOOK_ENVIRONMENT_HINT, WebhookOptions, webhook_environment
+
+DISPATCHER_TIMEOUT = cdk.Duration.seconds(30)
+#: Messages per webhook function invocation (SQS standard queue; more needs a batching window).
+WEBHOOK_BATCH_SIZE = 10
+
+
+@jsii.implements(lambda_.IEventSourceDlq)
+class _QueueDestination:
+    """``on_failure`` destination without ``SqsDlq``'s implicit grant (the policy is written explicitly)."""
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self._queue = queue
+
+    def bind(
+        self, _target: lambda_.IEventSourceMapping, _target_handler: lambda_.IFunction
+    ) -> lambda_.DlqDestinationConfig:
+        return lambda_.DlqDestinationConfig(destination=self._queue.queue_arn)
+
+
+class WebhookPipeline:
+    """Queues, dispatcher and webhook function of one ``TransflowStatus``, created in ``scope``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        options: WebhookOptions,
+        *,
+        table: TablePart,
+        settings: FunctionSettings,
+    ) -> None:
+        self.options = options
+        key = options.queue_encryption_key
+        self.queues = WebhookQueues(
+            scope,
+            "Webhooks",
+            attempts=options.attempts,
+            function_timeout=options.webhook_function_timeout,
+            encryption_key=key,
+            dead_letter_removal_policy=table.options.data_removal_policy,
+        )
+        self.webhook_queue: sqs.Queue = self.queues.queue
+        self.dead_letter_queue: sqs.Queue = self.queues.dead_letter_queue
+        self.stream_failure_queue: sqs.Queue = self.queues.stream_failure_queue
+
+        # ---- table stream -> dispatcher -> webhook queue ----
+        self.dispatcher = TransflowFunction(
+            scope,
+            "DispatcherFunction",
+            settings=settings,
+            handler=schema.HANDLER_DISPATCHER,
+            description="Transflow: table stream -> webhook queue (terminal transitions only)",
+            timeout=DISPATCHER_TIMEOUT,
+            # Everything it needs comes in the stream records: no table name.
+            environment={schema.ENV_WEBHOOK_QUEUE_URL: self.webhook_queue.queue_url},
+            statements=[
+                *table.stream_statements(),
+                *self.enqueue_statements(),
+                *queue_send_statements("SendToStreamFailureQueue", self.stream_failure_queue, key),
+            ],
+        )
+        self.stream_mapping = lambda_.EventSourceMapping(
+            scope,
+            "StreamMapping",
+            target=self.dispatcher.function,
+            event_source_arn=table.stream_arn,
+            starting_position=options.stream_starting_position or table.default_starting_position,
+            batch_size=options.stream_batch_size,
+            bisect_batch_on_error=True,
+            retry_attempts=options.stream_retry_attempts,
+            report_batch_item_failures=True,
+            on_failure=_QueueDestination(self.stream_failure_queue),
+            filters=[lambda_.FilterCriteria.filter({"eventName": lambda_.FilterRule.or_("INSERT", "MODIFY")})],
+        )
+        # The mapping validates its permissions when it is created.
+        self.stream_mapping.node.add_dependency(self.dispatcher.policy)
+
+        # ---- webhook queue -> webhook function -> receivers ----
+        self.webhook = TransflowFunction(
+            scope,
+            "WebhookFunction",
+            settings=settings,
+            handler=schema.HANDLER_WEBHOOK,
+            description="Transflow: signed webhook delivery with retries",
+            timeout=options.webhook_function_timeout,
+            environment=webhook_environment(
+                options.settings(),
+                table_name=table.table.table_name,
+                queue_url=self.webhook_queue.queue_url,
+                dlq_url=self.dead_letter_queue.queue_url,
+            ),
+            environment_hint=WEBHOOK_ENVIRONMENT_HINT,
+            statements=[
+                *table.delivery_statements(),
+                iam.PolicyStatement(
+                    sid="ConsumeWebhookQueue",
+                    actions=[
+                        "sqs:ReceiveMessage",
+                        "sqs:DeleteMessage",
+                        "sqs:GetQueueAttributes",
+                        "sqs:ChangeMessageVisibility",
+                    ],
+                    resources=[self.webhook_queue.queue_arn],
+                ),
+                *queue_send_statements("SendToDeadLetterQueue", self.dead_letter_queue, key),
+                *secret_statements("ReadWebhookSecrets", options.secrets),
+            ],
+        )
+        self.webhook_mapping = lambda_.EventSourceMapping(
+            scope,
+            "WebhookQueueMapping",
+            target=self.webhook.function,
+            event_source_arn=self.webhook_queue.queue_arn,
+            batch_size=WEBHOOK_BATCH_SIZE,
+            report_batch_item_failures=True,
+            max_concurrency=options.max_concurrency,
+        )
+        self.webhook_mapping.node.add_dependency(self.webhook.policy)
+
+    def enqueue_statements(self) -> list[iam.PolicyStatement]:
+        """What a function needs to put webhook events on the queue (dispatcher; status replays)."""
+        return queue_send_statements("SendToWebhookQueue", self.webhook_queue, self.options.queue_encryption_key)
+
+    def functions(self) -> dict[str, TransflowFunction]:
+        return {"dispatcher": self.dispatcher, "webhook": self.webhook}

@@ -1,0 +1,165 @@
+"""The read side: the status function, the shared-secret authorizer and the HTTP API in front of them.
+
+``ReadOptions`` validates the read-side options of ``TransflowStatus``; ``ReadSide`` creates the
+functions (ids ``StatusFunction``, ``AuthorizerFunction``) and the API (``Api``) in the
+``TransflowStatus`` scope. Options that only concern the read-side functions (the status and
+authorizer Lambdas, not the API) are grouped in ``ReadOptions`` under "read-side functions" and
+reach both functions through ``ReadSide.function_environment``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import aws_cdk as cdk
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+from transflow_runtime import schema
+
+from ._policies import secret_statements
+from .api import StatusApi, check_cors_origins
+from .auth import SHARED_SECRET, StatusAuth
+from .functions import FunctionSettings, TransflowFunction
+
+DEFAULT_STATUS_TIMEOUT = cdk.Duration.seconds(10)
+DEFAULT_THROTTLING_RATE_LIMIT = 100.0
+DEFAULT_THROTTLING_BURST_LIMIT = 200
+AUTHORIZER_TIMEOUT = cdk.Duration.seconds(10)
+_CLAIM_PATTERN = re.compile(r"^[A-Za-z0-9_:./-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """The read-side options of ``TransflowStatus`` (see its docstring), validated on creation."""
+
+    auth: StatusAuth
+    user_id_claim: str = schema.DEFAULT_USER_ID_CLAIM
+    # ---- HTTP API ----
+    cors_origins: Sequence[str] | None = None
+    throttling_rate_limit: float = DEFAULT_THROTTLING_RATE_LIMIT
+    throttling_burst_limit: int = DEFAULT_THROTTLING_BURST_LIMIT
+    domain_name: str | None = None
+    certificate: acm.ICertificate | None = None
+    disable_execute_api_endpoint: bool = False
+    # ---- read-side functions (status and authorizer) ----
+    status_timeout: cdk.Duration = DEFAULT_STATUS_TIMEOUT
+    assembly_id_pattern: str | None = None
+    #: Derived (validated) values.
+    origins: tuple[str, ...] | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.auth, StatusAuth):
+            raise ValueError("auth must be StatusAuth.oidc(...) or StatusAuth.shared_secret(...)")
+        if not _CLAIM_PATTERN.match(self.user_id_claim or ""):
+            raise ValueError(f"user_id_claim must be a JWT claim name, got {self.user_id_claim!r}")
+        status_seconds = self.status_timeout.to_seconds()
+        if not 1 <= status_seconds <= 29:
+            raise ValueError(
+                f"status_timeout must be 1-29 s (HTTP API integrations time out at 30 s), got {status_seconds}"
+            )
+        if self.assembly_id_pattern is not None:
+            try:
+                re.compile(self.assembly_id_pattern)
+            except re.error as exc:
+                raise ValueError(f"assembly_id_pattern is not a valid regular expression: {exc}") from None
+        origins = check_cors_origins(self.cors_origins) if self.cors_origins is not None else None
+        if self.throttling_rate_limit <= 0 or self.throttling_burst_limit <= 0:
+            raise ValueError("throttling_rate_limit and throttling_burst_limit must be positive")
+        if (self.domain_name is None) != (self.certificate is None):
+            missing, present = (
+                ("certificate", "domain_name") if self.certificate is None else ("domain_name", "certificate")
+            )
+            raise ValueError(f"{present}= needs {missing}=: a custom domain takes both domain_name and certificate")
+        if self.disable_execute_api_endpoint and self.domain_name is None:
+            raise ValueError("disable_execute_api_endpoint=True without domain_name= would leave the API unreachable")
+        object.__setattr__(self, "origins", origins)
+
+
+class ReadSide:
+    """Status function, authorizer and HTTP API of one ``TransflowStatus``, created in ``scope``.
+
+    ``enqueue_statements`` let the status function put replay events (``POST .../notify``) on the
+    webhook queue; the read side never writes the table.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        options: ReadOptions,
+        *,
+        table_name: str,
+        table_statements: Sequence[iam.PolicyStatement],
+        webhook_queue_url: str,
+        enqueue_statements: Sequence[iam.PolicyStatement],
+        settings: FunctionSettings,
+    ) -> None:
+        self.options = options
+        auth = options.auth
+        status_env = {
+            **self.function_environment(),
+            schema.ENV_TABLE_NAME: table_name,
+            schema.ENV_WEBHOOK_QUEUE_URL: webhook_queue_url,
+        }
+        if options.assembly_id_pattern is not None:
+            status_env[schema.ENV_ASSEMBLY_ID_PATTERN] = options.assembly_id_pattern
+        self.status = TransflowFunction(
+            scope,
+            "StatusFunction",
+            settings=settings,
+            handler=schema.HANDLER_STATUS,
+            description="Transflow: assembly status API and direct invoke (read-only)",
+            timeout=options.status_timeout,
+            environment=status_env,
+            statements=[*table_statements, *enqueue_statements],
+        )
+        self.authorizer: TransflowFunction | None = None
+        if auth.kind == SHARED_SECRET:
+            assert auth.secret is not None
+            authorizer_env = {**self.function_environment(), schema.ENV_JWT_SECRET_ARN: auth.secret.secret_arn}
+            if auth.issuer is not None:
+                authorizer_env[schema.ENV_JWT_ISSUER] = auth.issuer
+            if auth.audience:
+                authorizer_env[schema.ENV_JWT_AUDIENCE] = ",".join(auth.audience)
+            self.authorizer = TransflowFunction(
+                scope,
+                "AuthorizerFunction",
+                settings=settings,
+                handler=schema.HANDLER_AUTHORIZER,
+                description="Transflow: HS256 JWT authorizer for the status API",
+                timeout=AUTHORIZER_TIMEOUT,
+                environment=authorizer_env,
+                statements=secret_statements("ReadJwtSecret", [auth.secret]),
+            )
+        self.api = StatusApi(
+            scope,
+            "Api",
+            auth=auth,
+            status_function=self.status.function,
+            authorizer_function=self.authorizer.function if self.authorizer else None,
+            log_retention=settings.log_retention,
+            log_removal_policy=settings.log_removal_policy,
+            throttling_rate_limit=options.throttling_rate_limit,
+            throttling_burst_limit=options.throttling_burst_limit,
+            cors_origins=options.origins,
+            domain_name=options.domain_name,
+            certificate=options.certificate,
+            disable_execute_api_endpoint=options.disable_execute_api_endpoint,
+        )
+
+    def function_environment(self) -> dict[str, str]:
+        """Variables both read-side functions get (read-side function options go here)."""
+        return {schema.ENV_USER_ID_CLAIM: self.options.user_id_claim}
+
+    def functions(self) -> dict[str, TransflowFunction]:
+        found = {"status": self.status}
+        if self.authorizer is not None:
+            found["authorizer"] = self.authorizer
+        return found
+
+    @property
+    def status_function(self) -> lambda_.Function:
+        return self.status.function
