@@ -82,6 +82,17 @@ class TableOptions:
     point_in_time_recovery: bool | None = None
 
     def __post_init__(self) -> None:
+        if self.removal_policy == cdk.RemovalPolicy.SNAPSHOT:
+            raise ValueError(
+                "removal_policy=SNAPSHOT is not supported: CloudFormation's Snapshot deletion policy does not apply "
+                "to DynamoDB tables or SQS queues (use RETAIN, RETAIN_ON_UPDATE_OR_DELETE or DESTROY)"
+            )
+        if self.removal_policy == cdk.RemovalPolicy.DESTROY and self.deletion_protection is True:
+            raise ValueError(
+                "removal_policy=DESTROY and deletion_protection=True conflict: CloudFormation cannot delete a "
+                "table whose deletion protection is on, so deleting the stack would end in DELETE_FAILED. Drop "
+                "deletion_protection (it follows the removal policy) or keep the table (RETAIN)"
+            )
         if self.table is None:
             return
         given = {
@@ -104,8 +115,10 @@ class TableOptions:
 
     @property
     def table_deletion_protection(self) -> bool:
-        """Deletion protection of a new table. Default: on."""
-        return self.deletion_protection is not False
+        """Deletion protection of a new table: as given, else on unless the table is to be destroyed."""
+        if self.deletion_protection is not None:
+            return self.deletion_protection
+        return self.data_removal_policy != cdk.RemovalPolicy.DESTROY
 
     @property
     def data_removal_policy(self) -> cdk.RemovalPolicy:
@@ -149,7 +162,14 @@ class TablePart:
 
     @property
     def default_starting_position(self) -> lambda_.StartingPosition:
-        return lambda_.StartingPosition.TRIM_HORIZON
+        """Where a new (or replaced) stream event source mapping starts reading.
+
+        A table created here starts with an empty stream, so ``TRIM_HORIZON`` loses nothing and
+        replays nothing. An existing table's stream holds up to 24 hours of records: from its
+        trim horizon a new mapping would send a webhook for every terminal transition of the last
+        day again, so it starts at ``LATEST``.
+        """
+        return lambda_.StartingPosition.TRIM_HORIZON if self.owns_table else lambda_.StartingPosition.LATEST
 
     # ---- what functions may do with the table ----------------------------------------------------
     def read_statements(self) -> list[iam.PolicyStatement]:
