@@ -22,6 +22,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from ._validation import check_number
 from .bundling import runtime_code
 
 #: Lambda refuses a function whose environment variables total more than 4 KB ("keys, values and
@@ -87,8 +88,9 @@ class FunctionSettings:
             raise ValueError(
                 "log_retention must be finite (RetentionDays.INFINITE keeps logs, and their cost, forever)"
             )
-        if not 128 <= memory_size <= 10240:
-            raise ValueError(f"memory_size must be between 128 and 10240 MB, got {memory_size}")
+        check_number(
+            memory_size, "memory_size", 128, 10240, unit=" MB", why="AWS Lambda's function memory quota"
+        )
         return cls(
             code=runtime_code(architecture, runtime),
             runtime=runtime,

@@ -90,6 +90,8 @@ class WebhookPipeline:
             batch_size=options.stream_batch_size,
             bisect_batch_on_error=True,
             retry_attempts=options.stream_retry_attempts,
+            parallelization_factor=options.stream_parallelization_factor,
+            max_record_age=options.stream_max_record_age,
             report_batch_item_failures=True,
             on_failure=_QueueDestination(self.stream_failure_queue),
             filters=[lambda_.FilterCriteria.filter({"eventName": lambda_.FilterRule.or_("INSERT", "MODIFY")})],

@@ -21,14 +21,23 @@ from constructs import Construct
 from transflow_runtime import schema
 
 from ._policies import secret_statements
+from ._validation import check_number, check_seconds, is_unresolved
 from .api import StatusApi, check_cors_origins
-from .auth import SHARED_SECRET, StatusAuth
+from .auth import SHARED_SECRET, StatusAuth, audience_string
 from .functions import FunctionSettings, TransflowFunction
 
 DEFAULT_STATUS_TIMEOUT = cdk.Duration.seconds(10)
 DEFAULT_THROTTLING_RATE_LIMIT = 100.0
 DEFAULT_THROTTLING_BURST_LIMIT = 200
 AUTHORIZER_TIMEOUT = cdk.Duration.seconds(10)
+#: Amazon API Gateway Developer Guide, "Quotas for configuring and running an HTTP API": the
+#: integration timeout is at most 30 seconds; the function must give up before the API does.
+MAX_STATUS_TIMEOUT_SECONDS = 29
+#: Amazon API Gateway Developer Guide, "Amazon API Gateway quotas": throttle quota per account and
+#: Region across HTTP, REST and WebSocket APIs, 10,000 requests per second with a burst bucket of
+#: 5,000 (lower in some Regions; can be raised on request).
+ACCOUNT_RATE_LIMIT = 10_000
+ACCOUNT_BURST_LIMIT = 5_000
 _CLAIM_PATTERN = re.compile(r"^[A-Za-z0-9_:./-]{1,128}$")
 
 
@@ -54,21 +63,38 @@ class ReadOptions:
     def __post_init__(self) -> None:
         if not isinstance(self.auth, StatusAuth):
             raise ValueError("auth must be StatusAuth.oidc(...) or StatusAuth.shared_secret(...)")
-        if not _CLAIM_PATTERN.match(self.user_id_claim or ""):
-            raise ValueError(f"user_id_claim must be a JWT claim name, got {self.user_id_claim!r}")
-        status_seconds = self.status_timeout.to_seconds()
-        if not 1 <= status_seconds <= 29:
-            raise ValueError(
-                f"status_timeout must be 1-29 s (HTTP API integrations time out at 30 s), got {status_seconds}"
-            )
-        if self.assembly_id_pattern is not None:
+        claim = self.user_id_claim
+        if not is_unresolved(claim) and not _CLAIM_PATTERN.match(claim or ""):
+            raise ValueError(f"user_id_claim must be a JWT claim name, got {claim!r}")
+        check_seconds(
+            self.status_timeout,
+            "status_timeout",
+            1,
+            MAX_STATUS_TIMEOUT_SECONDS,
+            why="an HTTP API gives its Lambda integration at most 30 s, and Lambda timeouts are whole seconds",
+        )
+        if self.assembly_id_pattern is not None and not is_unresolved(self.assembly_id_pattern):
             try:
                 re.compile(self.assembly_id_pattern)
             except re.error as exc:
                 raise ValueError(f"assembly_id_pattern is not a valid regular expression: {exc}") from None
         origins = check_cors_origins(self.cors_origins) if self.cors_origins is not None else None
-        if self.throttling_rate_limit <= 0 or self.throttling_burst_limit <= 0:
-            raise ValueError("throttling_rate_limit and throttling_burst_limit must be positive")
+        check_number(
+            self.throttling_rate_limit,
+            "throttling_rate_limit",
+            0,
+            None,
+            above=True,
+            integer=False,
+            why="requests per second of each route; 0 would refuse every request",
+        )
+        check_number(
+            self.throttling_burst_limit,
+            "throttling_burst_limit",
+            1,
+            None,
+            why="the token bucket's size for each route; 0 would refuse every request",
+        )
         if (self.domain_name is None) != (self.certificate is None):
             missing, present = (
                 ("certificate", "domain_name") if self.certificate is None else ("domain_name", "certificate")
@@ -99,6 +125,7 @@ class ReadSide:
     ) -> None:
         self.options = options
         auth = options.auth
+        _warn_above_account_quota(scope, options)
         status_env = {
             **self.function_environment(),
             schema.ENV_TABLE_NAME: table_name,
@@ -123,7 +150,7 @@ class ReadSide:
             if auth.issuer is not None:
                 authorizer_env[schema.ENV_JWT_ISSUER] = auth.issuer
             if auth.audience:
-                authorizer_env[schema.ENV_JWT_AUDIENCE] = ",".join(auth.audience)
+                authorizer_env[schema.ENV_JWT_AUDIENCE] = audience_string(auth.audience)
             self.authorizer = TransflowFunction(
                 scope,
                 "AuthorizerFunction",
@@ -163,3 +190,21 @@ class ReadSide:
     @property
     def status_function(self) -> lambda_.Function:
         return self.status.function
+
+
+def _warn_above_account_quota(scope: Construct, options: ReadOptions) -> None:
+    """A route limit above the account's quota never takes effect: the account's throttle comes first."""
+    rate, burst = options.throttling_rate_limit, options.throttling_burst_limit
+    if not is_unresolved(rate) and rate > ACCOUNT_RATE_LIMIT:
+        cdk.Annotations.of(scope).add_warning_v2(
+            "transflow:throttlingRateAboveAccountQuota",
+            f"throttling_rate_limit={rate:g} is above API Gateway's default account quota of {ACCOUNT_RATE_LIMIT} "
+            "requests per second (per Region, shared by every API of the account): requests beyond the account "
+            "quota are throttled whatever the route allows. Raise the quota (Service Quotas) or lower the limit.",
+        )
+    if not is_unresolved(burst) and burst > ACCOUNT_BURST_LIMIT:
+        cdk.Annotations.of(scope).add_warning_v2(
+            "transflow:throttlingBurstAboveAccountQuota",
+            f"throttling_burst_limit={burst} is above API Gateway's default account burst of {ACCOUNT_BURST_LIMIT} "
+            "requests: bursts beyond it are throttled by the account's bucket whatever the route allows.",
+        )

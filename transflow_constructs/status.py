@@ -193,6 +193,8 @@ class TransflowStatus(Construct):
         stream_starting_position: lambda_.StartingPosition | None = None,
         stream_retry_attempts: int = DEFAULT_STREAM_RETRY_ATTEMPTS,
         stream_batch_size: int = DEFAULT_STREAM_BATCH_SIZE,
+        stream_parallelization_factor: int | None = None,
+        stream_max_record_age: cdk.Duration | None = None,
         cors_origins: Sequence[str] | None = None,
         throttling_rate_limit: float = DEFAULT_THROTTLING_RATE_LIMIT,
         throttling_burst_limit: int = DEFAULT_THROTTLING_BURST_LIMIT,
@@ -227,6 +229,8 @@ class TransflowStatus(Construct):
             stream_starting_position=stream_starting_position,
             stream_retry_attempts=stream_retry_attempts,
             stream_batch_size=stream_batch_size,
+            stream_parallelization_factor=stream_parallelization_factor,
+            stream_max_record_age=stream_max_record_age,
         )
         read_options = ReadOptions(
             auth=auth,

@@ -16,8 +16,13 @@ RUNBOOK = "README.md, section 'Operations'"
 MIN_WEBHOOK_QUEUE_AGE = cdk.Duration.minutes(15)
 #: SQS stops counting a message in ``ApproximateAgeOfOldestMessage`` after this many receives.
 SQS_AGE_RECEIVES = 3
-#: Longest an alarm may look back (CloudWatch: evaluation periods x period <= one day here).
-MAX_EVALUATION_SECONDS = 24 * 60 * 60
+#: Amazon CloudWatch API Reference, PutMetricAlarm ``Period``: "An alarm's total current evaluation
+#: period can be no longer than seven days, so Period multiplied by EvaluationPeriods can't be more
+#: than 604,800 seconds. For alarms with a period of less than one hour (3,600 seconds), the total
+#: evaluation period can't be longer than one day (86,400 seconds)."
+MAX_EVALUATION_SECONDS = 7 * 24 * 60 * 60
+MAX_SHORT_PERIOD_EVALUATION_SECONDS = 24 * 60 * 60
+SHORT_PERIOD_SECONDS = 60 * 60
 FUNCTION_ROLES = ("status", "authorizer", "dispatcher", "webhook")
 DEFAULT_PERIOD = cdk.Duration.minutes(5)
 DEFAULT_WEBHOOK_FAILURES_PERIOD = cdk.Duration.minutes(15)
@@ -34,6 +39,11 @@ def _whole_seconds(value: cdk.Duration, name: str) -> int:
     if seconds != int(seconds):
         raise ValueError(f"alarm_thresholds.{name} must be whole seconds, got {seconds}")
     return int(seconds)
+
+
+def max_evaluation_seconds(period_seconds: int) -> int:
+    """How far back an alarm with this period may look (CloudWatch's limit on period x evaluation periods)."""
+    return MAX_SHORT_PERIOD_EVALUATION_SECONDS if period_seconds < SHORT_PERIOD_SECONDS else MAX_EVALUATION_SECONDS
 
 
 def _count(value: object, name: str) -> int:
@@ -88,8 +98,13 @@ class AlarmThresholds:
     def __post_init__(self) -> None:
         for name in ("period", "webhook_failures_period"):
             seconds = _whole_seconds(getattr(self, name), name)
+            # CloudWatch also takes 10, 20 and 30 s, for high-resolution custom metrics only; every metric
+            # watched here (AWS services' and the handlers' embedded metrics) has one-minute resolution.
             if seconds < 60 or seconds % 60 or seconds > MAX_EVALUATION_SECONDS:
-                raise ValueError(f"alarm_thresholds.{name} must be whole minutes between 1 minute and 1 day")
+                raise ValueError(
+                    f"alarm_thresholds.{name} must be whole minutes between 1 minute and 7 days (CloudWatch alarm "
+                    f"periods are multiples of 60 s and look back at most 7 days), got {seconds} s"
+                )
         for name in (
             "dead_letter_messages",
             "stream_failure_messages",
@@ -111,10 +126,12 @@ class AlarmThresholds:
         if not isinstance(self.api_latency_p99, cdk.Duration) or self.api_latency_p99.to_milliseconds() <= 0:
             raise ValueError("alarm_thresholds.api_latency_p99 must be a positive Duration")
         periods = _count(self.api_latency_evaluation_periods, "api_latency_evaluation_periods")
-        if periods < 1 or periods * self.period.to_seconds() > MAX_EVALUATION_SECONDS:
+        period = int(self.period.to_seconds())
+        if periods < 1 or periods * period > max_evaluation_seconds(period):
             raise ValueError(
                 "alarm_thresholds.api_latency_evaluation_periods must be at least 1, and "
-                "api_latency_evaluation_periods x period at most one day"
+                "api_latency_evaluation_periods x period at most one day (periods under an hour) or 7 days "
+                f"(CloudWatch's PutMetricAlarm), got {periods} x {period} s"
             )
 
 
@@ -139,6 +156,21 @@ def check_dashboard(dashboard: bool | str) -> str | None:
     return dashboard
 
 
+def check_namespace(namespace: str) -> None:
+    """Amazon CloudWatch API Reference, PutMetricData ``Namespace``: 1-255 ASCII characters without
+    control characters, not starting with ``:``; ``AWS/`` is reserved for AWS services."""
+    if cdk.Token.is_unresolved(namespace):
+        return
+    if not isinstance(namespace, str) or not 1 <= len(namespace) <= 255:
+        raise ValueError(f"metrics_namespace must be 1-255 characters, got {namespace!r}")
+    if not namespace.isascii() or not namespace.isprintable() or namespace.startswith(":"):
+        raise ValueError(
+            f"metrics_namespace must be printable ASCII not starting with ':' (CloudWatch), got {namespace!r}"
+        )
+    if namespace.startswith("AWS/"):
+        raise ValueError(f"metrics_namespace must not start with 'AWS/' (reserved for AWS services), got {namespace!r}")
+
+
 def check_monitoring_options(
     monitoring: bool,
     alarm_topic: sns.ITopic | None,
@@ -147,8 +179,7 @@ def check_monitoring_options(
     metrics_namespace: str,
 ) -> None:
     """The monitoring options of ``TransflowStatus``: refused combinations, named."""
-    if not metrics_namespace or len(metrics_namespace) > 255:
-        raise ValueError("metrics_namespace must be 1-255 characters")
+    check_namespace(metrics_namespace)
     check_dashboard(dashboard)
     if thresholds is not None and not isinstance(thresholds, AlarmThresholds):
         raise ValueError("alarm_thresholds must be an AlarmThresholds")

@@ -18,9 +18,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from transflow_runtime import schema
 
+from ._validation import check_number, check_seconds, literal
 from .auth import SHARED_SECRET, StatusAuth
 from .functions import LAMBDA_ENVIRONMENT_LIMIT_BYTES, TOKEN_LENGTH_ESTIMATE, estimated_environment_bytes
-from .queues import DLQ_RETENTION
+from .queues import DLQ_RETENTION, MAX_RECEIVE_COUNT, RECEIVE_SAFETY_MARGIN, VISIBILITY_FACTOR
 from .targets.webhooks import WebhookTarget
 
 DEFAULT_WEBHOOK_TIMEOUT = cdk.Duration.seconds(schema.DEFAULT_WEBHOOK_TIMEOUT_SECONDS)
@@ -28,6 +29,11 @@ DEFAULT_WEBHOOK_FUNCTION_TIMEOUT = cdk.Duration.seconds(60)
 DEFAULT_WEBHOOK_MAX_CONCURRENCY = 5
 DEFAULT_STREAM_RETRY_ATTEMPTS = schema.DEFAULT_STREAM_RETRY_ATTEMPTS
 DEFAULT_STREAM_BATCH_SIZE = 100
+DEFAULT_STREAM_PARALLELIZATION_FACTOR = 1
+#: Our bound on one delivery: a receiver that needs longer should answer 202 and work afterwards.
+MAX_WEBHOOK_TIMEOUT_SECONDS = 300
+#: AWS Lambda Developer Guide, "Lambda quotas": function timeout 900 seconds (15 minutes).
+MAX_LAMBDA_TIMEOUT_SECONDS = 900
 #: The webhook function needs this much beyond one delivery's timeout (a batch is delivered
 #: concurrently; the rest is DynamoDB reads/writes and SQS calls).
 WEBHOOK_FUNCTION_HEADROOM_SECONDS = 10
@@ -121,6 +127,8 @@ class WebhookOptions:
     stream_starting_position: lambda_.StartingPosition | None = None
     stream_retry_attempts: int = DEFAULT_STREAM_RETRY_ATTEMPTS
     stream_batch_size: int = DEFAULT_STREAM_BATCH_SIZE
+    stream_parallelization_factor: int | None = None
+    stream_max_record_age: cdk.Duration | None = None
     #: Derived (validated) values.
     targets: dict[str, WebhookTarget] = field(init=False)
     delays: tuple[int, ...] = field(init=False)
@@ -142,30 +150,76 @@ class WebhookOptions:
             )
         if self.notify_url_secret is not None and not self.allow_notify_url:
             raise ValueError("notify_url_secret is only used with allow_notify_url=True; set both or neither")
+        literal(self.retry_delays, "webhook_retry_delays", "the schedule sets the queue's receive count")
+        literal(self.max_attempts, "webhook_max_attempts", "it sets the queue's receive count")
+        literal(self.webhook_timeout, "webhook_timeout", "the webhook function's timeout is checked against it")
+        literal(
+            self.webhook_function_timeout,
+            "webhook_function_timeout",
+            f"the webhook queue's visibility timeout is {VISIBILITY_FACTOR} times it",
+        )
         delays = retry_schedule(self.retry_delays, self.max_attempts)
+        receives = len(delays) + 1 + RECEIVE_SAFETY_MARGIN
+        if receives > MAX_RECEIVE_COUNT:
+            raise ValueError(
+                f"webhook_retry_delays/webhook_max_attempts ask for {len(delays) + 1} attempts: the webhook queue's "
+                f"redrive policy would need maxReceiveCount {receives} (attempts + {RECEIVE_SAFETY_MARGIN}), over "
+                f"SQS's maximum of {MAX_RECEIVE_COUNT}; at most {MAX_RECEIVE_COUNT - RECEIVE_SAFETY_MARGIN} attempts"
+            )
         delivery_seconds = seconds(self.webhook_timeout, "webhook_timeout")
         function_seconds = seconds(self.webhook_function_timeout, "webhook_function_timeout")
-        if not 1 <= delivery_seconds <= 300:
-            raise ValueError(f"webhook_timeout must be between 1 and 300 seconds, got {delivery_seconds}")
-        if function_seconds < delivery_seconds + WEBHOOK_FUNCTION_HEADROOM_SECONDS or function_seconds > 900:
+        if not 1 <= delivery_seconds <= MAX_WEBHOOK_TIMEOUT_SECONDS:
+            raise ValueError(
+                f"webhook_timeout must be between 1 and {MAX_WEBHOOK_TIMEOUT_SECONDS} seconds, got {delivery_seconds}"
+            )
+        if (
+            function_seconds < delivery_seconds + WEBHOOK_FUNCTION_HEADROOM_SECONDS
+            or function_seconds > MAX_LAMBDA_TIMEOUT_SECONDS
+        ):
             raise ValueError(
                 f"webhook_function_timeout ({function_seconds} s) must be at least webhook_timeout "
-                f"({delivery_seconds} s) + {WEBHOOK_FUNCTION_HEADROOM_SECONDS} s and at most 900 s"
+                f"({delivery_seconds} s) + {WEBHOOK_FUNCTION_HEADROOM_SECONDS} s and at most "
+                f"{MAX_LAMBDA_TIMEOUT_SECONDS} s (Lambda's longest timeout)"
             )
-        worst_case = sum(delays) + (len(delays) + 1) * function_seconds * 6
+        worst_case = sum(delays) + (len(delays) + 1) * function_seconds * VISIBILITY_FACTOR
         if worst_case >= DLQ_RETENTION.to_seconds() - 86400:
             raise ValueError(
                 f"webhook_retry_delays span {sum(delays)} s: with webhook_function_timeout's visibility it would not "
                 "finish within SQS's 14-day retention (minus a day of margin)"
             )
-        if not 2 <= self.max_concurrency <= 1000:
-            raise ValueError(
-                f"webhook_max_concurrency must be between 2 and 1000 (SQS event source), got {self.max_concurrency}"
+        check_number(
+            self.max_concurrency,
+            "webhook_max_concurrency",
+            2,
+            1000,
+            why="Lambda's ScalingConfig MaximumConcurrency for an SQS event source",
+        )
+        check_number(
+            self.stream_retry_attempts,
+            "stream_retry_attempts",
+            0,
+            10000,
+            why="Lambda's MaximumRetryAttempts; -1 (retry until the record expires) is not offered: a record that "
+            "expires is a lost webhook, one in the stream-failure queue can be redriven",
+        )
+        check_number(
+            self.stream_batch_size, "stream_batch_size", 1, 10000, why="Lambda's BatchSize for DynamoDB streams"
+        )
+        check_number(
+            self.stream_parallelization_factor if self.stream_parallelization_factor is not None else 1,
+            "stream_parallelization_factor",
+            1,
+            10,
+            why="Lambda's ParallelizationFactor: concurrent batches per shard",
+        )
+        if self.stream_max_record_age is not None:
+            check_seconds(
+                self.stream_max_record_age,
+                "stream_max_record_age",
+                60,
+                604800,
+                why="Lambda's MaximumRecordAgeInSeconds: 60 s to 7 days",
             )
-        if not 0 <= self.stream_retry_attempts <= 10000:
-            raise ValueError(f"stream_retry_attempts must be between 0 and 10000, got {self.stream_retry_attempts}")
-        if not 1 <= self.stream_batch_size <= 10000:
-            raise ValueError(f"stream_batch_size must be between 1 and 10000, got {self.stream_batch_size}")
         if self.stream_starting_position == lambda_.StartingPosition.AT_TIMESTAMP:
             raise ValueError("stream_starting_position must be TRIM_HORIZON or LATEST (DynamoDB streams)")
         object.__setattr__(self, "targets", targets)

@@ -412,7 +412,7 @@ def test_webhook_queue_age_default_follows_a_long_retry_schedule() -> None:
     ("options", "message"),
     [
         ({"period": cdk.Duration.seconds(90)}, "period must be whole minutes"),
-        ({"period": cdk.Duration.days(2)}, "period must be whole minutes"),
+        ({"period": cdk.Duration.days(8)}, "period must be whole minutes"),
         ({"webhook_failures_period": cdk.Duration.seconds(30)}, "webhook_failures_period must be whole minutes"),
         ({"dead_letter_messages": -1}, "dead_letter_messages must be a whole number"),
         ({"lambda_errors": 1.5}, "lambda_errors must be a whole number"),
@@ -425,6 +425,10 @@ def test_webhook_queue_age_default_follows_a_long_retry_schedule() -> None:
         ({"api_latency_p99": cdk.Duration.millis(0)}, "api_latency_p99 must be a positive Duration"),
         ({"api_latency_evaluation_periods": 0}, "api_latency_evaluation_periods must be at least 1"),
         ({"api_latency_evaluation_periods": 300}, "api_latency_evaluation_periods .* at most one day"),
+        (
+            {"period": cdk.Duration.hours(1), "api_latency_evaluation_periods": 169},
+            "api_latency_evaluation_periods .* 7 days",
+        ),
         ({"period": 300}, "period must be a Duration"),
     ],
 )
