@@ -17,6 +17,7 @@ from constructs import Construct
 from transflow_runtime import schema
 
 from ._policies import queue_send_statements, secret_statements
+from ._validation import is_unresolved
 from .functions import FunctionSettings, TransflowFunction
 from .queues import WebhookQueues
 from .table import TablePart
@@ -91,11 +92,16 @@ class WebhookPipeline:
             bisect_batch_on_error=True,
             retry_attempts=options.stream_retry_attempts,
             parallelization_factor=options.stream_parallelization_factor,
-            max_record_age=options.stream_max_record_age,
+            # CDK range-checks max_record_age without allowing for tokens: a deploy-time age is set below.
+            max_record_age=None if is_unresolved(options.stream_max_record_age) else options.stream_max_record_age,
             report_batch_item_failures=True,
             on_failure=_QueueDestination(self.stream_failure_queue),
             filters=[lambda_.FilterCriteria.filter({"eventName": lambda_.FilterRule.or_("INSERT", "MODIFY")})],
         )
+        if options.stream_max_record_age is not None and is_unresolved(options.stream_max_record_age):
+            cfn_mapping = self.stream_mapping.node.default_child
+            assert isinstance(cfn_mapping, lambda_.CfnEventSourceMapping)
+            cfn_mapping.maximum_record_age_in_seconds = options.stream_max_record_age.to_seconds()
         # The mapping validates its permissions when it is created.
         self.stream_mapping.node.add_dependency(self.dispatcher.policy)
 
