@@ -20,7 +20,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from ._validation import check_number
 from .bundling import runtime_code
@@ -179,6 +179,10 @@ class TransflowFunction(Construct):
             self._enable_tracing(settings.tracing)
         if settings.runtime.name == DEFAULT_RUNTIME.name and _newest_python().name != DEFAULT_RUNTIME.name:
             _acknowledge_pinned_runtime(self.function)
+
+    def parts(self, part: str) -> dict[IConstruct, str]:
+        """This function as ``part``; its role, policies and log group are named after it."""
+        return {self: part, self.function: part}
 
     def _enable_tracing(self, tracing: lambda_.Tracing) -> None:
         """Tracing with its X-Ray statement in a policy of its own.

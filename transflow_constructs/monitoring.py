@@ -94,6 +94,10 @@ class StatusMonitoring(Construct):
         ``schema.DEFAULT_WEBHOOK_RETRY_DELAYS``.
     :param webhook_function_timeout: the webhook function's timeout, also part of the automatic
         ``webhook_queue_age`` threshold. Default: 60 seconds.
+    :param instance_id: the value of the ``Instance`` dimension the functions' metrics carry (their
+        ``TRANSFLOW_INSTANCE_ID``); every alarm and widget on the handlers' metrics selects it, so
+        another instance in the same account and namespace never shows up here. Default: none (for
+        functions that run without ``TRANSFLOW_INSTANCE_ID``, whose metrics carry no instance).
     """
 
     def __init__(
@@ -113,6 +117,7 @@ class StatusMonitoring(Construct):
         dashboard: bool | str = False,
         webhook_retry_delays: Sequence[int] = schema.DEFAULT_WEBHOOK_RETRY_DELAYS,
         webhook_function_timeout: cdk.Duration = DEFAULT_WEBHOOK_FUNCTION_TIMEOUT,
+        instance_id: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if thresholds is not None and not isinstance(thresholds, AlarmThresholds):
@@ -127,6 +132,7 @@ class StatusMonitoring(Construct):
         self.thresholds = thresholds or AlarmThresholds()
         self.alarm_topic = alarm_topic
         self.metrics_namespace = metrics_namespace
+        self.instance_id = instance_id
         self.table = table
         self.http_api = http_api
         self.functions = {role: functions[role] for role in FUNCTION_ROLES if role in functions}
@@ -279,12 +285,17 @@ class StatusMonitoring(Construct):
         )
 
     # ---- metrics ---------------------------------------------------------------------------------
+    def handler_dimensions(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The dimensions of one of the handlers' metrics: this instance's, then ``extra``."""
+        instance = {schema.METRIC_INSTANCE_DIMENSION: self.instance_id} if self.instance_id is not None else {}
+        return {**instance, **(extra or {})}
+
     def webhook_deliveries(self, outcome: str, *, statistic: str = cloudwatch.Stats.SUM) -> cloudwatch.Metric:
         """The webhook handler's ``WebhookDeliveries`` count for one outcome."""
         return cloudwatch.Metric(
             namespace=self.metrics_namespace,
             metric_name=schema.METRIC_WEBHOOK_DELIVERIES,
-            dimensions_map={schema.METRIC_WEBHOOK_DIMENSION: outcome},
+            dimensions_map=self.handler_dimensions({schema.METRIC_WEBHOOK_DIMENSION: outcome}),
             statistic=statistic,
             period=self.thresholds.period,
             label=outcome,
@@ -295,17 +306,18 @@ class StatusMonitoring(Construct):
         return cloudwatch.Metric(
             namespace=self.metrics_namespace,
             metric_name=schema.METRIC_WEBHOOK_LATENCY,
-            dimensions_map={schema.METRIC_WEBHOOK_DIMENSION: outcome},
+            dimensions_map=self.handler_dimensions({schema.METRIC_WEBHOOK_DIMENSION: outcome}),
             statistic=statistic,
             period=self.thresholds.period,
             label=f"{outcome} {statistic}",
         )
 
     def handler_metric(self, name: str, label: str) -> cloudwatch.Metric:
-        """A dimensionless count the handlers emit (the dispatcher's per-batch metrics)."""
+        """A count the handlers emit with no dimension but the instance (the dispatcher's per-batch metrics)."""
         return cloudwatch.Metric(
             namespace=self.metrics_namespace,
             metric_name=name,
+            dimensions_map=self.handler_dimensions() or None,
             statistic=cloudwatch.Stats.SUM,
             period=self.thresholds.period,
             label=label,
@@ -322,11 +334,16 @@ class StatusMonitoring(Construct):
         )
 
     def search(self, metric_name: str, dimension: str, label: str) -> cloudwatch.MathExpression:
-        """Every value of ``dimension`` of one of the handlers' metrics (results appear as they occur)."""
+        """Every value of ``dimension`` of one of the handlers' metrics, of this instance only (results
+        appear as they occur)."""
         seconds = int(self.thresholds.period.to_seconds())
+        schema_names = ",".join([*self.handler_dimensions(), dimension])
+        terms = [f'MetricName="{metric_name}"']
+        if self.instance_id is not None:
+            terms.insert(0, f'{schema.METRIC_INSTANCE_DIMENSION}="{self.instance_id}"')
         return cloudwatch.MathExpression(
             expression=(
-                f"SEARCH('{{\"{self.metrics_namespace}\",{dimension}}} MetricName=\"{metric_name}\"', 'Sum', {seconds})"
+                f"SEARCH('{{\"{self.metrics_namespace}\",{schema_names}}} {' '.join(terms)}', 'Sum', {seconds})"
             ),
             using_metrics={},
             period=self.thresholds.period,

@@ -13,7 +13,7 @@ import jsii
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct
+from constructs import Construct, IConstruct
 from transflow_runtime import schema
 
 from ._policies import queue_send_statements, secret_statements
@@ -153,3 +153,15 @@ class WebhookPipeline:
 
     def functions(self) -> dict[str, TransflowFunction]:
         return {"dispatcher": self.dispatcher, "webhook": self.webhook}
+
+    def parts(self) -> dict[IConstruct, str]:
+        """Resources created here, by part name (``_metadata.PartMarker``)."""
+        return {
+            self.webhook_queue: "webhook-queue",
+            self.dead_letter_queue: "dead-letter-queue",
+            self.stream_failure_queue: "stream-failure-queue",
+            **self.dispatcher.parts("dispatcher-function"),
+            **self.webhook.parts("webhook-function"),
+            self.stream_mapping: "dispatcher-event-source",
+            self.webhook_mapping: "webhook-event-source",
+        }

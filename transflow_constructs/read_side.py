@@ -17,7 +17,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from constructs import Construct
+from constructs import Construct, IConstruct
 from transflow_runtime import schema
 
 from ._policies import secret_statements
@@ -180,6 +180,19 @@ class ReadSide:
     def function_environment(self) -> dict[str, str]:
         """Variables both read-side functions get (read-side function options go here)."""
         return {schema.ENV_USER_ID_CLAIM: self.options.user_id_claim}
+
+    def parts(self) -> dict[IConstruct, str]:
+        """Resources created here, by part name (``_metadata.PartMarker``)."""
+        found: dict[IConstruct, str] = {
+            **self.status.parts("status-function"),
+            self.api.http_api: "http-api",
+            self.api.access_log_group: "access-log-group",
+        }
+        if self.authorizer is not None:
+            found.update(self.authorizer.parts("authorizer-function"))
+        if self.api.domain is not None:
+            found[self.api.domain] = "domain-name"
+        return found
 
     def functions(self) -> dict[str, TransflowFunction]:
         found = {"status": self.status}

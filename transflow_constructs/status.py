@@ -27,6 +27,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from transflow_runtime import schema
 
+from ._metadata import PartMarker, instance_id_of
 from .auth import StatusAuth
 from .functions import DEFAULT_LOG_RETENTION, DEFAULT_MEMORY_SIZE, DEFAULT_RUNTIME, FunctionSettings, TransflowFunction
 from .monitoring import AlarmThresholds, StatusMonitoring, check_monitoring_options
@@ -207,6 +208,9 @@ class TransflowStatus(Construct):
         dashboard: bool | str = False,
     ) -> None:
         super().__init__(scope, construct_id)
+        #: Identifies this instance in every metric (the ``Instance`` dimension) and log line: the
+        #: deployed stack's name and this construct's path in it (unique per account and Region).
+        self.instance_id = instance_id_of(self)
         # ---- every option checked, before any resource exists ----
         table_options = TableOptions(
             table=table,
@@ -253,7 +257,7 @@ class TransflowStatus(Construct):
             tracing=tracing,
             log_retention=log_retention,
             log_removal_policy=log_removal_policy,
-            environment={schema.ENV_METRICS_NAMESPACE: metrics_namespace},
+            environment={schema.ENV_METRICS_NAMESPACE: metrics_namespace, schema.INSTANCE_ID_ENV: self.instance_id},
         )
         webhook_options.check_environment(settings.environment, table_options.known_table_name)
 
@@ -286,8 +290,13 @@ class TransflowStatus(Construct):
                 dashboard=dashboard,
                 webhook_retry_delays=webhook_options.delays,
                 webhook_function_timeout=cdk.Duration.seconds(webhook_options.function_seconds),
+                instance_id=self.instance_id,
             )
         self._add_outputs()
+        parts = {**self._table_part.parts(), **self._pipeline.parts(), **self._read.parts()}
+        if self._monitoring is not None:
+            parts[self._monitoring] = "monitoring"
+        cdk.Aspects.of(self).add(PartMarker(self.node.addr, parts))
 
         # Public handles kept from earlier releases.
         self.stream_failure_queue: sqs.IQueue = self._pipeline.stream_failure_queue

@@ -14,7 +14,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from constructs import Construct
+from constructs import Construct, IConstruct
 from transflow_runtime import schema
 
 from ._policies import key_statements
@@ -146,6 +146,10 @@ class TablePart:
         stream_arn = self.table.table_stream_arn
         assert stream_arn is not None  # checked by TableOptions
         self.stream_arn: str = stream_arn
+
+    def parts(self) -> dict[IConstruct, str]:
+        """Resources created here, by part name (``_metadata.PartMarker``)."""
+        return {self.table: "table"} if self.owns_table else {}
 
     @property
     def table_arn(self) -> str:

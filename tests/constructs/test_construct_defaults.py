@@ -266,6 +266,7 @@ def test_status_environment_names_the_table_queue_claim_and_namespace(oidc: Synt
         schema.ENV_WEBHOOK_QUEUE_URL: oidc.resolve(s.webhook_queue.queue_url),
         schema.ENV_USER_ID_CLAIM: "sub",
         schema.ENV_METRICS_NAMESPACE: schema.DEFAULT_METRICS_NAMESPACE,
+        schema.INSTANCE_ID_ENV: oidc.resolve(s.instance_id),
     }
 
 
@@ -275,6 +276,7 @@ def test_dispatcher_environment_names_the_queue_and_namespace_only(oidc: Synth) 
     assert _env(oidc, s.dispatcher_function) == {
         schema.ENV_WEBHOOK_QUEUE_URL: oidc.resolve(s.webhook_queue.queue_url),
         schema.ENV_METRICS_NAMESPACE: schema.DEFAULT_METRICS_NAMESPACE,
+        schema.INSTANCE_ID_ENV: oidc.resolve(s.instance_id),
     }
 
 
@@ -289,6 +291,7 @@ def test_webhook_environment_carries_config_schedule_and_queue_urls(oidc: Synth)
         schema.ENV_WEBHOOK_QUEUE_URL,
         schema.ENV_WEBHOOK_DLQ_URL,
         schema.ENV_METRICS_NAMESPACE,
+        schema.INSTANCE_ID_ENV,
     }
     assert env[schema.ENV_WEBHOOK_RETRY_DELAYS] == ",".join(map(str, schema.DEFAULT_WEBHOOK_RETRY_DELAYS))
     assert env[schema.ENV_WEBHOOK_TIMEOUT] == str(schema.DEFAULT_WEBHOOK_TIMEOUT_SECONDS)
@@ -317,6 +320,7 @@ def test_authorizer_environment_names_its_secret_issuer_audience_and_claim(share
         schema.ENV_JWT_AUDIENCE: "a1,a2",
         schema.ENV_USER_ID_CLAIM: "sub",
         schema.ENV_METRICS_NAMESPACE: schema.DEFAULT_METRICS_NAMESPACE,
+        schema.INSTANCE_ID_ENV: shared.resolve(s.instance_id),
     }
 
 

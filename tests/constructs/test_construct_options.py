@@ -581,12 +581,14 @@ def test_the_token_estimate_covers_the_longest_queue_url() -> None:
 
 
 def _worst_case_environment_bytes(result: Synth, function: lambda_.Function) -> int:
-    """The function's environment with every deploy-time value (only the queue URLs here: the table
-    and the secrets are imported by name and ARN) at its longest possible length."""
+    """The function's environment with every deploy-time value (only the queue URLs and the stack name in
+    the instance id here: the table and the secrets are imported by name and ARN) at its longest possible
+    length (AWS CloudFormation: a stack name is at most 128 characters)."""
     variables = result.template["Resources"][logical_id(result, function)]["Properties"]["Environment"]["Variables"]
     unknown = {k for k, v in variables.items() if not isinstance(v, str)}
-    assert unknown == {schema.ENV_WEBHOOK_QUEUE_URL, schema.ENV_WEBHOOK_DLQ_URL}
-    concrete = {k: LONGEST_QUEUE_URL if k in unknown else v for k, v in variables.items()}
+    assert unknown == {schema.ENV_WEBHOOK_QUEUE_URL, schema.ENV_WEBHOOK_DLQ_URL, schema.INSTANCE_ID_ENV}
+    longest = {schema.INSTANCE_ID_ENV: "s" * 128 + "/Status"}
+    concrete = {k: longest.get(k, LONGEST_QUEUE_URL) if k in unknown else v for k, v in variables.items()}
     return len(json.dumps(concrete, separators=(",", ":")).encode())
 
 
