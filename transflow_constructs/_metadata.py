@@ -23,19 +23,24 @@ CHECKOV_KEY = "checkov"
 _MAX_PATH = 200
 
 
+def instance_path(construct: Construct, max_length: int = _MAX_PATH) -> str:
+    """The construct's path inside its stack, at most ``max_length`` characters (shortened with a hash)."""
+    stack = cdk.Stack.of(construct)
+    scopes = construct.node.scopes
+    path = "/".join(scope.node.id for scope in scopes[scopes.index(stack) + 1 :])
+    if len(path) > max_length:
+        digest = hashlib.sha256(path.encode()).hexdigest()[:8]
+        path = f"{path[: max_length - 9]}-{digest}"
+    return path
+
+
 def instance_id_of(construct: Construct) -> str:
     """``<deployed stack name>/<construct path in the stack>``: unique per account and Region.
 
     The stack name is ``AWS::StackName`` (a token), so a template deployed under another name (the
     AWS CLI, StackSets, Service Catalog) still gets a value of its own.
     """
-    stack = cdk.Stack.of(construct)
-    scopes = construct.node.scopes
-    path = "/".join(scope.node.id for scope in scopes[scopes.index(stack) + 1 :])
-    if len(path) > _MAX_PATH:
-        digest = hashlib.sha256(path.encode()).hexdigest()[:8]
-        path = f"{path[: _MAX_PATH - 9]}-{digest}"
-    return f"{cdk.Aws.STACK_NAME}/{path}"
+    return f"{cdk.Aws.STACK_NAME}/{instance_path(construct)}"
 
 
 def cfn_resource_of(construct: IConstruct) -> cdk.CfnResource:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -39,7 +40,31 @@ ACCESS_LOG_FORMAT = json.dumps(
     separators=(",", ":"),
 )
 CORS_ALLOW_HEADERS = ("authorization", "content-type", "if-none-match")
+#: Amazon CloudWatch Logs User Guide, "Enabling logging from AWS services": for log groups whose
+#: names start with this prefix the service needs no entry in the account's CloudWatch Logs
+#: resource policy (at most 5,120 characters, shared by every log group and service of the account).
+VENDED_LOGS_PREFIX = "/aws/vendedlogs/"
+#: Characters a log group name may contain (CloudWatch Logs API Reference, CreateLogGroup).
+_LOG_GROUP_CHARACTER = re.compile(r"[^A-Za-z0-9._/#-]")
 CORS_EXPOSE_HEADERS = ("etag", "retry-after", "cache-control")
+
+
+def access_log_group_name(instance_path: str) -> str:
+    """``/aws/vendedlogs/transflow/<stack name>/<instance path>/access-<stack id's UUID>``.
+
+    Unique per instance (the stack's name and the construct's path) and per stack incarnation (the
+    UUID in ``AWS::StackId`` is new each time a stack of that name is created), so a group retained
+    from a deleted stack never collides with the one a new stack creates. At most 512 characters
+    (128 for the stack name, 200 for the path, 36 for the UUID).
+    """
+    path = _LOG_GROUP_CHARACTER.sub("-", instance_path)
+    incarnation = cdk.Fn.select(2, cdk.Fn.split("/", cdk.Aws.STACK_ID))
+    return f"{VENDED_LOGS_PREFIX}transflow/{cdk.Aws.STACK_NAME}/{path}/access-{incarnation}"
+
+
+def api_name(instance_path: str) -> str:
+    """``<stack name>-<instance path>``: the API's name in the console, one per instance."""
+    return f"{cdk.Aws.STACK_NAME}-{re.sub(r'[^A-Za-z0-9_-]', '-', instance_path)}"
 
 
 def check_cors_origins(origins: Sequence[str]) -> tuple[str, ...]:
@@ -77,6 +102,7 @@ class StatusApi(Construct):
         domain_name: str | None,
         certificate: acm.ICertificate | None,
         disable_execute_api_endpoint: bool,
+        instance_path: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.authorizer = self._authorizer(auth, authorizer_function)
@@ -105,6 +131,7 @@ class StatusApi(Construct):
         self.http_api = apigwv2.HttpApi(
             self,
             "Api",
+            api_name=api_name(instance_path),
             description="Transflow assembly status API",
             cors_preflight=cors,
             default_authorizer=self.authorizer,
@@ -128,7 +155,11 @@ class StatusApi(Construct):
                 )
             )
         self.access_log_group = logs.LogGroup(
-            self, "AccessLogs", retention=log_retention, removal_policy=log_removal_policy
+            self,
+            "AccessLogs",
+            log_group_name=access_log_group_name(instance_path),
+            retention=log_retention,
+            removal_policy=log_removal_policy,
         )
         stage = self.http_api.default_stage
         assert stage is not None

@@ -20,6 +20,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct
 from transflow_runtime import schema
 
+from ._metadata import instance_path
 from ._policies import secret_statements
 from ._validation import check_number, check_seconds, is_unresolved
 from .api import StatusApi, check_cors_origins
@@ -38,6 +39,8 @@ MAX_STATUS_TIMEOUT_SECONDS = 29
 #: 5,000 (lower in some Regions; can be raised on request).
 ACCOUNT_RATE_LIMIT = 10_000
 ACCOUNT_BURST_LIMIT = 5_000
+#: Longest instance path in the API's and the access log group's names.
+_MAX_NAME_PATH = 60
 _CLAIM_PATTERN = re.compile(r"^[A-Za-z0-9_:./-]{1,128}$")
 
 
@@ -175,6 +178,7 @@ class ReadSide:
             domain_name=options.domain_name,
             certificate=options.certificate,
             disable_execute_api_endpoint=options.disable_execute_api_endpoint,
+            instance_path=instance_path(scope, max_length=_MAX_NAME_PATH),
         )
 
     def function_environment(self) -> dict[str, str]:

@@ -206,6 +206,7 @@ class TransflowStatus(Construct):
         alarm_topic: sns.ITopic | None = None,
         alarm_thresholds: AlarmThresholds | None = None,
         dashboard: bool | str = False,
+        outputs: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         #: Identifies this instance in every metric (the ``Instance`` dimension) and log line: the
@@ -292,7 +293,8 @@ class TransflowStatus(Construct):
                 webhook_function_timeout=cdk.Duration.seconds(webhook_options.function_seconds),
                 instance_id=self.instance_id,
             )
-        self._add_outputs()
+        if outputs:
+            self._add_outputs()
         parts = {**self._table_part.parts(), **self._pipeline.parts(), **self._read.parts()}
         if self._monitoring is not None:
             parts[self._monitoring] = "monitoring"
