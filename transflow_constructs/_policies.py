@@ -24,6 +24,24 @@ def queue_send_statements(sid: str, queue: sqs.IQueue, key: kms.IKey | None) -> 
     return statements + key_statements(f"{sid}Key", key, ["kms:GenerateDataKey", "kms:Decrypt"])
 
 
+def queue_consume_statements(sid: str, queue: sqs.IQueue, key: kms.IKey | None) -> list[iam.PolicyStatement]:
+    """What an SQS event source needs on its queue, and kms:Decrypt on the queue's key (a consumer of
+    an SSE-KMS queue needs it to receive; it must not depend on another statement granting it)."""
+    statements = [
+        iam.PolicyStatement(
+            sid=sid,
+            actions=[
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ChangeMessageVisibility",
+            ],
+            resources=[queue.queue_arn],
+        )
+    ]
+    return statements + key_statements(f"{sid}Key", key, ["kms:Decrypt"])
+
+
 def secret_statements(sid: str, secrets: Sequence[secretsmanager.ISecret]) -> list[iam.PolicyStatement]:
     """GetSecretValue on exactly these secrets (and Decrypt on their CMKs, via Secrets Manager only)."""
     unique: dict[str, secretsmanager.ISecret] = {}

@@ -184,43 +184,37 @@ class TransflowFunction(Construct):
         """This function as ``part``; its role, policies and log group are named after it."""
         return {self: part, self.function: part}
 
-    def _enable_tracing(self, tracing: lambda_.Tracing) -> None:
-        """Tracing with its X-Ray statement in a policy of its own.
+    def add_unscoped_statement(self, construct_id: str, statement: iam.PolicyStatement, reason: str) -> iam.Policy:
+        """A ``Resource: *`` statement, for actions IAM evaluates against no resource, in a policy of its own.
 
-        ``lambda_.Function(tracing=...)`` would put the statement into the role's DefaultPolicy,
-        where an acknowledgment of its ``Resource: *`` would also hide anything a user adds there
-        later. Here the acknowledgment covers a policy that holds that one statement only.
+        In the function's main policy an acknowledgment of its ``Resource: *`` would also hide anything
+        added there later; here the acknowledgment (with ``reason``) covers this one statement only.
         """
-        self.tracing_policy = iam.Policy(
-            self,
+        policy = iam.Policy(self, construct_id, roles=[self.role], statements=[statement])
+        self.function.node.add_dependency(policy)
+        cdk.Validations.of(policy).acknowledge(cdk.Acknowledgment(id="AwsSolutions-IAM5[Resource::*]", reason=reason))
+        return policy
+
+    def _enable_tracing(self, tracing: lambda_.Tracing) -> None:
+        """Tracing with its X-Ray statement in a policy of its own (not the role's DefaultPolicy, where
+        ``lambda_.Function(tracing=...)`` would put it)."""
+        self.tracing_policy = self.add_unscoped_statement(
             "TracingPolicy",
-            roles=[self.role],
-            statements=[
-                iam.PolicyStatement(
-                    sid="WriteTraces",
-                    actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                    resources=["*"],
-                )
-            ],
+            iam.PolicyStatement(
+                sid="WriteTraces",
+                actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                resources=["*"],
+            ),
+            "Lambda tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not support "
+            "resource-level permissions, so IAM only accepts Resource '*' for them (as in AWS's "
+            "AWSXRayDaemonWriteAccess). This policy holds that one statement; every other statement of "
+            "the role names its resources.",
         )
         cfn_function = self.function.node.default_child
         assert isinstance(cfn_function, lambda_.CfnFunction)
         cfn_function.tracing_config = lambda_.CfnFunction.TracingConfigProperty(
             mode="Active" if tracing == lambda_.Tracing.ACTIVE else "PassThrough"
         )
-        self.function.node.add_dependency(self.tracing_policy)
-        cdk.Validations.of(self.tracing_policy).acknowledge(
-            cdk.Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason=(
-                    "Lambda tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not support "
-                    "resource-level permissions, so IAM only accepts Resource '*' for them (as in AWS's "
-                    "AWSXRayDaemonWriteAccess). This policy holds that one statement; every other statement of "
-                    "the role names its resources."
-                ),
-            )
-        )
-
 
 def _newest_python() -> lambda_.Runtime:
     def version(rt: lambda_.Runtime) -> tuple[int, ...]:

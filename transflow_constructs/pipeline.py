@@ -16,7 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 from transflow_runtime import schema
 
-from ._policies import queue_send_statements, secret_statements
+from ._policies import queue_consume_statements, queue_send_statements, secret_statements
 from ._validation import is_unresolved
 from .functions import FunctionSettings, TransflowFunction
 from .queues import WebhookQueues
@@ -82,6 +82,15 @@ class WebhookPipeline:
                 *queue_send_statements("SendToStreamFailureQueue", self.stream_failure_queue, key),
             ],
         )
+        self.dispatcher.add_unscoped_statement(
+            "ListStreamsPolicy",
+            iam.PolicyStatement(sid="ListTableStreams", actions=["dynamodb:ListStreams"], resources=["*"]),
+            "dynamodb:ListStreams supports no resource-level permissions (Service Authorization Reference, "
+            "Amazon DynamoDB: no resource type), so IAM evaluates it against '*' only; AWS Lambda's DynamoDB "
+            "event source documents it among the execution role's required permissions (as "
+            "AWSLambdaDynamoDBExecutionRole grants it). It lists stream ARNs, no data. This policy holds that "
+            "one statement.",
+        )
         self.stream_mapping = lambda_.EventSourceMapping(
             scope,
             "StreamMapping",
@@ -122,16 +131,7 @@ class WebhookPipeline:
             environment_hint=WEBHOOK_ENVIRONMENT_HINT,
             statements=[
                 *table.delivery_statements(),
-                iam.PolicyStatement(
-                    sid="ConsumeWebhookQueue",
-                    actions=[
-                        "sqs:ReceiveMessage",
-                        "sqs:DeleteMessage",
-                        "sqs:GetQueueAttributes",
-                        "sqs:ChangeMessageVisibility",
-                    ],
-                    resources=[self.webhook_queue.queue_arn],
-                ),
+                *queue_consume_statements("ConsumeWebhookQueue", self.webhook_queue, key),
                 *queue_send_statements("SendToDeadLetterQueue", self.dead_letter_queue, key),
                 *secret_statements("ReadWebhookSecrets", options.secrets),
             ],
