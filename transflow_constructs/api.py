@@ -14,10 +14,12 @@ from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_route53 as route53
 from constructs import Construct
 from transflow_runtime import schema
 
 from .auth import OIDC, StatusAuth
+from .domain import CustomDomain
 
 #: Access log line (JSON). Identity appears only as the authorizer's verdict, never a token.
 ACCESS_LOG_FORMAT = json.dumps(
@@ -99,22 +101,20 @@ class StatusApi(Construct):
         throttling_rate_limit: float,
         throttling_burst_limit: int,
         cors_origins: Sequence[str] | None,
-        domain_name: str | None,
+        domain_name: str | apigwv2.IDomainName | None,
         certificate: acm.ICertificate | None,
+        hosted_zone: route53.IHostedZone | None,
         disable_execute_api_endpoint: bool,
         instance_path: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.authorizer = self._authorizer(auth, authorizer_function)
-        self.domain: apigwv2.DomainName | None = None
-        if domain_name is not None and certificate is not None:
-            self.domain = apigwv2.DomainName(
-                self,
-                "Domain",
-                domain_name=domain_name,
-                certificate=certificate,
-                security_policy=apigwv2.SecurityPolicy.TLS_1_2,
+        self.custom_domain: CustomDomain | None = None
+        if domain_name is not None:
+            self.custom_domain = CustomDomain(
+                self, domain_name=domain_name, certificate=certificate, hosted_zone=hosted_zone
             )
+        self.domain = self.custom_domain.domain if self.custom_domain is not None else None
         cors = None
         if cors_origins is not None:
             cors = apigwv2.CorsPreflightOptions(
@@ -173,7 +173,7 @@ class StatusApi(Construct):
             throttling_burst_limit=throttling_burst_limit,
             detailed_metrics_enabled=True,
         )
-        self.url = f"https://{domain_name}/" if self.domain is not None else stage.url
+        self.url = self.custom_domain.url if self.custom_domain is not None else stage.url
 
     def _authorizer(self, auth: StatusAuth, function: lambda_.IFunction | None) -> apigwv2.IHttpRouteAuthorizer:
         if auth.kind == OIDC:

@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import aws_cdk as cdk
+from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_route53 as route53
 from constructs import Construct, IConstruct
 from transflow_runtime import schema
 
@@ -25,6 +27,7 @@ from ._policies import secret_statements
 from ._validation import check_number, check_seconds, is_unresolved
 from .api import StatusApi, check_cors_origins
 from .auth import SHARED_SECRET, StatusAuth, audience_string
+from .domain import check_domain_options
 from .functions import FunctionSettings, TransflowFunction
 
 DEFAULT_STATUS_TIMEOUT = cdk.Duration.seconds(10)
@@ -54,8 +57,9 @@ class ReadOptions:
     cors_origins: Sequence[str] | None = None
     throttling_rate_limit: float = DEFAULT_THROTTLING_RATE_LIMIT
     throttling_burst_limit: int = DEFAULT_THROTTLING_BURST_LIMIT
-    domain_name: str | None = None
+    domain_name: str | apigwv2.IDomainName | None = None
     certificate: acm.ICertificate | None = None
+    hosted_zone: route53.IHostedZone | None = None
     disable_execute_api_endpoint: bool = False
     # ---- read-side functions (status and authorizer) ----
     status_timeout: cdk.Duration = DEFAULT_STATUS_TIMEOUT
@@ -98,13 +102,9 @@ class ReadOptions:
             None,
             why="the token bucket's size for each route; 0 would refuse every request",
         )
-        if (self.domain_name is None) != (self.certificate is None):
-            missing, present = (
-                ("certificate", "domain_name") if self.certificate is None else ("domain_name", "certificate")
-            )
-            raise ValueError(f"{present}= needs {missing}=: a custom domain takes both domain_name and certificate")
-        if self.disable_execute_api_endpoint and self.domain_name is None:
-            raise ValueError("disable_execute_api_endpoint=True without domain_name= would leave the API unreachable")
+        check_domain_options(
+            self.domain_name, self.certificate, self.hosted_zone, self.disable_execute_api_endpoint
+        )
         object.__setattr__(self, "origins", origins)
 
 
@@ -177,6 +177,7 @@ class ReadSide:
             cors_origins=options.origins,
             domain_name=options.domain_name,
             certificate=options.certificate,
+            hosted_zone=options.hosted_zone,
             disable_execute_api_endpoint=options.disable_execute_api_endpoint,
             instance_path=instance_path(scope, max_length=_MAX_NAME_PATH),
         )
@@ -194,8 +195,12 @@ class ReadSide:
         }
         if self.authorizer is not None:
             found.update(self.authorizer.parts("authorizer-function"))
-        if self.api.domain is not None:
-            found[self.api.domain] = "domain-name"
+        custom = self.api.custom_domain
+        if custom is not None:
+            if custom.created:
+                found[custom.domain] = "domain-name"
+            for record in custom.records:
+                found[record] = f"dns-record-{record.node.id.removeprefix('DomainRecord').lower()}"
         return found
 
     def functions(self) -> dict[str, TransflowFunction]:

@@ -21,6 +21,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -199,8 +200,9 @@ class TransflowStatus(Construct):
         cors_origins: Sequence[str] | None = None,
         throttling_rate_limit: float = DEFAULT_THROTTLING_RATE_LIMIT,
         throttling_burst_limit: int = DEFAULT_THROTTLING_BURST_LIMIT,
-        domain_name: str | None = None,
+        domain_name: str | apigwv2.IDomainName | None = None,
         certificate: acm.ICertificate | None = None,
+        hosted_zone: route53.IHostedZone | None = None,
         disable_execute_api_endpoint: bool = False,
         monitoring: bool = True,
         alarm_topic: sns.ITopic | None = None,
@@ -245,6 +247,7 @@ class TransflowStatus(Construct):
             throttling_burst_limit=throttling_burst_limit,
             domain_name=domain_name,
             certificate=certificate,
+            hosted_zone=hosted_zone,
             disable_execute_api_endpoint=disable_execute_api_endpoint,
             status_timeout=status_timeout,
             assembly_id_pattern=assembly_id_pattern,
@@ -335,6 +338,17 @@ class TransflowStatus(Construct):
     def api_url(self) -> str:
         """Base URL of the API (custom domain when configured), ending in ``/``."""
         return self._read.api.url
+
+    @property
+    def domain_name(self) -> apigwv2.IDomainName | None:
+        """The API's custom domain name (created here or passed as ``domain_name=``); ``None`` without one."""
+        return self._read.api.domain
+
+    @property
+    def dns_records(self) -> list[route53.RecordSet]:
+        """The A and AAAA alias records created in ``hosted_zone`` (empty without one)."""
+        custom = self._read.api.custom_domain
+        return list(custom.records) if custom is not None else []
 
     @property
     def authorizer(self) -> apigwv2.IHttpRouteAuthorizer:
