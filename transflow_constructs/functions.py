@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -46,6 +47,29 @@ def estimated_environment_bytes(environment: Mapping[str, str]) -> int:
     placeholder = "x" * TOKEN_LENGTH_ESTIMATE
     concrete = {name: _STRING_TOKEN.sub(placeholder, value) for name, value in environment.items()}
     return len(json.dumps(concrete, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+#: What the execution role of a function in a VPC needs (AWSLambdaVPCAccessExecutionRole, minus logs).
+VPC_ACCESS_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
+
+
+@dataclass(frozen=True)
+class FunctionNetwork:
+    """Where a function runs when it is not in Lambda's own network: a VPC, its subnets, its groups."""
+
+    vpc: ec2.IVpc
+    subnets: ec2.SubnetSelection
+    security_groups: Sequence[ec2.ISecurityGroup]
+
+    def function_options(self) -> dict[str, object]:
+        return {"vpc": self.vpc, "vpc_subnets": self.subnets, "security_groups": list(self.security_groups)}
 
 
 #: The runtime every function uses unless ``runtime=`` says otherwise (see ``acknowledge_pinned_runtime``).
@@ -122,6 +146,7 @@ class TransflowFunction(Construct):
         environment: Mapping[str, str],
         statements: Sequence[iam.PolicyStatement] = (),
         environment_hint: str = "",
+        network: FunctionNetwork | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         environment = {**settings.environment, **environment}
@@ -171,9 +196,19 @@ class TransflowFunction(Construct):
             environment=dict(environment),
             log_group=self.log_group,
             role=self.role,
+            **(network.function_options() if network is not None else {}),
         )
         # The function must not start before it may write its logs and reach its resources.
         self.function.node.add_dependency(self.policy)
+        if network is not None:
+            self.add_unscoped_statement(
+                "NetworkInterfacesPolicy",
+                iam.PolicyStatement(sid="ManageNetworkInterfaces", actions=list(VPC_ACCESS_ACTIONS), resources=["*"]),
+                "A function in a VPC: Lambda creates and deletes its network interfaces with the execution role "
+                "(AWS Lambda Developer Guide, 'Giving Lambda functions access to resources in an Amazon VPC'; the "
+                "actions of AWS's AWSLambdaVPCAccessExecutionRole). ec2:Describe* support no resource-level "
+                "permissions and the interfaces' ids are unknown in advance. This policy holds that one statement.",
+            )
         self.tracing_policy: iam.Policy | None = None
         if settings.tracing != lambda_.Tracing.DISABLED:
             self._enable_tracing(settings.tracing)

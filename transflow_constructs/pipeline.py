@@ -18,10 +18,11 @@ from transflow_runtime import schema
 
 from ._policies import queue_consume_statements, queue_send_statements, secret_statements
 from ._validation import is_unresolved
-from .functions import FunctionSettings, TransflowFunction
+from .functions import FunctionNetwork, FunctionSettings, TransflowFunction
 from .queues import WebhookQueues
 from .table import TablePart
 from .webhook_config import WEBHOOK_ENVIRONMENT_HINT, WebhookOptions, webhook_environment
+from .webhook_network import delivery_ports, webhook_network
 
 DISPATCHER_TIMEOUT = cdk.Duration.seconds(30)
 #: Messages per webhook function invocation (SQS standard queue; more needs a batching window).
@@ -115,6 +116,10 @@ class WebhookPipeline:
         self.stream_mapping.node.add_dependency(self.dispatcher.policy)
 
         # ---- webhook queue -> webhook function -> receivers ----
+        self.network: FunctionNetwork | None = None
+        if options.vpc is not None:
+            ports = delivery_ports(options.configured_targets)
+            self.network = webhook_network(scope, options.vpc, options.vpc_subnets, ports)
         self.webhook = TransflowFunction(
             scope,
             "WebhookFunction",
@@ -129,6 +134,7 @@ class WebhookPipeline:
                 dlq_url=self.dead_letter_queue.queue_url,
             ),
             environment_hint=WEBHOOK_ENVIRONMENT_HINT,
+            network=self.network,
             statements=[
                 *table.delivery_statements(),
                 *queue_consume_statements("ConsumeWebhookQueue", self.webhook_queue, key),
@@ -164,4 +170,5 @@ class WebhookPipeline:
             **self.webhook.parts("webhook-function"),
             self.stream_mapping: "dispatcher-event-source",
             self.webhook_mapping: "webhook-event-source",
+            **{group: "webhook-security-group" for group in (self.network.security_groups if self.network else [])},
         }

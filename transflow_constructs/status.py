@@ -17,6 +17,7 @@ from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -177,6 +178,8 @@ class TransflowStatus(Construct):
         webhook_timeout: cdk.Duration = DEFAULT_WEBHOOK_TIMEOUT,
         webhook_function_timeout: cdk.Duration = DEFAULT_WEBHOOK_FUNCTION_TIMEOUT,
         webhook_max_concurrency: int = DEFAULT_WEBHOOK_MAX_CONCURRENCY,
+        webhook_vpc: ec2.IVpc | None = None,
+        webhook_vpc_subnets: ec2.SubnetSelection | None = None,
         table: dynamodb.ITable | None = None,
         removal_policy: cdk.RemovalPolicy | None = None,
         table_encryption_key: kms.IKey | None = None,
@@ -238,6 +241,8 @@ class TransflowStatus(Construct):
             stream_batch_size=stream_batch_size,
             stream_parallelization_factor=stream_parallelization_factor,
             stream_max_record_age=stream_max_record_age,
+            vpc=webhook_vpc,
+            vpc_subnets=webhook_vpc_subnets,
         )
         read_options = ReadOptions(
             auth=auth,

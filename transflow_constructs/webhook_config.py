@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -23,6 +24,7 @@ from .auth import SHARED_SECRET, StatusAuth
 from .functions import LAMBDA_ENVIRONMENT_LIMIT_BYTES, TOKEN_LENGTH_ESTIMATE, estimated_environment_bytes
 from .queues import DLQ_RETENTION, MAX_RECEIVE_COUNT, RECEIVE_SAFETY_MARGIN, VISIBILITY_FACTOR
 from .targets.webhooks import WebhookTarget
+from .webhook_network import check_webhook_network
 
 DEFAULT_WEBHOOK_TIMEOUT = cdk.Duration.seconds(schema.DEFAULT_WEBHOOK_TIMEOUT_SECONDS)
 DEFAULT_WEBHOOK_FUNCTION_TIMEOUT = cdk.Duration.seconds(60)
@@ -129,6 +131,8 @@ class WebhookOptions:
     stream_batch_size: int = DEFAULT_STREAM_BATCH_SIZE
     stream_parallelization_factor: int | None = None
     stream_max_record_age: cdk.Duration | None = None
+    vpc: ec2.IVpc | None = None
+    vpc_subnets: ec2.SubnetSelection | None = None
     #: Derived (validated) values.
     targets: dict[str, WebhookTarget] = field(init=False)
     delays: tuple[int, ...] = field(init=False)
@@ -220,6 +224,7 @@ class WebhookOptions:
                 604800,
                 why="Lambda's MaximumRecordAgeInSeconds: 60 s to 7 days",
             )
+        check_webhook_network(self.vpc, self.vpc_subnets)
         if self.stream_starting_position == lambda_.StartingPosition.AT_TIMESTAMP:
             raise ValueError("stream_starting_position must be TRIM_HORIZON or LATEST (DynamoDB streams)")
         object.__setattr__(self, "targets", targets)
@@ -230,6 +235,12 @@ class WebhookOptions:
     @property
     def attempts(self) -> int:
         return len(self.delays) + 1
+
+    @property
+    def configured_targets(self) -> list[WebhookTarget]:
+        """Every configured receiver (template targets and the default one)."""
+        found = list(self.targets.values())
+        return [*found, self.default_webhook] if self.default_webhook is not None else found
 
     @property
     def secrets(self) -> list[secretsmanager.ISecret]:

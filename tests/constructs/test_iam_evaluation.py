@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from aws_cdk import assertions
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from moto.iam.access_control import IAMPolicy, PermissionResult
@@ -39,6 +40,15 @@ from .cdk_helpers import new_stack
 from .template_harness import ACCOUNT, REGION, Call, RecordingProxy, TemplateWorld
 
 JWT_SECRET_VALUE = "iam-check-jwt-secret-value-0123456789abcdef"
+#: AWS Lambda Developer Guide, "Giving Lambda functions access to resources in an Amazon VPC".
+VPC_ACCESS_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
 #: Operations whose IAM action is another operation's (Amazon SQS Developer Guide, "Amazon SQS API
 #: permissions: Actions and resource reference").
 BATCH_ACTIONS = {
@@ -76,6 +86,7 @@ def _stack(with_keys: bool) -> dict[str, Any]:
         notify_url_secret=notify,
         table_encryption_key=key,
         queue_encryption_key=queue_key,
+        webhook_vpc=ec2.Vpc(stack, "Vpc", max_azs=1) if with_keys else None,
     )
     return assertions.Template.from_stack(stack).to_json()
 
@@ -302,6 +313,9 @@ def _service_needs(world: TemplateWorld, function_id: str) -> list[Need]:
         Need("logs:PutLogEvents", log_stream, "Lambda logging"),
     ]
     props = world.resources[function_id]["Properties"]
+    if "VpcConfig" in props:
+        why = "Lambda manages the network interfaces of a function in a VPC (Developer Guide: VPC access)"
+        needs += [Need(a, "*", why) for a in VPC_ACCESS_ACTIONS]
     if (props.get("TracingConfig") or {}).get("Mode") == "Active":
         needs += [Need(a, "*", "active tracing") for a in ("xray:PutTraceSegments", "xray:PutTelemetryRecords")]
     for mapping in world.resources.values():
