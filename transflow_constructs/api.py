@@ -20,6 +20,7 @@ from transflow_runtime import schema
 
 from .auth import OIDC, StatusAuth
 from .domain import CustomDomain
+from .functions import skip_log_group_key_check
 
 #: Access log line (JSON). Identity appears only as the authorizer's verdict, never a token.
 ACCESS_LOG_FORMAT = json.dumps(
@@ -161,6 +162,7 @@ class StatusApi(Construct):
             retention=log_retention,
             removal_policy=log_removal_policy,
         )
+        skip_log_group_key_check(self.access_log_group)
         stage = self.http_api.default_stage
         assert stage is not None
         cfn_stage = stage.node.default_child

@@ -23,6 +23,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
+from ._metadata import skip_checkov
 from ._validation import check_number
 from .bundling import runtime_code
 
@@ -209,11 +210,18 @@ class TransflowFunction(Construct):
                 "actions of AWS's AWSLambdaVPCAccessExecutionRole). ec2:Describe* support no resource-level "
                 "permissions and the interfaces' ids are unknown in advance. This policy holds that one statement.",
             )
+            skip_checkov(
+                self.node.find_child("NetworkInterfacesPolicy"),
+                "CKV_AWS_111",
+                "Lambda creates and deletes the function's network interfaces with its role; their ids do not exist "
+                "before, and these are exactly AWSLambdaVPCAccessExecutionRole's actions.",
+            )
         self.tracing_policy: iam.Policy | None = None
         if settings.tracing != lambda_.Tracing.DISABLED:
             self._enable_tracing(settings.tracing)
         if settings.runtime.name == DEFAULT_RUNTIME.name and _newest_python().name != DEFAULT_RUNTIME.name:
             _acknowledge_pinned_runtime(self.function)
+        _skip_function_checks(self, in_vpc=network is not None)
 
     def parts(self, part: str) -> dict[IConstruct, str]:
         """This function as ``part``; its role, policies and log group are named after it."""
@@ -271,4 +279,45 @@ def _acknowledge_pinned_runtime(function: lambda_.Function) -> None:
                 "added for the default; any other non-latest runtime is reported."
             ),
         )
+    )
+
+
+def _skip_function_checks(function: TransflowFunction, *, in_vpc: bool) -> None:
+    """checkov's Lambda and log-group checks that do not apply, each with its reason on the resource."""
+    skip_checkov(
+        function.function,
+        "CKV_AWS_116",
+        "A function DLQ only receives failed asynchronous invocations; these functions are invoked "
+        "synchronously (API Gateway, direct invoke) or by event source mappings, whose failures go to the "
+        "webhook DLQ and the stream-failure queue.",
+    )
+    skip_checkov(
+        function.function,
+        "CKV_AWS_115",
+        "No reserved concurrency: it would be carved out of the account's pool for every instance. The webhook "
+        "function is bounded by its event source's maximum concurrency, the status function by the API's "
+        "throttling, the dispatcher by the stream's shards.",
+    )
+    skip_checkov(
+        function.function,
+        "CKV_AWS_173",
+        "The environment holds names, ARNs and settings only, never a secret value (a test checks it); Lambda "
+        "encrypts it at rest with its AWS-managed key.",
+    )
+    if not in_vpc:
+        skip_checkov(
+            function.function,
+            "CKV_AWS_117",
+            "The function reaches only AWS service endpoints and (webhook function) public receivers; it needs "
+            "no VPC. webhook_vpc= puts the webhook function in yours for fixed egress addresses.",
+        )
+    skip_log_group_key_check(function.log_group)
+
+
+def skip_log_group_key_check(group: logs.LogGroup) -> None:
+    skip_checkov(
+        group,
+        "CKV_AWS_158",
+        "CloudWatch Logs encrypts log data at rest by default. The logs hold no secret or token (tests check the "
+        "handlers' output); a customer-managed key would need a key policy for the logs service principal.",
     )
