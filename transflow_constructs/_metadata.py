@@ -19,6 +19,36 @@ from constructs import Construct, IConstruct
 INSTANCE_KEY = "transflow:instance"
 PART_KEY = "transflow:part"
 CHECKOV_KEY = "checkov"
+#: The parts CONTRACTS.md B names (one resource each, where the instance has it).
+PARTS = frozenset(
+    {
+        "table",
+        "status-function",
+        "authorizer-function",
+        "dispatcher-function",
+        "webhook-function",
+        "webhook-queue",
+        "dead-letter-queue",
+        "stream-failure-queue",
+        "http-api",
+        "http-api-stage",
+        "http-api-authorizer",
+        "dispatcher-event-source",
+        "webhook-event-source",
+        "access-log-group",
+        "domain-name",
+    }
+)
+#: Parts added "with the same scheme": the custom domain's records, the webhook function's security
+#: group, the alarms and dashboard. A part's other resources are named ``<part>-<what>``
+#: (``status-function-role``, ``webhook-queue-policy``, ``http-api-route``, ``monitoring-alarm``).
+EXTRA_PARTS = frozenset({"dns-record-a", "dns-record-aaaa", "webhook-security-group", "monitoring"})
+
+
+def is_known_part(part: str) -> bool:
+    """A part of the contract or added with its scheme, or one of their secondary resources."""
+    known = PARTS | EXTRA_PARTS
+    return part in known or any(part.startswith(f"{name}-") for name in known)
 #: Longest construct path kept whole in the instance id (CloudWatch dimension values: 1-1024 characters).
 _MAX_PATH = 200
 
@@ -55,6 +85,8 @@ def cfn_resource_of(construct: IConstruct) -> cdk.CfnResource:
 
 def mark(construct: IConstruct, part: str, instance: str) -> cdk.CfnResource:
     """Write ``transflow:instance`` and ``transflow:part`` into the resource's template Metadata."""
+    if not is_known_part(part):
+        raise ValueError(f"unknown transflow part {part!r}; expected one of {sorted(PARTS | EXTRA_PARTS)}")
     resource = cfn_resource_of(construct)
     resource.add_metadata(INSTANCE_KEY, instance)
     resource.add_metadata(PART_KEY, part)

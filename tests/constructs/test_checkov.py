@@ -23,6 +23,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_route53 as route53
 
+from tests.tooling import in_ci
 from transflow_constructs import StatusAuth, TransflowStatus, WebhookTarget
 
 from .cdk_helpers import REPO, example_stack, new_stack, oidc_auth, plain_secret
@@ -35,7 +36,7 @@ def _checkov() -> Path:
     if CHECKOV.exists():
         return CHECKOV
     message = f"checkov is not installed at {CHECKOV} (run make setup)"
-    if os.environ.get("CI", "").lower() == "true":
+    if in_ci():
         pytest.fail(message)
     pytest.skip(message)
 

@@ -66,6 +66,17 @@ STATUS_FAILED = "failed"
 STATUS_SKIPPED = "skipped"
 
 
+def signing_secret_from_value(value: str) -> str:
+    """The signing key in a Secrets Manager value: the string itself, or a JSON object's ``secret``."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("secret"), str):
+        return parsed["secret"]
+    return value
+
+
 # ---------------------------------------------------------------------------------- configuration
 @dataclass(frozen=True)
 class TargetConfig:
@@ -225,6 +236,7 @@ class WebhookSender:
         guard: NetGuard | None = None,
         ssl_context: ssl.SSLContext | None = None,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         max_workers: int = MAX_CONCURRENT_DELIVERIES,
     ) -> None:
         self.settings = settings
@@ -234,6 +246,8 @@ class WebhookSender:
         self.guard = guard or NetGuard(settings.allow_private, allow_http=settings.allow_http)
         self.ssl_context = ssl_context
         self.clock = clock
+        #: Ages cached secrets (tests inject one to step past ``SECRET_CACHE_SECONDS``).
+        self.monotonic = monotonic
         self.max_workers = max(1, max_workers)
         self._secrets: dict[str, tuple[str, float]] = {}
         self._secret_lock = threading.Lock()
@@ -393,7 +407,7 @@ class WebhookSender:
 
     def secret(self, arn: str) -> str:
         """The secret value for ``arn`` (cached for five minutes so rotations are picked up)."""
-        now = time.monotonic()
+        now = self.monotonic()
         with self._secret_lock:
             cached = self._secrets.get(arn)
             if cached and now - cached[1] < SECRET_CACHE_SECONDS:
@@ -402,12 +416,7 @@ class WebhookSender:
         value = response.get("SecretString")
         if value is None:
             value = response["SecretBinary"].decode("utf-8")
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict) and isinstance(parsed.get("secret"), str):
-            value = parsed["secret"]
+        value = signing_secret_from_value(value)
         if not value:
             raise ValueError(f"secret {arn} is empty")
         with self._secret_lock:
