@@ -95,6 +95,12 @@ class TransflowStatus(Construct):
         ``webhook_timeout`` + 10 s; the queue's visibility timeout is six times this. Default: 60 s.
     :param webhook_max_concurrency: most concurrent webhook function instances the queue may
         drive (2-1000), protecting receivers and the account's concurrency. Default: 5.
+    :param webhook_vpc: run the webhook function in this VPC's private subnets, so deliveries
+        leave through its NAT gateway's fixed addresses (the subnets must route to one: public and
+        isolated subnets are refused); its security group allows TCP egress to the receivers' ports
+        only, and the SSRF guard still applies. Default: none (Lambda's own network).
+    :param webhook_vpc_subnets: the subnets in ``webhook_vpc``; requires it. Default: the VPC's
+        private subnets with egress.
 
     Table
 
@@ -109,7 +115,8 @@ class TransflowStatus(Construct):
         Default: ``RETAIN``. With ``table=`` the dead-letter queues are retained (call
         ``apply_removal_policy`` on ``dead_letter_queue``/``stream_failure_queue`` to change that).
     :param table_encryption_key: KMS key for a new table. Default: AWS-managed key.
-    :param deletion_protection: Default: ``True``.
+    :param deletion_protection: Default: on, unless ``removal_policy=DESTROY`` (with which ``True``
+        is refused: the stack's deletion would fail).
     :param point_in_time_recovery: Default: ``True``.
 
     Functions
@@ -132,21 +139,33 @@ class TransflowStatus(Construct):
 
     Stream path (table stream -> dispatcher -> webhook queue)
 
-    :param stream_starting_position: Default: ``TRIM_HORIZON``: records written while the mapping
-        is created or replaced are still dispatched (a duplicate carries the same ``webhook-id``;
-        a lost webhook cannot be recovered).
+    :param stream_starting_position: where a new or replaced stream mapping starts. Default:
+        ``TRIM_HORIZON`` for a table created here (its stream starts empty), ``LATEST`` with
+        ``table=`` (an existing stream holds up to 24 hours of records, all of which would be
+        dispatched again).
     :param stream_retry_attempts: retries of a failing stream batch (bisected on each error)
         before its metadata goes to the stream-failure queue. Default: 10.
-    :param stream_batch_size: Default: 100.
+    :param stream_batch_size: 1-10000. Default: 100.
+    :param stream_parallelization_factor: concurrent batches per shard, 1-10. Default: 1.
+    :param stream_max_record_age: records older than this (60 s to 7 days) go to the
+        stream-failure queue unprocessed. Default: none (retried until ``stream_retry_attempts``
+        or the stream's 24-hour expiry).
 
     HTTP API
 
     :param cors_origins: origins allowed to call the API from a browser (``["https://app.example.com"]``).
         Default: CORS disabled.
-    :param throttling_rate_limit: default-stage steady-state requests per second. Default: 100.
-    :param throttling_burst_limit: default-stage burst. Default: 200.
-    :param domain_name: custom domain; requires ``certificate``. Default: none.
-    :param certificate: ACM certificate for ``domain_name`` (same region); requires ``domain_name``.
+    :param throttling_rate_limit: steady-state requests per second of each route (the default
+        route settings apply per route, not to the stage as a whole); above API Gateway's account
+        quota of 10,000 a warning is annotated. Default: 100.
+    :param throttling_burst_limit: burst of each route (warned above the account's 5,000).
+        Default: 200.
+    :param domain_name: a custom domain name (requires ``certificate``) or an existing
+        ``apigwv2.IDomainName`` (``certificate`` then refused); exposed as ``domain_name``.
+        Default: none.
+    :param certificate: ACM certificate for a ``domain_name`` string (same region).
+    :param hosted_zone: the Route 53 zone of the domain: A and AAAA alias records are created.
+        Default: none (no DNS record).
     :param disable_execute_api_endpoint: refuse the default ``execute-api`` URL (only with a custom
         domain). Default: ``False``.
 
@@ -160,6 +179,11 @@ class TransflowStatus(Construct):
     :param alarm_thresholds: ``AlarmThresholds(...)``, when each alarm fires. Default: ``AlarmThresholds()``.
     :param dashboard: ``True`` for a CloudWatch dashboard of the service (name generated), or the
         dashboard's name. Default: ``False``.
+    :param outputs: write the stack outputs (``ApiUrl``, ``TableName``, ...). Default: ``True``.
+
+    Numbers and strings may be deploy-time values (``CfnParameter``), except
+    ``webhook_retry_delays``, ``webhook_max_attempts`` and the two webhook timeouts, from which
+    the queue is sized at synth time.
     """
 
     def __init__(
