@@ -101,6 +101,29 @@ HANDLER_DISPATCHER = "transflow_runtime.handlers.dispatcher.handler"
 #: (``requestContext.authorizer.lambda.userId`` in payload format 2.0).
 AUTHORIZER_CONTEXT_USER_KEY = "userId"
 
+#: The longest user id anywhere (token claim, authorizer context, direct-invoke ``userId``), in
+#: bytes of UTF-8: the authorizer and the status function apply this one limit.
+MAX_USER_ID_BYTES = 1024
+
+
+def user_id_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a user id, or None when it can.
+
+    A user id is a string (RFC 7519 makes ``sub`` a StringOrURI: a number or anything else is
+    refused, never converted), not blank, valid UTF-8 and at most ``MAX_USER_ID_BYTES`` bytes.
+    """
+    if not isinstance(value, str):
+        return "is not a string"
+    if not value.strip():
+        return "is empty"
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "is not valid UTF-8"
+    if size > MAX_USER_ID_BYTES:
+        return f"is longer than {MAX_USER_ID_BYTES} bytes of UTF-8"
+    return None
+
 # --- HTTP API -----------------------------------------------------------------------------------
 SIGNATURE_HEADER = "X-Transflow-Signature"
 #: (method, path) of every route; the construct creates them and local mode emulates them.

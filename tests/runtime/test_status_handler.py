@@ -387,7 +387,9 @@ def test_bad_batch_requests_are_400_naming_the_problem(status_env, payload, mess
 
 
 def test_batch_too_large_for_one_response_is_413(status_env, dynamodb):
-    ids = [aid(n) for n in range(200, 215)]
+    """17 statuses of 390 KB are a 6.6 MB invocation response: over Lambda's 6,291,556 bytes
+    (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html); 15 are 5.85 MB and fit."""
+    ids = [aid(n) for n in range(200, 217)]
     for ident in ids:
         dynamodb.put_item(TableName=status_env.table_name, Item={
             "assembly_id": {"S": ident}, "user_id": {"S": "alice"}, "user": {"M": {"userId": {"S": "alice"}}},
@@ -396,7 +398,7 @@ def test_batch_too_large_for_one_response_is_413(status_env, dynamodb):
     response = batch(ids)
     assert response["statusCode"] == 413
     assert "request fewer ids" in body_of(response)["error"]
-    assert batch(ids[:5])["statusCode"] == 200
+    assert batch(ids[:15])["statusCode"] == 200
 
 
 def test_batch_get_retries_unprocessed_keys_until_all_are_read(status_env, dynamodb):
@@ -518,15 +520,16 @@ def test_bad_list_parameters_are_400(many, query, message):
 
 
 def test_a_page_too_large_for_one_response_is_shortened_and_continues(status_env, dynamodb):
-    ids = [aid(n) for n in range(220, 236)]
+    # 17 x 390 KB: over Lambda's 6,291,556-byte response limit (16 would still fit).
+    ids = [aid(n) for n in range(220, 237)]
     for i, ident in enumerate(ids):
         dynamodb.put_item(TableName=status_env.table_name, Item={
             "assembly_id": {"S": ident}, "user_id": {"S": "alice"}, "user": {"M": {"userId": {"S": "alice"}}},
             "created_at": {"S": f"2026-01-01T00:00:{i:02d}.000Z"}, "blob": {"S": "z" * 390_000},
         })
-    first = body_of(list_page(limit=16))
-    assert 1 <= len(first["assemblies"]) < 16 and first["next_cursor"]
-    second = body_of(list_page(limit=16, cursor=first["next_cursor"]))
+    first = body_of(list_page(limit=17))
+    assert len(first["assemblies"]) == 16 and first["next_cursor"]
+    second = body_of(list_page(limit=17, cursor=first["next_cursor"]))
     listed = [a["assembly_id"] for a in first["assemblies"] + second["assemblies"]]
     assert listed == list(reversed(ids))
 
