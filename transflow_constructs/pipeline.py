@@ -104,7 +104,7 @@ class WebhookPipeline:
             "StreamMapping",
             target=self.dispatcher.function,
             event_source_arn=table.stream_arn,
-            starting_position=options.stream_starting_position or table.default_starting_position,
+            starting_position=table.starting_position(scope, options.stream_starting_position),
             batch_size=options.stream_batch_size,
             bisect_batch_on_error=True,
             retry_attempts=options.stream_retry_attempts,
