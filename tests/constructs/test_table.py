@@ -140,3 +140,11 @@ def test_at_timestamp_is_refused() -> None:
         TransflowStatus(
             new_stack(), "Status", auth=oidc_auth(), stream_starting_position=lambda_.StartingPosition.AT_TIMESTAMP
         )
+
+
+def test_snapshot_removal_of_the_log_groups_is_refused_with_the_reason() -> None:
+    """AWS CloudFormation User Guide, "DeletionPolicy attribute": ``Snapshot`` applies only to
+    resources that support snapshots; ``AWS::Logs::LogGroup`` is not one (CDK's CloudFormation
+    validation reports "DeletionPolicy must be one of Delete, Retain, RetainExceptOnCreate")."""
+    with pytest.raises(ValueError, match=r"log_removal_policy=SNAPSHOT is not supported"):
+        TransflowStatus(new_stack(), "Status", auth=oidc_auth(), log_removal_policy=cdk.RemovalPolicy.SNAPSHOT)
