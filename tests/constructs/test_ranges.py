@@ -317,3 +317,25 @@ def test_metrics_namespace_range(namespace: str, ok: bool) -> None:
             TransflowStatus(new_stack(), "Status", auth=oidc_auth(), metrics_namespace=namespace)
         return
     TransflowStatus(new_stack(), "Status", auth=oidc_auth(), metrics_namespace=namespace)
+
+
+@pytest.mark.parametrize(("count", "ok"), [(1, True), (50, True), (51, False)])
+def test_oidc_audience_count_range(count: int, ok: bool) -> None:
+    """Amazon API Gateway Developer Guide, "Quotas for configuring and running an HTTP API":
+    audiences per authorizer, 50 (cannot be increased); creating the JWT authorizer with more fails."""
+    from transflow_constructs import StatusAuth
+
+    audiences = [f"client-{i}" for i in range(count)]
+    if ok:
+        assert len(StatusAuth.oidc(issuer="https://issuer.example.com/", audience=audiences).audience) == count
+    else:
+        with pytest.raises(ValueError, match=r"at most 50 audiences"):
+            StatusAuth.oidc(issuer="https://issuer.example.com/", audience=audiences)
+
+
+def test_the_access_log_format_fits_api_gateway_s_template_size() -> None:
+    """Amazon API Gateway Developer Guide, "Quotas for configuring and running an HTTP API": access log
+    template size, 3 KB."""
+    from transflow_constructs.api import ACCESS_LOG_FORMAT
+
+    assert len(ACCESS_LOG_FORMAT.encode()) <= 3 * 1024
