@@ -48,6 +48,7 @@ from .schema import (
     TTL_ATTRIBUTE,
     USER_ID_ATTRIBUTE,
     VERSION_ATTRIBUTE,
+    WRITE_TOKEN_ATTRIBUTES,
 )
 from .terminal import terminal_condition, terminal_event
 from .validation import check_fields, check_value, non_empty_text, non_negative_int, text
@@ -61,7 +62,7 @@ MAX_ITEM_BYTES = 400 * 1024
 _MANAGED_FIELDS = frozenset({
     PARTITION_KEY, USER_ID_ATTRIBUTE, "user", "template_id", "ok", "error", "state", "created_at", "updated_at",
     VERSION_ATTRIBUTE, START_EPOCH_ATTRIBUTE, TTL_ATTRIBUTE, "results", "execution_start", "execution_duration",
-    "bytes_usage", "last_job_completed", "uploads",
+    "bytes_usage", "last_job_completed", "uploads", *WRITE_TOKEN_ATTRIBUTES,
 })
 MAX_ID_LENGTH = 256
 _STATE_FOR_EVENT = {event: state for state, event in EVENT_FOR_STATE.items()}
@@ -73,6 +74,12 @@ def _terminal_state(item: Mapping[str, Any]) -> str:
     if state in TERMINAL_STATES:
         return str(state)
     return _STATE_FOR_EVENT.get(terminal_event(item) or "", str(state))
+
+
+def _is_missing_document_path(exc: BaseException) -> bool:
+    """DynamoDB's answer to SET of ``a.b`` when the map ``a`` does not exist."""
+    cause = exc.__cause__ or exc
+    return error_code(cause) == "ValidationException" and "document path" in str(cause).lower()
 
 
 def _check_id(assembly_id: str) -> str:
@@ -298,17 +305,29 @@ class StatusStore:
         model = result if isinstance(result, result_model) else result_model.model_validate(result)
         entry = model.model_dump(mode="python", exclude_none=True)
         check_value(entry, "result")
-        update = Update()
-        results = update.name("results")
-        step = update.name(step_name)
-        update.sets.append(
-            f"{results}.{step} = list_append(if_not_exists({results}.{step}, {update.value([])}), "
-            f"{update.value([entry])})"
-        )
-        update.add("bytes_usage", model.size)
-        update.set("state", STATE_EXECUTING)
-        update.set("last_job_completed", iso_now(self._clock()))
-        return self._write_active(assembly_id, update)
+
+        def append() -> Update:
+            update = Update()
+            results = update.name("results")
+            step = update.name(step_name)
+            update.sets.append(
+                f"{results}.{step} = list_append(if_not_exists({results}.{step}, {update.value([])}), "
+                f"{update.value([entry])})"
+            )
+            update.add("bytes_usage", model.size)
+            update.set("state", STATE_EXECUTING)
+            update.set("last_job_completed", iso_now(self._clock()))
+            return update
+
+        try:
+            return self._write_active(assembly_id, append())
+        except StoreError as exc:
+            # The item contract makes ``results`` optional: a writer in another language may have
+            # created the item without the map, and DynamoDB cannot SET a key of a missing map.
+            if not _is_missing_document_path(exc):
+                raise
+        self._ensure_map(assembly_id, "results")
+        return self._write_active(assembly_id, append())
 
     # ------------------------------------------------------------------------------ terminal
     def complete(self, assembly_id: str, *, message: str = "Assembly completed") -> AssemblyStatus:
@@ -421,6 +440,22 @@ class StatusStore:
         return [_models().AssemblyStatus.from_item(i) for i in items], next_cursor
 
     # ------------------------------------------------------------------------------ internals
+    def _ensure_map(self, assembly_id: str, attribute: str) -> None:
+        """Give an existing item an empty ``attribute`` map if it has none (safe to repeat)."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={PARTITION_KEY: {"S": assembly_id}},
+                UpdateExpression="SET #m = if_not_exists(#m, :empty)",
+                ConditionExpression="attribute_exists(#pk)",
+                ExpressionAttributeNames={"#m": attribute, "#pk": PARTITION_KEY},
+                ExpressionAttributeValues={":empty": {"M": {}}},
+            )
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise AssemblyNotFoundError(assembly_id) from None
+            raise self._translate(exc, assembly_id) from exc
+
     @staticmethod
     def _check_field(attribute: str) -> None:
         if attribute in _MANAGED_FIELDS or attribute.startswith("notify_"):
@@ -435,7 +470,11 @@ class StatusStore:
         update.add(VERSION_ATTRIBUTE, 1)
         duration = update.name("execution_duration")
         start = update.name(START_EPOCH_ATTRIBUTE)
-        update.sets.append(f"{duration} = {update.value(Decimal(repr(now)))} - {start}")
+        stamp = update.value(Decimal(repr(now)))
+        # An item another writer created has no epoch (it is this store's bookkeeping): the first
+        # write of this store sets it, instead of failing on a path that does not exist.
+        update.sets.append(f"{start} = if_not_exists({start}, {stamp})")
+        update.sets.append(f"{duration} = {stamp} - if_not_exists({start}, {stamp})")
         token = update.idempotent(now)
         pk = update.name(PARTITION_KEY)
         # Terminal by either convention (a seed-style writer may have set ok/error without state).
