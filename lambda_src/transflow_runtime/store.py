@@ -338,7 +338,7 @@ class StatusStore:
         update.set("message", message)
         update.set("progress_pct", 100)
         update.remove("current_step_name")
-        return self._write_active(assembly_id, update)
+        return self._write_active(assembly_id, update, final=True)
 
     def fail(self, assembly_id: str, error: str, message: str | None = None) -> AssemblyStatus:
         non_empty_text(error, "error")
@@ -348,7 +348,7 @@ class StatusStore:
         update.set("state", STATE_FAILED)
         update.set("message", message or f"Assembly failed: {error}")
         update.remove("current_step_name")
-        return self._write_active(assembly_id, update)
+        return self._write_active(assembly_id, update, final=True)
 
     def cancel(self, assembly_id: str, *, message: str = "Assembly canceled") -> AssemblyStatus:
         """Cancel an active assembly.
@@ -363,7 +363,7 @@ class StatusStore:
         update.set("state", STATE_CANCELED)
         update.set("message", message)
         update.remove("current_step_name")
-        return self._write_active(assembly_id, update)
+        return self._write_active(assembly_id, update, final=True)
 
     def record_notification(self, assembly_id: str, fields: Mapping[str, Any]) -> None:
         """Record webhook delivery bookkeeping; allowed on terminal items (it is not progress)."""
@@ -461,7 +461,7 @@ class StatusStore:
         if attribute in _MANAGED_FIELDS or attribute.startswith("notify_"):
             raise ValueError(f"{attribute!r} is managed by the store and cannot be set through fields or extra")
 
-    def _write_active(self, assembly_id: str, update: Update) -> AssemblyStatus:
+    def _write_active(self, assembly_id: str, update: Update, *, final: bool = False) -> AssemblyStatus:
         _check_id(assembly_id)
         now = self._clock()
         update.set("updated_at", iso_now(now))
@@ -475,7 +475,7 @@ class StatusStore:
         # write of this store sets it, instead of failing on a path that does not exist.
         update.sets.append(f"{start} = if_not_exists({start}, {stamp})")
         update.sets.append(f"{duration} = {stamp} - if_not_exists({start}, {stamp})")
-        token = update.idempotent(now)
+        token = update.idempotent(now, final=final)
         pk = update.name(PARTITION_KEY)
         # Terminal by either convention (a seed-style writer may have set ok/error without state).
         condition = (
