@@ -52,7 +52,15 @@ from .schema import (
 )
 from .terminal import terminal_condition, terminal_event
 from .validation import check_fields, check_value, non_empty_text, non_negative_int, text
-from .writes import Update, WriteToken, approx_size, error_code, error_response, serialize_value  # noqa: F401 - re-exported
+from .writes import (  # noqa: F401 - re-exported
+    Update,
+    WriteToken,
+    approx_size,
+    error_code,
+    error_response,
+    item_size,
+    serialize_value,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import AssemblyStatus, Result, Upload
@@ -194,12 +202,15 @@ class StatusStore:
         if self.ttl_days is not None:
             item[TTL_ATTRIBUTE] = int(now) + self.ttl_days * 86400
             status.ttl = item[TTL_ATTRIBUTE]
-        if approx_size(item) > MAX_ITEM_BYTES:
+        low_level = {k: serialize_value(v) for k, v in item.items()}
+        # Measured as DynamoDB measures it: a JSON length overestimates many small numbers and
+        # short names by a third and refused items DynamoDB takes.
+        if item_size(low_level) > MAX_ITEM_BYTES:
             raise ItemTooLargeError(assembly_id, "the initial item (uploads and metadata) is too large")
         try:
             self.client.put_item(
                 TableName=self.table_name,
-                Item={k: serialize_value(v) for k, v in item.items()},
+                Item=low_level,
                 ConditionExpression="attribute_not_exists(#pk)",
                 ExpressionAttributeNames={"#pk": PARTITION_KEY},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",

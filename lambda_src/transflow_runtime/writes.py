@@ -54,6 +54,46 @@ def approx_size(item: Mapping[str, Any]) -> int:
     return len(json.dumps(item, default=str, ensure_ascii=False).encode("utf-8"))
 
 
+def _number_size(text: str) -> int:
+    digits = text.lstrip("+-").lower().partition("e")[0].replace(".", "").strip("0")
+    return (len(digits) + 1) // 2 + 1
+
+
+def attribute_size(value: Mapping[str, Any]) -> int:
+    """The size DynamoDB counts for one attribute value in DynamoDB JSON (``{"S": ...}``).
+
+    The rules of https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html:
+    strings and binary by their bytes, numbers 1 byte per two significant digits plus 1, null and
+    booleans 1 byte, sets the sum of their elements, lists and maps 3 bytes plus 1 byte per
+    element (and a map its key names).
+    """
+    ((kind, data),) = value.items()
+    if kind == "S":
+        return len(data.encode("utf-8", "surrogatepass"))
+    if kind == "B":
+        return len(data)
+    if kind == "N":
+        return _number_size(data)
+    if kind in ("NULL", "BOOL"):
+        return 1
+    if kind == "SS":
+        return sum(len(s.encode("utf-8", "surrogatepass")) for s in data)
+    if kind == "BS":
+        return sum(len(b) for b in data)
+    if kind == "NS":
+        return sum(_number_size(n) for n in data)
+    if kind == "L":
+        return 3 + sum(attribute_size(v) + 1 for v in data)
+    if kind == "M":
+        return 3 + sum(len(k.encode("utf-8", "surrogatepass")) + attribute_size(v) + 1 for k, v in data.items())
+    raise ValueError(f"unknown DynamoDB type {kind!r}")
+
+
+def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
+    """The size DynamoDB counts for an item in DynamoDB JSON: attribute names plus values."""
+    return sum(len(name.encode("utf-8", "surrogatepass")) + attribute_size(v) for name, v in item.items())
+
+
 def error_response(exc: BaseException) -> Mapping[str, Any]:
     """A botocore ClientError's parsed response (``{}`` for any other exception)."""
     response = getattr(exc, "response", None)
