@@ -504,6 +504,8 @@ class StatusStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except Exception as exc:
+            if error_code(exc) == "ValidationException" and "incorrect data type" in str(exc):
+                raise self._not_numbers(assembly_id, update, exc) from exc
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise self._translate(exc, assembly_id) from exc
             existing = self._old_item(exc) or self._get_item(assembly_id, consistent=True)
@@ -514,6 +516,18 @@ class StatusStore:
                 raise AssemblyNotFoundError(assembly_id) from None
             raise AssemblyTerminalError(assembly_id, _terminal_state(existing), existing) from None
         return _models().AssemblyStatus.from_item(deserialize_item(response["Attributes"]))
+
+    def _not_numbers(self, assembly_id: str, update: Update, exc: Exception) -> Exception:
+        """Name the counters another writer stored as non-numbers (``"bytes_usage": "0"``): an
+        ``ADD`` to them can never succeed, and DynamoDB's message does not say which."""
+        item = self._get_item(assembly_id, consistent=True) or {}
+        added = [update.names[clause.split()[0]] for clause in update.adds]
+        bad = [a for a in added if a in item and not isinstance(item[a], (int, Decimal, set, frozenset))]
+        if not bad:
+            return self._translate(exc, assembly_id)
+        found = ", ".join(f"{a!r} ({type(item[a]).__name__})" for a in bad)
+        return StoreError(f"assembly {assembly_id!r}: cannot add to {found}: another writer stored "
+                          "it as something other than a number (the item contract: write numbers as numbers)")
 
     def _get_item(self, assembly_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
         try:

@@ -101,3 +101,24 @@ def test_typed_reads_of_an_item_without_updated_at(store, dynamodb, table_name):
     assert store.get(ident).updated_at == ""
     [listed], _ = store.list_for_user("alice")
     assert listed.assembly_id == ident and listed.is_terminal
+
+
+@pytest.mark.parametrize(
+    ("attribute", "write"),
+    [
+        ("bytes_usage", lambda s, i: s.add_result(i, "encode", {"id": "r1", "name": "a.mp3", "size": 1})),
+        ("steps_completed", lambda s, i: s.finish_step(i, "encode")),
+        ("bytes_received", lambda s, i: s.progress(i, add_bytes_received=5)),
+        ("version", lambda s, i: s.progress(i, message="m")),
+    ],
+)
+def test_an_add_to_a_counter_another_writer_stored_as_text_names_it(store, dynamodb, table_name, attribute, write):
+    """DynamoDB refuses ADD to a string ("An operand in the update expression has an incorrect data
+    type", without saying which): the error names the attribute and its stored type."""
+    from transflow_runtime.errors import StoreError
+
+    ident = aid(77)
+    dynamodb.put_item(TableName=table_name, Item={**seed_item(ident), attribute: {"S": "1"}})
+    with pytest.raises(StoreError, match=rf"'{attribute}' \(str\).*write numbers as numbers"):
+        write(store, ident)
+    assert store.get_item(ident)[attribute] == "1", "nothing was written"
