@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -36,7 +37,25 @@ _MAX_KEY_VALUE_BYTES = 1024
 #: history in one request; a short page then comes back with a cursor to continue.
 DEFAULT_MAX_PAGES = 10
 
-_deserializer = TypeDeserializer()
+
+
+class _ExactDeserializer(TypeDeserializer):
+    """boto3's deserializer, but numbers become ``Decimal(text)`` exactly.
+
+    boto3 builds numbers in a 38-digit context that traps ``Rounded``/``Inexact``, so a number
+    DynamoDB stores without complaint (``1234567895171680000000000000000000000000``: 16
+    significant digits, 40 characters, as the AWS SDK for JavaScript writes a ``BigInt``; boto3
+    issue #2500) raised on every read of its item. Reads must never break on a stored value.
+    """
+
+    def _deserialize_n(self, value: str) -> Decimal:
+        try:
+            return Decimal(value)
+        except (InvalidOperation, TypeError, ValueError):
+            return super()._deserialize_n(value)
+
+
+_deserializer = _ExactDeserializer()
 
 
 def iso_now(epoch: float | None = None) -> str:

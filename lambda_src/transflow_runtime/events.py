@@ -50,7 +50,7 @@ def parse_message(body: str) -> dict[str, str]:
     """Parse and validate a message body; raises ``ValueError`` naming the problem."""
     try:
         data = json.loads(body)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # RecursionError: nesting json cannot parse
         raise ValueError("webhook message body is not JSON") from None
     if not isinstance(data, dict):
         raise ValueError("webhook message body is not a JSON object")

@@ -97,7 +97,8 @@ class AssemblyStatus(_Document):
     branch: str = ""
     user: User
     created_at: str
-    updated_at: str
+    #: Optional in the item contract (README): a writer in another language may leave it out.
+    updated_at: str = ""
 
     # Progress (not in the seed, all optional)
     steps_total: int | None = None
@@ -152,7 +153,7 @@ class AssemblyStatus(_Document):
         not fit the schema (``steps_total: "three"``, a binary value answered as null, ...) is left
         out too, so it reads as its default; the raw value stays available through
         ``StatusStore.get_item``. Only a required field that is missing or unusable (``assembly_id``,
-        ``template_id``, ``user.userId``, ``created_at``, ``updated_at``) raises ``ValueError``.
+        ``template_id``, ``user.userId``, ``created_at``) raises ``ValueError``.
         """
         if not isinstance(item, dict):
             raise ValueError(f"a status is a JSON object, got {type(item).__name__}")

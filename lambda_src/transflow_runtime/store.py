@@ -48,10 +48,19 @@ from .schema import (
     TTL_ATTRIBUTE,
     USER_ID_ATTRIBUTE,
     VERSION_ATTRIBUTE,
+    WRITE_TOKEN_ATTRIBUTES,
 )
 from .terminal import terminal_condition, terminal_event
 from .validation import check_fields, check_value, non_empty_text, non_negative_int, text
-from .writes import Update, WriteToken, approx_size, error_code, error_response, serialize_value  # noqa: F401 - re-exported
+from .writes import (  # noqa: F401 - re-exported
+    Update,
+    WriteToken,
+    approx_size,
+    error_code,
+    error_response,
+    item_size,
+    serialize_value,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import AssemblyStatus, Result, Upload
@@ -61,7 +70,7 @@ MAX_ITEM_BYTES = 400 * 1024
 _MANAGED_FIELDS = frozenset({
     PARTITION_KEY, USER_ID_ATTRIBUTE, "user", "template_id", "ok", "error", "state", "created_at", "updated_at",
     VERSION_ATTRIBUTE, START_EPOCH_ATTRIBUTE, TTL_ATTRIBUTE, "results", "execution_start", "execution_duration",
-    "bytes_usage", "last_job_completed", "uploads",
+    "bytes_usage", "last_job_completed", "uploads", *WRITE_TOKEN_ATTRIBUTES,
 })
 MAX_ID_LENGTH = 256
 _STATE_FOR_EVENT = {event: state for state, event in EVENT_FOR_STATE.items()}
@@ -73,6 +82,12 @@ def _terminal_state(item: Mapping[str, Any]) -> str:
     if state in TERMINAL_STATES:
         return str(state)
     return _STATE_FOR_EVENT.get(terminal_event(item) or "", str(state))
+
+
+def _is_missing_document_path(exc: BaseException) -> bool:
+    """DynamoDB's answer to SET of ``a.b`` when the map ``a`` does not exist."""
+    cause = exc.__cause__ or exc
+    return error_code(cause) == "ValidationException" and "document path" in str(cause).lower()
 
 
 def _check_id(assembly_id: str) -> str:
@@ -187,12 +202,15 @@ class StatusStore:
         if self.ttl_days is not None:
             item[TTL_ATTRIBUTE] = int(now) + self.ttl_days * 86400
             status.ttl = item[TTL_ATTRIBUTE]
-        if approx_size(item) > MAX_ITEM_BYTES:
+        low_level = {k: serialize_value(v) for k, v in item.items()}
+        # Measured as DynamoDB measures it: a JSON length overestimates many small numbers and
+        # short names by a third and refused items DynamoDB takes.
+        if item_size(low_level) > MAX_ITEM_BYTES:
             raise ItemTooLargeError(assembly_id, "the initial item (uploads and metadata) is too large")
         try:
             self.client.put_item(
                 TableName=self.table_name,
-                Item={k: serialize_value(v) for k, v in item.items()},
+                Item=low_level,
                 ConditionExpression="attribute_not_exists(#pk)",
                 ExpressionAttributeNames={"#pk": PARTITION_KEY},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -298,17 +316,29 @@ class StatusStore:
         model = result if isinstance(result, result_model) else result_model.model_validate(result)
         entry = model.model_dump(mode="python", exclude_none=True)
         check_value(entry, "result")
-        update = Update()
-        results = update.name("results")
-        step = update.name(step_name)
-        update.sets.append(
-            f"{results}.{step} = list_append(if_not_exists({results}.{step}, {update.value([])}), "
-            f"{update.value([entry])})"
-        )
-        update.add("bytes_usage", model.size)
-        update.set("state", STATE_EXECUTING)
-        update.set("last_job_completed", iso_now(self._clock()))
-        return self._write_active(assembly_id, update)
+
+        def append() -> Update:
+            update = Update()
+            results = update.name("results")
+            step = update.name(step_name)
+            update.sets.append(
+                f"{results}.{step} = list_append(if_not_exists({results}.{step}, {update.value([])}), "
+                f"{update.value([entry])})"
+            )
+            update.add("bytes_usage", model.size)
+            update.set("state", STATE_EXECUTING)
+            update.set("last_job_completed", iso_now(self._clock()))
+            return update
+
+        try:
+            return self._write_active(assembly_id, append())
+        except StoreError as exc:
+            # The item contract makes ``results`` optional: a writer in another language may have
+            # created the item without the map, and DynamoDB cannot SET a key of a missing map.
+            if not _is_missing_document_path(exc):
+                raise
+        self._ensure_map(assembly_id, "results")
+        return self._write_active(assembly_id, append())
 
     # ------------------------------------------------------------------------------ terminal
     def complete(self, assembly_id: str, *, message: str = "Assembly completed") -> AssemblyStatus:
@@ -319,7 +349,7 @@ class StatusStore:
         update.set("message", message)
         update.set("progress_pct", 100)
         update.remove("current_step_name")
-        return self._write_active(assembly_id, update)
+        return self._write_active(assembly_id, update, final=True)
 
     def fail(self, assembly_id: str, error: str, message: str | None = None) -> AssemblyStatus:
         non_empty_text(error, "error")
@@ -329,7 +359,7 @@ class StatusStore:
         update.set("state", STATE_FAILED)
         update.set("message", message or f"Assembly failed: {error}")
         update.remove("current_step_name")
-        return self._write_active(assembly_id, update)
+        return self._write_active(assembly_id, update, final=True)
 
     def cancel(self, assembly_id: str, *, message: str = "Assembly canceled") -> AssemblyStatus:
         """Cancel an active assembly.
@@ -344,7 +374,7 @@ class StatusStore:
         update.set("state", STATE_CANCELED)
         update.set("message", message)
         update.remove("current_step_name")
-        return self._write_active(assembly_id, update)
+        return self._write_active(assembly_id, update, final=True)
 
     def record_notification(self, assembly_id: str, fields: Mapping[str, Any]) -> None:
         """Record webhook delivery bookkeeping; allowed on terminal items (it is not progress)."""
@@ -421,12 +451,28 @@ class StatusStore:
         return [_models().AssemblyStatus.from_item(i) for i in items], next_cursor
 
     # ------------------------------------------------------------------------------ internals
+    def _ensure_map(self, assembly_id: str, attribute: str) -> None:
+        """Give an existing item an empty ``attribute`` map if it has none (safe to repeat)."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={PARTITION_KEY: {"S": assembly_id}},
+                UpdateExpression="SET #m = if_not_exists(#m, :empty)",
+                ConditionExpression="attribute_exists(#pk)",
+                ExpressionAttributeNames={"#m": attribute, "#pk": PARTITION_KEY},
+                ExpressionAttributeValues={":empty": {"M": {}}},
+            )
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise AssemblyNotFoundError(assembly_id) from None
+            raise self._translate(exc, assembly_id) from exc
+
     @staticmethod
     def _check_field(attribute: str) -> None:
         if attribute in _MANAGED_FIELDS or attribute.startswith("notify_"):
             raise ValueError(f"{attribute!r} is managed by the store and cannot be set through fields or extra")
 
-    def _write_active(self, assembly_id: str, update: Update) -> AssemblyStatus:
+    def _write_active(self, assembly_id: str, update: Update, *, final: bool = False) -> AssemblyStatus:
         _check_id(assembly_id)
         now = self._clock()
         update.set("updated_at", iso_now(now))
@@ -435,8 +481,12 @@ class StatusStore:
         update.add(VERSION_ATTRIBUTE, 1)
         duration = update.name("execution_duration")
         start = update.name(START_EPOCH_ATTRIBUTE)
-        update.sets.append(f"{duration} = {update.value(Decimal(repr(now)))} - {start}")
-        token = update.idempotent(now)
+        stamp = update.value(Decimal(repr(now)))
+        # An item another writer created has no epoch (it is this store's bookkeeping): the first
+        # write of this store sets it, instead of failing on a path that does not exist.
+        update.sets.append(f"{start} = if_not_exists({start}, {stamp})")
+        update.sets.append(f"{duration} = {stamp} - if_not_exists({start}, {stamp})")
+        token = update.idempotent(now, final=final)
         pk = update.name(PARTITION_KEY)
         # Terminal by either convention (a seed-style writer may have set ok/error without state).
         condition = (
@@ -454,6 +504,8 @@ class StatusStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except Exception as exc:
+            if error_code(exc) == "ValidationException" and "incorrect data type" in str(exc):
+                raise self._not_numbers(assembly_id, update, exc) from exc
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise self._translate(exc, assembly_id) from exc
             existing = self._old_item(exc) or self._get_item(assembly_id, consistent=True)
@@ -464,6 +516,18 @@ class StatusStore:
                 raise AssemblyNotFoundError(assembly_id) from None
             raise AssemblyTerminalError(assembly_id, _terminal_state(existing), existing) from None
         return _models().AssemblyStatus.from_item(deserialize_item(response["Attributes"]))
+
+    def _not_numbers(self, assembly_id: str, update: Update, exc: Exception) -> Exception:
+        """Name the counters another writer stored as non-numbers (``"bytes_usage": "0"``): an
+        ``ADD`` to them can never succeed, and DynamoDB's message does not say which."""
+        item = self._get_item(assembly_id, consistent=True) or {}
+        added = [update.names[clause.split()[0]] for clause in update.adds]
+        bad = [a for a in added if a in item and not isinstance(item[a], (int, Decimal, set, frozenset))]
+        if not bad:
+            return self._translate(exc, assembly_id)
+        found = ", ".join(f"{a!r} ({type(item[a]).__name__})" for a in bad)
+        return StoreError(f"assembly {assembly_id!r}: cannot add to {found}: another writer stored "
+                          "it as something other than a number (the item contract: write numbers as numbers)")
 
     def _get_item(self, assembly_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
         try:

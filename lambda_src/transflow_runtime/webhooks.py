@@ -126,7 +126,7 @@ def _verify_standard(body: bytes, h: dict[str, str], secret: Secret, tolerance: 
         raise WebhookVerificationError("webhook-signature is present but webhook-id is missing")
     if not stamp:
         raise WebhookVerificationError("webhook-signature is present but webhook-timestamp is missing")
-    if not stamp.isdigit():
+    if not (stamp.isascii() and stamp.isdigit()):
         raise WebhookVerificationError("webhook-timestamp is not an integer number of seconds")
     timestamp = int(stamp)
     if timestamp < now - tolerance:

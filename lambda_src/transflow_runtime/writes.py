@@ -13,7 +13,8 @@ Tokens sit in ``schema.WRITE_TOKEN_ATTRIBUTES``, one string set per window of
 of the window two ahead (that is, two behind), so a token lives at least one full window (longer
 than botocore's retries of one call take, about 11 minutes at worst with the default legacy mode
 and 60 s timeouts) and an item holds the tokens of its last two or three windows only (about 12
-bytes per write). Stdlib + boto3's serializer only.
+bytes per write). The terminal write keeps only its own window's set: nothing can be applied
+after it, and a busy assembly near 400 KB must still be able to finish. Stdlib + boto3's serializer only.
 """
 
 from __future__ import annotations
@@ -51,6 +52,46 @@ def serialize_value(value: Any) -> dict[str, Any]:
 def approx_size(item: Mapping[str, Any]) -> int:
     # DynamoDB counts attribute names plus values; JSON length is a close, slightly high estimate.
     return len(json.dumps(item, default=str, ensure_ascii=False).encode("utf-8"))
+
+
+def _number_size(text: str) -> int:
+    digits = text.lstrip("+-").lower().partition("e")[0].replace(".", "").strip("0")
+    return (len(digits) + 1) // 2 + 1
+
+
+def attribute_size(value: Mapping[str, Any]) -> int:
+    """The size DynamoDB counts for one attribute value in DynamoDB JSON (``{"S": ...}``).
+
+    The rules of https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html:
+    strings and binary by their bytes, numbers 1 byte per two significant digits plus 1, null and
+    booleans 1 byte, sets the sum of their elements, lists and maps 3 bytes plus 1 byte per
+    element (and a map its key names).
+    """
+    ((kind, data),) = value.items()
+    if kind == "S":
+        return len(data.encode("utf-8", "surrogatepass"))
+    if kind == "B":
+        return len(data)
+    if kind == "N":
+        return _number_size(data)
+    if kind in ("NULL", "BOOL"):
+        return 1
+    if kind == "SS":
+        return sum(len(s.encode("utf-8", "surrogatepass")) for s in data)
+    if kind == "BS":
+        return sum(len(b) for b in data)
+    if kind == "NS":
+        return sum(_number_size(n) for n in data)
+    if kind == "L":
+        return 3 + sum(attribute_size(v) + 1 for v in data)
+    if kind == "M":
+        return 3 + sum(len(k.encode("utf-8", "surrogatepass")) + attribute_size(v) + 1 for k, v in data.items())
+    raise ValueError(f"unknown DynamoDB type {kind!r}")
+
+
+def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
+    """The size DynamoDB counts for an item in DynamoDB JSON: attribute names plus values."""
+    return sum(len(name.encode("utf-8", "surrogatepass")) + attribute_size(v) for name, v in item.items())
 
 
 def error_response(exc: BaseException) -> Mapping[str, Any]:
@@ -109,23 +150,31 @@ class Update:
     def remove(self, attribute: str) -> None:
         self.removes.append(self.name(attribute))
 
-    def idempotent(self, now: float) -> WriteToken:
-        """Make this write safe to repeat (see the module docstring); returns its token."""
+    def idempotent(self, now: float, *, final: bool = False) -> WriteToken:
+        """Make this write safe to repeat (see the module docstring); returns its token.
+
+        ``final`` (the write that makes an assembly terminal) also drops the other windows' sets:
+        no progress write can apply after it, and tokens of a busy assembly (about 12 bytes per
+        write) must not push an item near 400 KB past the limit so that it can never finish.
+        """
         window = int(now // WRITE_TOKEN_WINDOW_SECONDS)
         slots = len(WRITE_TOKEN_ATTRIBUTES)
         attribute = WRITE_TOKEN_ATTRIBUTES[window % slots]
         token = secrets.token_urlsafe(9)  # 72 random bits
         placeholder = self.name(attribute)
         self.adds.append(f"{placeholder} {self.value({token})}")
-        self.remove(WRITE_TOKEN_ATTRIBUTES[(window + 2) % slots])
+        for offset in (1, 2, 3) if final else (2,):
+            self.remove(WRITE_TOKEN_ATTRIBUTES[(window + offset) % slots])
         return WriteToken(attribute, token, f"NOT contains({placeholder}, {self.value(token)})")
 
     def expression(self) -> str:
+        # DynamoDB applies the clauses as one update and checks the resulting item's size; REMOVE
+        # comes first all the same, for emulators (moto) that apply and check them in order.
         parts = []
+        if self.removes:
+            parts.append("REMOVE " + ", ".join(self.removes))
         if self.sets:
             parts.append("SET " + ", ".join(self.sets))
         if self.adds:
             parts.append("ADD " + ", ".join(self.adds))
-        if self.removes:
-            parts.append("REMOVE " + ", ".join(self.removes))
         return " ".join(parts)

@@ -248,19 +248,13 @@ def _log_failure(kind: str, exc: BaseException, request_id: str | None, assembly
 
 # --- status semantics ----------------------------------------------------------------------------
 def _etag(item: dict[str, Any]) -> str:
-    """A strong ETag from the assembly id and its write counter.
+    """A strong ETag: a hash of exactly what a 200 would carry.
 
-    ``record_notification`` updates the ``notify_*`` fields without bumping ``version``, so they
-    are part of the tag too; items without a version fall back to a hash of their content.
+    Not the write counter: a writer in another language (the item contract) updates an item
+    without bumping ``version``, and a tag that did not change with the content would answer the
+    finished assembly with ``304`` and an active assembly's ``Retry-After`` forever.
     """
-    version = item.get(schema.VERSION_ATTRIBUTE)
-    if version is None:
-        basis = _wire(public_view(item))
-    else:
-        notify = sorted((k, str(v)) for k, v in item.items() if k.startswith("notify_"))
-        # created_at: a re-created assembly (same deterministic id) counts versions from 1 again
-        incarnation = item.get(schema.CREATED_AT_ATTRIBUTE)
-        basis = f"{item.get(schema.PARTITION_KEY)}\x00{incarnation}\x00{version}\x00{notify!r}"
+    basis = _wire(public_view(item))
     return '"' + hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()[:32] + '"'
 
 

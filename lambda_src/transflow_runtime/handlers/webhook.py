@@ -572,7 +572,7 @@ def _record_problem(record: Any) -> str | None:
     if not isinstance(attributes, Mapping):
         return "attributes is not an object"
     count = attributes.get("ApproximateReceiveCount", "1")
-    if not isinstance(count, str) or not count.isdigit() or int(count) < 1:
+    if not isinstance(count, str) or not (count.isascii() and count.isdigit()) or int(count) < 1:
         return f"attributes.ApproximateReceiveCount is {str(count)[:32]!r}, not a positive whole number"
     if not isinstance(record.get("messageAttributes", {}), Mapping):
         return "messageAttributes is not an object"
