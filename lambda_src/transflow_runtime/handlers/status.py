@@ -39,11 +39,11 @@ from ..errors import StoreError
 from ..serialize import js_dumps, public_view
 
 # --- limits ------------------------------------------------------------------------------------
-MAX_BATCH_IDS = 100
-DEFAULT_LIST_LIMIT = 25
-MAX_LIST_LIMIT = 100
-#: Request bodies above this are refused (a full batch of 100 ids is about 7 KB).
-MAX_BODY_BYTES = 32 * 1024
+# (the HTTP API's own limits live in schema: the OpenAPI document states them too)
+MAX_BATCH_IDS = schema.MAX_BATCH_IDS
+DEFAULT_LIST_LIMIT = schema.DEFAULT_LIST_LIMIT
+MAX_LIST_LIMIT = schema.MAX_LIST_LIMIT
+MAX_BODY_BYTES = schema.MAX_REQUEST_BODY_BYTES
 #: Lambda's response limit is 6 MB; keep headroom for headers and the JSON envelope.
 MAX_RESPONSE_BYTES = 5_500_000
 #: Anything longer cannot be a DynamoDB partition key we would find (limit 2048 bytes).
@@ -51,12 +51,10 @@ MAX_ID_BYTES = 1024
 MAX_USER_ID_BYTES = 1024
 MAX_HEADER_CHARS = 4096
 
-#: ``Retry-After`` seconds: the seed's recommended polling intervals.
-RETRY_AFTER_ACTIVE = 2
-RETRY_AFTER_QUEUED = 5
-RETRY_AFTER_NOT_FOUND = 5
-#: Terminal statuses never change state again; caches may keep them this long.
-TERMINAL_MAX_AGE = 60
+RETRY_AFTER_ACTIVE = schema.RETRY_AFTER_ACTIVE
+RETRY_AFTER_QUEUED = schema.RETRY_AFTER_QUEUED
+RETRY_AFTER_NOT_FOUND = schema.RETRY_AFTER_NOT_FOUND
+TERMINAL_MAX_AGE = schema.TERMINAL_MAX_AGE
 
 METRIC_NAME = "StatusChecks"
 METRIC_DIMENSION = "Result"

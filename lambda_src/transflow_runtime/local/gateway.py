@@ -7,7 +7,7 @@
   ``StatusLambdaClient`` or any AWS SDK pointed at this URL reaches the status function;
 * any other request signed with SigV4 (DynamoDB, SQS, Secrets Manager, ...) is passed to the
   embedded moto server, so one URL serves as ``AWS_ENDPOINT_URL`` for every AWS SDK call;
-* ``/`` serves the status page.
+* ``/`` serves the status page, ``/openapi.json`` the API's OpenAPI document.
 """
 
 from __future__ import annotations
@@ -217,6 +217,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def do_OPTIONS(self) -> None:
         self._dispatch("OPTIONS")
 
+    def __getattr__(self, name: str) -> Any:
+        # Every other method (TRACE, CONNECT, extension methods) is routed like these, so it gets
+        # API Gateway's JSON 404 instead of http.server's HTML 501 (found by schemathesis).
+        if name.startswith("do_") and name[3:].isalpha():
+            return lambda: self._dispatch(name[3:])
+        raise AttributeError(name)
+
     # ------------------------------------------------------------------------------------------
     def _dispatch(self, method: str) -> None:
         try:
@@ -236,6 +243,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 return
             if method == "GET" and split.path in ("/", "/index.html"):
                 self._send_page()
+                return
+            if method == "GET" and split.path == "/openapi.json":  # a static document: no authorizer
+                self._send_openapi()
                 return
             self._api(method, split.path, split.query, body)
         except Exception:
@@ -377,6 +387,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _send_page(self) -> None:
         page = importlib_resources.files("transflow_runtime.local").joinpath("static/index.html").read_bytes()
         self._send(200, page, {"content-type": "text/html; charset=utf-8", "cache-control": "no-store"})
+
+    def _send_openapi(self) -> None:
+        from ..openapi import openapi_document  # pydantic: only when someone asks for it
+
+        body = json.dumps(openapi_document(server_url=self.owner.url)).encode()
+        self._send(200, body, {"content-type": "application/json", "cache-control": "no-store"})
 
     def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(payload).encode(), {"content-type": "application/json", **(headers or {})})

@@ -6,6 +6,7 @@ Only loopback is used; in-process pieces are started on port 0.
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 import time
 from typing import Any
@@ -171,3 +172,31 @@ def test_signed_get_on_root_is_passed_to_moto(clean_moto):
             gw.stop()
 
 
+
+
+# ----------------------------------------------------------------------- methods and documents
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND"])
+def test_a_method_http_server_does_not_know_gets_api_gateways_json_404(gateway, method):
+    """An HTTP API answers a method no route has with ``404 {"message": "Not Found"}`` (routes match
+    method and path: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html),
+    not with http.server's HTML 501 (schemathesis found TRACE answering that)."""
+    answer = _raw_exchange(gateway.port, f"{method} /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 404"), answer
+    assert b"content-type: application/json" in head.lower()
+    assert body == b'{"message": "Not Found"}'
+    assert gateway.capture.events == []
+
+
+def test_openapi_document_is_served_without_a_token_and_names_this_gateway(gateway):
+    from openapi_spec_validator import validate
+
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+    connection.request("GET", "/openapi.json")
+    response = connection.getresponse()
+    assert response.status == 200
+    assert response.getheader("content-type") == "application/json"
+    document = json.loads(response.read())
+    validate(document)
+    assert document["servers"] == [{"url": gateway.url}]
+    assert gateway.capture.events == []  # a static document: neither authorizer nor status function
