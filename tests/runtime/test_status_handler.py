@@ -361,6 +361,17 @@ def test_batch_accepts_a_base64_encoded_body_and_snake_case_key(alice_id):
     assert response["statusCode"] == 200 and body_of(response)["assemblies"][alice_id] is not None
 
 
+def test_batch_with_both_spellings_disagreeing_is_400_not_half_served(alice_id):
+    """Both keys, different lists: the ignored one may hold anything (schemathesis sent 0s in
+    ``assembly_ids``), so the request is refused like ``?assemblyId=A&assembly_id=B``."""
+    body = json.dumps({"assemblyIds": [alice_id], "assembly_ids": [aid(9), 0]})
+    response = call(http_event("POST", "/status/batch", body=body))
+    assert response["statusCode"] == 400
+    assert body_of(response) == {"error": "assemblyIds and assembly_ids disagree"}
+    same = json.dumps({"assemblyIds": [alice_id], "assembly_ids": [alice_id]})
+    assert call(http_event("POST", "/status/batch", body=same))["statusCode"] == 200
+
+
 def test_batch_of_exactly_100_ids_is_served(alice_id):
     ids = [alice_id] + [aid(n) for n in range(10, 109)]
     assert len(set(ids)) == 100

@@ -584,7 +584,11 @@ def _handle_http(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _batch(config: _Config, user_id: str, body: dict[str, Any], request_id: str | None) -> dict[str, Any]:
-    ids = body.get("assemblyIds", body.get("assembly_ids"))
+    camel, snake = body.get("assemblyIds"), body.get("assembly_ids")
+    if camel is not None and snake is not None and camel != snake:
+        # Silently serving one list would hide a mistake in the other (found by schemathesis).
+        raise _HttpError(400, "assemblyIds and assembly_ids disagree")
+    ids = camel if camel is not None else snake
     if ids is None:
         raise _HttpError(400, "assemblyIds is required")
     if not isinstance(ids, list):
