@@ -584,21 +584,23 @@ def _handle_http(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _batch(config: _Config, user_id: str, body: dict[str, Any], request_id: str | None) -> dict[str, Any]:
-    camel, snake = body.get("assemblyIds"), body.get("assembly_ids")
-    if camel is not None and snake is not None and camel != snake:
-        # Silently serving one list would hide a mistake in the other (found by schemathesis).
-        raise _HttpError(400, "assemblyIds and assembly_ids disagree")
-    ids = camel if camel is not None else snake
-    if ids is None:
+    # Either spelling; a key that is there must hold the list, even beside the other one: serving
+    # one while ignoring a null or different other would hide a mistake (found by schemathesis).
+    keys = [key for key in ("assemblyIds", "assembly_ids") if key in body]
+    if not keys:
         raise _HttpError(400, "assemblyIds is required")
+    if len(keys) == 2 and body["assemblyIds"] != body["assembly_ids"]:
+        raise _HttpError(400, "assemblyIds and assembly_ids disagree")
+    key = keys[0]
+    ids = body[key]
     if not isinstance(ids, list):
-        raise _HttpError(400, "assemblyIds must be a list of assembly ids")
+        raise _HttpError(400, f"{key} must be a list of assembly ids")
     if not ids:
-        raise _HttpError(400, f"assemblyIds must hold between 1 and {MAX_BATCH_IDS} ids")
+        raise _HttpError(400, f"{key} must hold between 1 and {MAX_BATCH_IDS} ids")
     if len(ids) > MAX_BATCH_IDS:
-        raise _HttpError(400, f"assemblyIds holds {len(ids)} ids; at most {MAX_BATCH_IDS} are allowed")
+        raise _HttpError(400, f"{key} holds {len(ids)} ids; at most {MAX_BATCH_IDS} are allowed")
     for index, value in enumerate(ids):
-        _check_id(value, config, f"assemblyIds[{index}]")
+        _check_id(value, config, f"{key}[{index}]")
     unique = list(dict.fromkeys(ids))
     found = batch_get_items(_dynamodb_client(), config.table_name, unique)
     out: dict[str, Any] = {}
