@@ -1,0 +1,271 @@
+"""The OpenAPI document: valid OpenAPI 3.1, generated from the code's own definitions (routes,
+models, limits), and true to what the status function answers for the same requests."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+from transflow_runtime import openapi, schema
+from transflow_runtime.handlers import status as status_handler
+from transflow_runtime.models import AssemblyStatus
+
+from tests.runtime.status_support import (
+    aid,
+    body_of,
+    call,
+    http_event,
+    status_env_fixture,  # noqa: F401 - the ``status_env`` fixture
+)
+
+REPO = Path(__file__).resolve().parents[2]
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def _operations(document: dict) -> dict[tuple[str, str], dict]:
+    return {
+        (method.upper(), path): operation
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS
+    }
+
+
+def _deref(document: dict, node: dict) -> dict:
+    """Follow ``$ref`` chains inside the document."""
+    while isinstance(node, dict) and "$ref" in node:
+        target: object = document
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]  # type: ignore[index]
+        node = target  # type: ignore[assignment]
+    return node
+
+
+def _validator(document: dict, schema_node: dict) -> Draft202012Validator:
+    """A JSON Schema 2020-12 validator (OpenAPI 3.1's dialect) whose refs resolve in the document."""
+    return Draft202012Validator({**schema_node, "components": document["components"]})
+
+
+def _response_schema(document: dict, method: str, path: str, status: int) -> dict:
+    response = _deref(document, _operations(document)[(method, path)]["responses"][str(status)])
+    return response["content"]["application/json"]["schema"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"server_url": "https://api.example.com/"}, {"assembly_id_pattern": r"[a-z]{3}-\d+"}],
+    ids=["default", "server", "custom-pattern"],
+)
+def test_the_document_is_valid_openapi_3_1(options):
+    document = openapi.openapi_document(**options)
+    assert document["openapi"].startswith("3.1.")
+    validate(document)  # openapi-spec-validator picks the 3.1 validator from the version field
+    json.dumps(document)  # plain JSON, no tuples or sets
+
+
+def test_every_route_of_schema_is_an_operation_and_nothing_else():
+    assert set(_operations(openapi.openapi_document())) == set(schema.ROUTES)
+
+
+def test_a_route_without_an_operation_fails_loudly(monkeypatch):
+    openapi._build.cache_clear()
+    monkeypatch.setattr(schema, "ROUTES", (*schema.ROUTES, ("DELETE", "/assemblies/{assemblyId}")))
+    try:
+        with pytest.raises(RuntimeError, match=r"undocumented \[\('DELETE', '/assemblies/\{assemblyId\}'\)\]"):
+            openapi.openapi_document()
+    finally:
+        openapi._build.cache_clear()
+
+
+def test_assembly_status_schema_is_the_pydantic_models_own():
+    components = openapi.openapi_document()["components"]["schemas"]
+    generated = AssemblyStatus.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+    nested = generated.pop("$defs")
+    assert components["AssemblyStatus"] == generated
+    for name, definition in nested.items():
+        assert components[name] == definition
+
+
+def test_every_operation_needs_the_bearer_jwt_and_documents_api_gateways_own_answers():
+    document = openapi.openapi_document()
+    assert document["security"] == [{"bearerAuth": []}]
+    assert document["components"]["securitySchemes"]["bearerAuth"] == {
+        **document["components"]["securitySchemes"]["bearerAuth"], "type": "http", "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
+    gateway = {"$ref": "#/components/schemas/GatewayError"}
+    for (method, path), operation in _operations(document).items():
+        assert "security" not in operation, "no route is public"
+        for status in (401, 403, 413, 429, 500):
+            body = _response_schema(document, method, path, status)
+            assert gateway in body.get("anyOf", [body]), (method, path, status)
+
+
+def test_status_codes_the_handler_answers_are_documented():
+    """Every status the status function can return appears in the document, so a new one cannot
+    be added silently. 405 is the exception: the handler answers it only for a path reached
+    through a ``$default``/proxy route, and the construct creates exact method routes."""
+    source = Path(status_handler.__file__).read_text()
+    answered = {int(code) for code in re.findall(r"(?:_HttpError|_error_response|_response)\(\s*(\d{3})", source)}
+    assert {200, 202, 304, 400, 401, 403, 404, 413, 500, 501} <= answered
+    documented = {int(code) for op in _operations(openapi.openapi_document()).values() for code in op["responses"]}
+    assert answered - {405} <= documented
+
+
+def test_the_batch_limit_is_the_one_the_handler_enforces(status_env):
+    document = openapi.openapi_document()
+    ids_schema = _deref(document, document["components"]["schemas"]["BatchRequest"])["properties"]["assemblyIds"]
+    limit = ids_schema["maxItems"]
+    assert limit == schema.MAX_BATCH_IDS
+
+    def batch(count: int) -> int:
+        body = json.dumps({"assemblyIds": [aid(n) for n in range(count)]})
+        return call(http_event("POST", "/status/batch", body=body))["statusCode"]
+
+    assert batch(limit) == 200
+    assert batch(limit + 1) == 400
+    assert batch(ids_schema["minItems"] - 1) == 400
+
+
+def test_the_list_limit_range_and_default_are_the_ones_the_handler_uses(status_env, store):
+    document = openapi.openapi_document()
+    limit = document["components"]["parameters"]["Limit"]["schema"]
+    for n in range(limit["default"] + 1):
+        store.create(aid(n), user_id="alice", template_id="tpl")
+
+    def listing(query: dict) -> dict:
+        return call(http_event("GET", "/assemblies", query=query))
+
+    assert len(body_of(listing({}))["assemblies"]) == limit["default"]
+    assert listing({"limit": str(limit["maximum"])})["statusCode"] == 200
+    assert listing({"limit": str(limit["maximum"] + 1)})["statusCode"] == 400
+    assert listing({"limit": str(limit["minimum"] - 1)})["statusCode"] == 400
+
+
+def test_the_id_pattern_is_the_handlers_default_pattern(status_env):
+    document = openapi.openapi_document()
+    pattern = document["components"]["parameters"]["AssemblyIdPath"]["schema"]["pattern"]
+    assert pattern == schema.DEFAULT_ASSEMBLY_ID_PATTERN
+    valid, invalid = aid(5), aid(5).upper()
+    assert re.search(pattern, valid) and not re.search(pattern, invalid)
+    assert call(http_event("GET", f"/assemblies/{valid}"))["statusCode"] == 404
+    assert call(http_event("GET", f"/assemblies/{invalid}"))["statusCode"] == 400
+
+
+def test_a_custom_id_pattern_is_anchored_as_the_handler_matches_it():
+    """The handler uses ``re.fullmatch``; JSON Schema's ``pattern`` is a search (not anchored)."""
+    pattern = openapi.openapi_document(assembly_id_pattern="job-[0-9]+")["components"]["parameters"][
+        "AssemblyIdQuery"
+    ]["schema"]["pattern"]
+    assert re.search(pattern, "job-12") and not re.search(pattern, "xjob-12") and not re.search(pattern, "job-12x")
+
+
+def _full_item_statuses(store) -> list[dict]:
+    running = aid(20)
+    store.create(running, user_id="alice", template_id="tpl", steps_total=2, notify_url="https://u:p@hooks.example/x",
+                 uploads=[{"id": "u1", "name": "a.wav", "size": 12, "meta": {"k": [1, 2.5, None]}}])
+    store.start_step(running, "encode")
+    store.progress(running, bytes_received=6, progress_pct=50.5)
+    store.add_result(running, "encode", {"id": "r1", "name": "a.mp3", "size": 3, "ssl_url": "https://x/a.mp3"})
+    done, failed, canceled = aid(21), aid(22), aid(23)
+    for ident in (done, failed, canceled):
+        store.create(ident, user_id="alice", template_id="tpl")
+    store.complete(done)
+    store.fail(failed, "ENCODE_FAILED", message="ffmpeg exited with 1")
+    store.cancel(canceled)
+    return [running, done, failed, canceled]
+
+
+def test_statuses_the_handler_serves_validate_against_the_documented_schemas(status_env, store):
+    document = openapi.openapi_document()
+    ids = _full_item_statuses(store)
+    # A seed-style writer: no state, no version, numbers as DynamoDB returns them.
+    seed = aid(24)
+    status_env.dynamodb.put_item(TableName=status_env.table_name, Item={
+        "assembly_id": {"S": seed}, "user_id": {"S": "alice"}, "user": {"M": {"userId": {"S": "alice"}}},
+        "template_id": {"S": "tpl"}, "created_at": {"S": "2026-01-01T00:00:00.000Z"},
+        "updated_at": {"S": "2026-01-01T00:00:01.000Z"}, "ok": {"S": "ASSEMBLY_COMPLETED"},
+        "execution_duration": {"N": "1.25"}, "bytes_usage": {"N": "12"}, "message": {"S": "done"},
+        "uploads": {"L": []}, "results": {"M": {}},
+    })
+    ids.append(seed)
+    for ident in ids:
+        for method, path, event in [
+            ("GET", "/status", http_event("GET", "/status", query={"assemblyId": ident})),
+            ("GET", "/assemblies/{assemblyId}", http_event("GET", f"/assemblies/{ident}")),
+        ]:
+            response = call(event)
+            assert response["statusCode"] == 200
+            _validator(document, _response_schema(document, method, path, 200)).validate(body_of(response))
+    cases = [
+        ("POST", "/status/batch", 200, http_event("POST", "/status/batch", body=json.dumps({"assemblyIds": ids}))),
+        ("GET", "/assemblies", 200, http_event("GET", "/assemblies", query={"limit": "2"})),
+        ("POST", "/assemblies/{assemblyId}/notify", 202, http_event("POST", f"/assemblies/{ids[0]}/notify")),
+        ("GET", "/status", 404, http_event("GET", "/status", query={"assemblyId": aid(99)})),
+        ("GET", "/status", 400, http_event("GET", "/status", query={"assemblyId": "nope"})),
+        ("GET", "/status", 401, http_event("GET", "/status", query={"assemblyId": ids[0]}, user=None)),
+        ("GET", "/status", 403, http_event("GET", "/status", query={"assemblyId": ids[0]}, user="mallory")),
+    ]
+    for method, path, status, event in cases:
+        response = call(event)
+        assert response["statusCode"] == status, (method, path, response)
+        _validator(document, _response_schema(document, method, path, status)).validate(body_of(response))
+        assert response["headers"]["Content-Type"] == "application/json"
+
+
+def test_the_polling_headers_are_the_ones_documented(status_env, store):
+    document = openapi.openapi_document()
+    headers = document["components"]["headers"]
+    running, done, *_ = _full_item_statuses(store)
+    for ident, retry_after in ((running, str(schema.RETRY_AFTER_ACTIVE)), (done, None)):
+        response = call(http_event("GET", f"/assemblies/{ident}"))
+        sent = response["headers"]
+        for name, header in headers.items():
+            if header["required"]:
+                assert name in sent, name
+            if name in sent:
+                Draft202012Validator(header["schema"]).validate(
+                    int(sent[name]) if header["schema"]["type"] == "integer" else sent[name]
+                )
+        assert sent.get("Retry-After") == retry_after
+        assert str(schema.TERMINAL_MAX_AGE) in headers["Cache-Control"]["description"]
+        etag = sent["ETag"]
+        unchanged = call(http_event("GET", f"/assemblies/{ident}", headers={"if-none-match": etag}))
+        assert unchanged["statusCode"] == 304
+        assert set(_deref(document, document["components"]["responses"]["NotModified"])["headers"]) >= {
+            name for name in unchanged["headers"] if name in headers
+        }
+
+
+def test_each_call_returns_a_document_of_its_own():
+    first = openapi.openapi_document()
+    first["paths"].clear()
+    assert openapi.openapi_document()["paths"]
+
+
+def test_the_module_command_writes_the_same_document(tmp_path):
+    target = tmp_path / "openapi.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "transflow_runtime.openapi", "--server-url", "https://api.example.com/", "-o",
+         str(target)],
+        capture_output=True, text=True, cwd=REPO, check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(target.read_text()) == openapi.openapi_document(server_url="https://api.example.com/")
+    assert json.loads(target.read_text())["servers"] == [{"url": "https://api.example.com"}]
+
+
+def test_the_status_handler_never_imports_the_document_module():
+    """Building the document imports pydantic; the status Lambda's cold start must not pay for it."""
+    code = "import sys, transflow_runtime.handlers.status; print('transflow_runtime.openapi' in sys.modules)"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "False"
