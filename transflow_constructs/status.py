@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import aws_cdk as cdk
 import jsii
@@ -593,6 +594,7 @@ class TransflowStatus(Construct):
             certificate=certificate,
             disable_execute_api_endpoint=disable_execute_api_endpoint,
         )
+        self._assembly_id_pattern = assembly_id_pattern  # for openapi_document
 
         # ---- observability ----
         self._monitoring: StatusMonitoring | None = None
@@ -642,6 +644,20 @@ class TransflowStatus(Construct):
     def api_url(self) -> str:
         """Base URL of the API (custom domain when configured), ending in ``/``."""
         return self._api.url
+
+    @property
+    def openapi_document(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 description of this instance's HTTP API (a new dict on each access).
+
+        ``servers`` holds ``api_url`` when it is known at synth time (a custom domain); the default
+        execute-api URL is only known after deployment, so then there is no ``servers`` entry.
+        """
+        from transflow_runtime.openapi import openapi_document
+
+        url = self.api_url
+        return openapi_document(
+            server_url=None if cdk.Token.is_unresolved(url) else url, assembly_id_pattern=self._assembly_id_pattern
+        )
 
     @property
     def authorizer(self) -> apigwv2.IHttpRouteAuthorizer:
