@@ -54,11 +54,24 @@ def _id_pattern(pattern: str) -> str:
 
 # --- schemas ---------------------------------------------------------------------------------------
 def _model_schemas() -> dict[str, Any]:
-    """``AssemblyStatus`` and the models it nests, as JSON Schema 2020-12 (what OpenAPI 3.1 uses)."""
+    """``AssemblyStatus`` and the models it nests, as JSON Schema 2020-12 (what OpenAPI 3.1 uses).
+
+    Without the models' ``default`` annotations: a field the store left out (``None`` values are
+    never written) or another writer never wrote is absent on the wire, not its model default, and
+    generators such as openapi-typescript would otherwise type every defaulted field as present.
+    """
+    from pydantic.json_schema import GenerateJsonSchema
+
     from .models import AssemblyStatus
 
+    class WireSchema(GenerateJsonSchema):
+        def default_schema(self, schema: Any) -> Any:
+            return self.generate_inner(schema["schema"])
+
     generated = AssemblyStatus.model_json_schema(
-        ref_template=_COMPONENT_REF.format(kind="schemas", name="{model}"), mode="serialization"
+        ref_template=_COMPONENT_REF.format(kind="schemas", name="{model}"),
+        mode="serialization",
+        schema_generator=WireSchema,
     )
     nested = generated.pop("$defs", {})
     return {**nested, "AssemblyStatus": generated}
