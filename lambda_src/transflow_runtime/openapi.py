@@ -179,7 +179,7 @@ def _parameters(id_schema: dict[str, Any]) -> dict[str, Any]:
         },
         "Active": {
             "name": "active", "in": "query", "required": False, "schema": {"type": "boolean", "default": False},
-            "description": "`true` lists only assemblies that are not terminal.",
+            "description": "`true` lists only assemblies that are not terminal (`true` or `false`, any letter case).",
         },
     }
 
