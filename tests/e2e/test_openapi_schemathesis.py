@@ -157,7 +157,7 @@ def test_schemathesis_finds_nothing_with_valid_tokens_for_two_users(fuzzed_local
         assert expected in answered, (expected, seen, output[-3000:])
     # The peer asked for the owner's assembly (object-level authorization probe) and was refused.
     assert any(status == 403 and who == "function" for _, status, who in seen), seen
-    assert sum(seen.values()) >= 20 * MAX_EXAMPLES, seen
+    assert sum(seen.values()) >= 150, seen  # a few hundred with the defaults
 
 
 def test_schemathesis_finds_nothing_without_a_token(fuzzed_local):
