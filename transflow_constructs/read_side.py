@@ -220,9 +220,11 @@ class ReadSide:
 
         url = self.api.url
         pattern = self.options.assembly_id_pattern
+        known = pattern is None or not is_unresolved(pattern)  # a CfnParameter is known at deploy time only
         return openapi_document(
             server_url=None if is_unresolved(url) else url,
-            assembly_id_pattern=pattern,
+            assembly_id_pattern=pattern if known else None,
+            assembly_id_pattern_known=known,
         )
 
 

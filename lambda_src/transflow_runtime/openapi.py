@@ -16,6 +16,7 @@ import argparse
 import copy
 import functools
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -50,6 +51,31 @@ def _id_pattern(pattern: str) -> str:
     if pattern.startswith("^") and pattern.endswith("$") and "|" not in pattern:
         return pattern
     return f"^(?:{pattern})$"
+
+
+def _id_schema(pattern: str | None) -> dict[str, Any]:
+    """An assembly id as the status function checks it (``pattern`` ``None``: set at deploy time)."""
+    id_schema: dict[str, Any] = {
+        "type": "string",
+        "minLength": 1,
+        # Characters: a bound the byte limit implies (a character is at least one UTF-8 byte).
+        "maxLength": schema.MAX_ASSEMBLY_ID_BYTES,
+        "description": f"An assembly id: at most {schema.MAX_ASSEMBLY_ID_BYTES} UTF-8 bytes",
+    }
+    if pattern is None:
+        id_schema["description"] += ", matching the deployment's `assembly_id_pattern` (set at deploy time)."
+    else:
+        id_schema["description"] += "."
+        id_schema["pattern"] = _id_pattern(pattern)
+    return id_schema
+
+
+def _example_ids(pattern: str | None) -> tuple[str, str] | None:
+    """The example ids, when they are valid ids of this deployment (an example must match its schema)."""
+    ids = (EXAMPLE_ACTIVE_ID, EXAMPLE_COMPLETED_ID)
+    if pattern is None or not all(re.fullmatch(pattern, ident) for ident in ids):
+        return None
+    return ids
 
 
 # --- schemas ---------------------------------------------------------------------------------------
@@ -141,22 +167,27 @@ def _schemas(id_schema: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- parameters, headers, responses -------------------------------------------------------------------
-def _id_examples() -> dict[str, Any]:
+def _id_examples(example_ids: tuple[str, str] | None) -> dict[str, Any]:
+    if example_ids is None:
+        return {}
+    active, completed = example_ids
     return {
-        "executing": {"summary": "an assembly still executing", "value": EXAMPLE_ACTIVE_ID},
-        "completed": {"summary": "a completed assembly", "value": EXAMPLE_COMPLETED_ID},
+        "examples": {
+            "executing": {"summary": "an assembly still executing", "value": active},
+            "completed": {"summary": "a completed assembly", "value": completed},
+        }
     }
 
 
-def _parameters(id_schema: dict[str, Any]) -> dict[str, Any]:
+def _parameters(id_schema: dict[str, Any], example_ids: tuple[str, str] | None) -> dict[str, Any]:
     either = "Give `assemblyId` or `assembly_id` (the seed's two spellings); both with different values is a 400."
     return {
         "AssemblyIdPath": {
-            "name": "assemblyId", "in": "path", "required": True, "schema": id_schema, "examples": _id_examples(),
+            "name": "assemblyId", "in": "path", "required": True, "schema": id_schema, **_id_examples(example_ids),
         },
         "AssemblyIdQuery": {
             "name": "assemblyId", "in": "query", "required": False, "schema": id_schema,
-            "description": either, "examples": _id_examples(),
+            "description": either, **_id_examples(example_ids),
         },
         "AssemblyIdQuerySnake": {
             "name": "assembly_id", "in": "query", "required": False, "schema": id_schema, "description": either,
@@ -296,7 +327,7 @@ def _status_read(operation_id: str, summary: str, parameters: list[str]) -> dict
     }
 
 
-def _operations() -> dict[tuple[str, str], dict[str, Any]]:
+def _operations(example_ids: tuple[str, str] | None) -> dict[tuple[str, str], dict[str, Any]]:
     """One operation per route of ``schema.ROUTES``: what each one takes and answers."""
     return {
         ("GET", "/status"): _status_read(
@@ -311,7 +342,7 @@ def _operations() -> dict[tuple[str, str], dict[str, Any]]:
             "requestBody": {
                 "required": True,
                 "content": _json_content(
-                    _ref("schemas", "BatchRequest"), {"assemblyIds": [EXAMPLE_ACTIVE_ID, EXAMPLE_COMPLETED_ID]}
+                    _ref("schemas", "BatchRequest"), {"assemblyIds": list(example_ids)} if example_ids else None
                 ),
             },
             "responses": {
@@ -348,8 +379,8 @@ def _operations() -> dict[tuple[str, str], dict[str, Any]]:
     }
 
 
-def _paths() -> dict[str, Any]:
-    operations = _operations()
+def _paths(example_ids: tuple[str, str] | None) -> dict[str, Any]:
+    operations = _operations(example_ids)
     routes = set(schema.ROUTES)
     if set(operations) != routes:
         missing = sorted(routes - set(operations))
@@ -368,8 +399,9 @@ def _paths() -> dict[str, Any]:
 
 # --- the document ----------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=16)
-def _build(server_url: str | None, id_pattern: str) -> dict[str, Any]:
-    id_schema = {"type": "string", "pattern": _id_pattern(id_pattern)}
+def _build(server_url: str | None, id_pattern: str | None) -> dict[str, Any]:
+    id_schema = _id_schema(id_pattern)
+    example_ids = _example_ids(id_pattern)
     document: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -379,10 +411,10 @@ def _build(server_url: str | None, id_pattern: str) -> dict[str, Any]:
             "batch reads, the caller's own list and webhook replay. Every route needs a bearer JWT; the user "
             "id is its `sub` claim unless the deployment names another.",
         },
-        "paths": _paths(),
+        "paths": _paths(example_ids),
         "components": {
             "schemas": _schemas(id_schema),
-            "parameters": _parameters(id_schema),
+            "parameters": _parameters(id_schema, example_ids),
             "headers": _headers(),
             "responses": _responses(),
             "securitySchemes": {
@@ -404,14 +436,17 @@ def _build(server_url: str | None, id_pattern: str) -> dict[str, Any]:
 
 
 def openapi_document(
-    *, server_url: str | None = None, assembly_id_pattern: str | None = None
+    *, server_url: str | None = None, assembly_id_pattern: str | None = None, assembly_id_pattern_known: bool = True
 ) -> dict[str, Any]:
     """The OpenAPI 3.1 description of the HTTP API, as a new dict on every call.
 
     ``server_url`` is the API's base URL (``servers`` is left out without one);
-    ``assembly_id_pattern`` is the deployment's id pattern (default: 64 lowercase hex characters).
+    ``assembly_id_pattern`` is the deployment's id pattern, read as the status function reads its
+    variable (stripped; empty or ``None``: 64 lowercase hex characters).
+    ``assembly_id_pattern_known=False`` (a pattern given at deploy time) states no pattern.
     """
-    return copy.deepcopy(_build(server_url, assembly_id_pattern or schema.DEFAULT_ASSEMBLY_ID_PATTERN))
+    pattern = (assembly_id_pattern or "").strip() or schema.DEFAULT_ASSEMBLY_ID_PATTERN
+    return copy.deepcopy(_build(server_url, pattern if assembly_id_pattern_known else None))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -145,6 +145,9 @@ ROUTES = (
 MAX_BATCH_IDS = 100
 DEFAULT_LIST_LIMIT = 25
 MAX_LIST_LIMIT = 100
+#: Longest assembly id in UTF-8 bytes: anything longer cannot be a partition key we wrote
+#: (DynamoDB allows 2048 bytes; the seed's ids are 64 characters).
+MAX_ASSEMBLY_ID_BYTES = 1024
 #: Request bodies above this are refused (a full batch of 100 ids is about 7 KB).
 MAX_REQUEST_BODY_BYTES = 32 * 1024
 #: ``Retry-After`` seconds: the seed's recommended polling intervals.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -80,3 +81,30 @@ def test_a_custom_assembly_id_pattern_is_the_documents_id_pattern():
     document = synth(build).status.openapi_document
     validate(document)
     assert document["components"]["parameters"]["AssemblyIdPath"]["schema"]["pattern"] == r"^job-[0-9]{1,12}$"
+
+
+def test_an_assembly_id_pattern_given_at_deploy_time_is_not_written_into_the_document():
+    """A CloudFormation parameter as the pattern is only known at deploy time: the document states
+    no pattern rather than a token's placeholder text, and stays valid."""
+
+    def build(stack: cdk.Stack) -> TransflowStatus:
+        pattern = cdk.CfnParameter(stack, "IdPattern", type="String", default="^job-[0-9]+$")
+        return TransflowStatus(stack, "Status", auth=oidc_auth(), assembly_id_pattern=pattern.value_as_string)
+
+    document = synth(build).status.openapi_document
+    validate(document)
+    assert "${Token[" not in json.dumps(document)
+    assert document == openapi_document(assembly_id_pattern_known=False)
+
+
+def test_a_custom_domain_given_at_deploy_time_is_not_the_documents_server():
+    def build(stack: cdk.Stack) -> TransflowStatus:
+        name = cdk.CfnParameter(stack, "DomainName", type="String").value_as_string
+        certificate = acm.Certificate.from_certificate_arn(
+            stack, "Cert", "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+        )
+        return TransflowStatus(stack, "Status", auth=oidc_auth(), domain_name=name, certificate=certificate)
+
+    document = synth(build).status.openapi_document
+    validate(document)
+    assert "servers" not in document

@@ -187,6 +187,73 @@ def test_a_custom_id_pattern_is_anchored_as_the_handler_matches_it():
     assert re.search(pattern, "job-12") and not re.search(pattern, "xjob-12") and not re.search(pattern, "job-12x")
 
 
+def _examples(node: object, parent: str = "") -> list[tuple[str, object, dict]]:
+    """Every (where, example value, schema it illustrates) of parameters and request bodies."""
+    found: list[tuple[str, object, dict]] = []
+    if isinstance(node, dict):
+        if "schema" in node and ("example" in node or "examples" in node):
+            values = [node["example"]] if "example" in node else [e["value"] for e in node["examples"].values()]
+            found += [(parent, value, node["schema"]) for value in values]
+        for key, value in node.items():
+            found += _examples(value, f"{parent}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _examples(value, f"{parent}/{index}")
+    return found
+
+
+@pytest.mark.parametrize("pattern", [None, r"^job-[0-9]{1,12}$", r"[a-z]{3}-\d+"], ids=["default", "job", "abc"])
+def test_every_example_is_valid_for_the_schema_it_illustrates(pattern):
+    """OpenAPI 3.1 (section 4.8.19, Example Object): an example SHOULD match its schema; generators
+    and schemathesis' examples phase send them as they are. With a deployment's own id pattern
+    the 64-hex example ids are not valid ids: they are left out, never shown as valid."""
+    document = openapi.openapi_document(assembly_id_pattern=pattern)
+    examples = _examples(document)
+    for where, value, schema_node in examples:
+        assert _validator(document, schema_node).is_valid(value), (where, value)
+    if pattern is None:  # the defaults do illustrate the ids
+        assert any(value == openapi.EXAMPLE_ACTIVE_ID for _, value, _ in examples)
+
+
+def test_the_id_pattern_is_read_as_the_handler_reads_it(status_env, monkeypatch):
+    """The handler strips the variable and takes an empty one as the default."""
+    blank = openapi.openapi_document(assembly_id_pattern="  ")
+    assert blank["components"]["parameters"]["AssemblyIdPath"]["schema"] == (
+        openapi.openapi_document()["components"]["parameters"]["AssemblyIdPath"]["schema"]
+    )
+    padded = openapi.openapi_document(assembly_id_pattern=" ^job-[0-9]+$ ")
+    pattern = padded["components"]["parameters"]["AssemblyIdPath"]["schema"]["pattern"]
+    monkeypatch.setenv(schema.ENV_ASSEMBLY_ID_PATTERN, " ^job-[0-9]+$ ")
+    status_handler.reset_for_tests()
+    assert re.search(pattern, "job-7")
+    assert call(http_event("GET", "/assemblies/job-7"))["statusCode"] == 404  # valid, not there
+
+
+def test_the_id_length_limit_is_the_one_the_handler_enforces(status_env, monkeypatch):
+    monkeypatch.setenv(schema.ENV_ASSEMBLY_ID_PATTERN, ".+")
+    status_handler.reset_for_tests()
+    document = openapi.openapi_document(assembly_id_pattern=".+")
+    id_schema = _validator(document, document["components"]["parameters"]["AssemblyIdPath"]["schema"])
+    longest, too_long = "a" * schema.MAX_ASSEMBLY_ID_BYTES, "a" * (schema.MAX_ASSEMBLY_ID_BYTES + 1)
+    assert id_schema.is_valid(longest) and not id_schema.is_valid(too_long)
+    assert call(http_event("GET", f"/assemblies/{longest}"))["statusCode"] == 404
+    assert call(http_event("GET", f"/assemblies/{too_long}"))["statusCode"] == 400
+
+
+def test_an_id_pattern_known_only_at_deploy_time_is_not_stated():
+    """The construct accepts a CloudFormation parameter as ``assembly_id_pattern``: its document
+    cannot state a pattern (nor show example ids), but still types the id."""
+    document = openapi.openapi_document(assembly_id_pattern_known=False)
+    validate(document)
+    for name in ("AssemblyIdPath", "AssemblyIdQuery", "AssemblyIdQuerySnake"):
+        parameter = document["components"]["parameters"][name]
+        assert "pattern" not in parameter["schema"] and "examples" not in parameter, name
+        assert parameter["schema"]["type"] == "string"
+    assert "pattern" not in document["components"]["schemas"]["BatchRequest"]["properties"]["assemblyIds"]["items"]
+    for _, value, schema_node in _examples(document):
+        _validator(document, schema_node).validate(value)
+
+
 def _full_item_statuses(store) -> list[dict]:
     running = aid(20)
     store.create(running, user_id="alice", template_id="tpl", steps_total=2, notify_url="https://u:p@hooks.example/x",
