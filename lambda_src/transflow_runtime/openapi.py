@@ -103,11 +103,46 @@ def _model_schemas() -> dict[str, Any]:
     return {**nested, "AssemblyStatus": generated}
 
 
+#: The fields every served status has: the key, and the owner (the function serves only items whose
+#: ``user.userId`` is the caller). Other writers may leave out any other field, even one the
+#: model requires; fields whose values do not fit are left out of answers (``wire_schema``).
+GUARANTEED_FIELDS = ("assembly_id", "user")
+
+
+def _without_annotations(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            key: ({name: _without_annotations(v) for name, v in value.items()} if key == "properties"
+                  else _without_annotations(value))
+            for key, value in node.items()
+            if key not in ("title", "description")
+        }
+    if isinstance(node, list):
+        return [_without_annotations(item) for item in node]
+    return node
+
+
+def wire_schemas() -> dict[str, Any]:
+    """The model schemas without annotations: what ``wire_schema.SCHEMAS`` (stdlib) must hold."""
+    return {name: _without_annotations(node) for name, node in sorted(_model_schemas().items())}
+
+
+def _documented_model_schemas() -> dict[str, Any]:
+    schemas = _model_schemas()
+    status = schemas["AssemblyStatus"]
+    status["required"] = [name for name in status.get("required", []) if name in GUARANTEED_FIELDS]
+    status["description"] += (
+        "\n\nStatuses are served as stored. Items written by another writer may lack any field but "
+        "`assembly_id` and `user`; a field whose stored value does not fit this schema is left out."
+    )
+    return schemas
+
+
 def _schemas(id_schema: dict[str, Any]) -> dict[str, Any]:
     status_or_null = {"anyOf": [_ref("schemas", "AssemblyStatus"), {"type": "null"}]}
     ids = {"type": "array", "items": id_schema, "minItems": 1, "maxItems": schema.MAX_BATCH_IDS}
     return {
-        **_model_schemas(),
+        **_documented_model_schemas(),
         "Error": {
             "type": "object",
             "description": "An error answered by the status function; `error` says what was wrong, never internals.",
@@ -456,10 +491,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--server-url", help="the API's base URL, e.g. the stack's ApiUrl output")
     parser.add_argument("--assembly-id-pattern", help="the deployment's assembly id pattern, if not the default")
     parser.add_argument("--output", "-o", help="file to write (default: standard output)")
+    parser.add_argument("--wire-schemas", action="store_true", help="write wire_schema.SCHEMAS' JSON instead")
     args = parser.parse_args(argv)
-    text = json.dumps(
-        openapi_document(server_url=args.server_url, assembly_id_pattern=args.assembly_id_pattern), indent=2
-    )
+    if args.wire_schemas:
+        text = json.dumps(wire_schemas(), indent=1)
+    else:
+        text = json.dumps(
+            openapi_document(server_url=args.server_url, assembly_id_pattern=args.assembly_id_pattern), indent=2
+        )
     if args.output:
         with open(args.output, "w", encoding="utf-8") as handle:
             handle.write(text + "\n")

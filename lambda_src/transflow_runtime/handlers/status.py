@@ -39,6 +39,7 @@ from ..errors import StoreError
 from ..limits import LAMBDA_RESPONSE_LIMIT_BYTES, fits_lambda_response, invocation_response_bytes, json_string_bytes
 from ..serialize import js_dumps, public_view
 from ..terminal import is_terminal
+from ..wire_schema import conforming
 
 # --- limits ------------------------------------------------------------------------------------
 # (the HTTP API's own limits live in schema: the OpenAPI document states them too)
@@ -184,6 +185,11 @@ def _fits(response: dict[str, Any]) -> bool:
     return len(response["body"]) <= _SURELY_FITS_CHARS or fits_lambda_response(response)
 
 
+def _served(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored item as answered: public fields whose values fit the documented schema (wire_schema)."""
+    return conforming(public_view(item))
+
+
 def _wire(value: Any) -> str:
     """JS-compatible JSON of stored items: a value JSON cannot hold (binary, from another writer)
     is answered as null, never as a 500 (serialize.js_dumps, lenient)."""
@@ -250,7 +256,7 @@ def _etag(item: dict[str, Any]) -> str:
     """
     version = item.get(schema.VERSION_ATTRIBUTE)
     if version is None:
-        basis = _wire(public_view(item))
+        basis = _wire(_served(item))
     else:
         notify = sorted((k, str(v)) for k, v in item.items() if k.startswith("notify_"))
         # created_at: a re-created assembly (same deterministic id) counts versions from 1 again
@@ -335,7 +341,7 @@ def _read_one(
     if _etag_matches(if_none_match, etag):
         _track(assembly_id, user_id, "not_modified", request_id=request_id)
         return _response(304, None, headers), item
-    response = _response(200, _wire(public_view(item)), headers)
+    response = _response(200, _wire(_served(item)), headers)
     if not _fits(response):  # a 400 KB item cannot get there; measured all the same
         raise _HttpError(413, "this status is too large for one response", result="too_large")
     _track(assembly_id, user_id, "found", request_id=request_id)
@@ -611,7 +617,7 @@ def _batch(config: _Config, user_id: str, body: dict[str, Any], request_id: str 
         elif item_owner(item) != user_id:
             results[assembly_id], out[assembly_id] = "forbidden", None  # another user's id reads as null
         else:
-            results[assembly_id], out[assembly_id] = "found", public_view(item)
+            results[assembly_id], out[assembly_id] = "found", _served(item)
     response = _response(200, _wire({"assemblies": out}))
     if not _fits(response):
         # Lambda would refuse the invocation response (API Gateway: a bare 500): say so instead.
@@ -636,7 +642,7 @@ def _list(config: _Config, user_id: str, query: dict[str, str], request_id: str 
         # Malformed, tampered with, or another user's cursor: never a way into their list.
         raise _HttpError(400, "cursor is invalid" if "cursor" in str(exc) else str(exc)) from None
     # Each status serialized once: a shorter page (below) only joins fewer of them.
-    views = [_wire(public_view(i)) for i in items]
+    views = [_wire(_served(i)) for i in items]
 
     def cursor_after(count: int) -> str | None:
         if count == len(items):
