@@ -262,14 +262,24 @@ def _headers() -> dict[str, Any]:
             "required": True,
             "description": f"`no-store` while the assembly is active; `private, max-age={schema.TERMINAL_MAX_AGE}` "
             "once it is terminal (it never changes state again).",
-            "schema": {"type": "string"},
+            "schema": {"type": "string", "enum": ["no-store", f"private, max-age={schema.TERMINAL_MAX_AGE}"]},
         },
         "Retry-After": {
             "required": False,
             "description": f"Seconds until the next poll is worth it: {schema.RETRY_AFTER_QUEUED} while queued, "
             f"{schema.RETRY_AFTER_ACTIVE} while uploading or executing, {schema.RETRY_AFTER_NOT_FOUND} while the "
             "assembly does not exist (yet); absent once terminal (stop polling).",
-            "schema": {"type": "integer", "minimum": 0},
+            "schema": {
+                "type": "integer",
+                "enum": sorted({schema.RETRY_AFTER_QUEUED, schema.RETRY_AFTER_ACTIVE, schema.RETRY_AFTER_NOT_FOUND}),
+            },
+        },
+        "WWW-Authenticate": {
+            "required": False,
+            "description": "From API Gateway's JWT authorizer (OIDC): why the token was refused, e.g. "
+            "`Bearer scope=\"\" error=\"invalid_token\" error_description=\"the token has expired\"`. "
+            "The shared-secret authorizer and the status function do not send it.",
+            "schema": {"type": "string"},
         },
     }
 
@@ -305,10 +315,13 @@ def _responses() -> dict[str, Any]:
             "headers": _header_refs("ETag", "Cache-Control", "Retry-After"),
         },
         "BadRequest": _status_error("A missing or invalid parameter or body; `error` names it."),
-        "Unauthorized": _either_error(
-            "No token: API Gateway's `{\"message\": \"Unauthorized\"}` (the OIDC authorizer also for an invalid "
-            "token), or the status function's `{\"error\": ...}` when the token carries no user id."
-        ),
+        "Unauthorized": {
+            **_either_error(
+                "No token: API Gateway's `{\"message\": \"Unauthorized\"}` (the OIDC authorizer also for an "
+                "invalid token), or the status function's `{\"error\": ...}` when the token carries no user id."
+            ),
+            "headers": _header_refs("WWW-Authenticate"),
+        },
         "Forbidden": _either_error(
             "The shared-secret authorizer refused the token (API Gateway's `{\"message\": \"Forbidden\"}`), or the "
             "assembly belongs to another user (`{\"error\": \"access denied: ...\"}`)."

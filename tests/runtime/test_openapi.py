@@ -337,6 +337,67 @@ def test_the_polling_headers_are_the_ones_documented(status_env, store):
         }
 
 
+def test_401_declares_the_jwt_authorizers_www_authenticate_header():
+    """API Gateway's JWT authorizer answers 401 with ``WWW-Authenticate: Bearer ... error=...``
+    (API Gateway Developer Guide, "Troubleshooting issues with HTTP API JWT authorizers"): the
+    only place that says why a token was refused. The Lambda authorizer and the function's own 401
+    do not send it, so it is not required. (Review 13 finding 3.)"""
+    document = openapi.openapi_document()
+    unauthorized = document["components"]["responses"]["Unauthorized"]
+    header = _deref(document, unauthorized["headers"]["WWW-Authenticate"])
+    assert header.get("required", False) is False
+    assert header["schema"]["type"] == "string"
+    validate(document)
+
+
+def _polling_headers_sent(document: dict, response: dict) -> dict:
+    """The documented polling headers ``response`` sends, each validated against its documented schema."""
+    headers = document["components"]["headers"]
+    sent = {name: value for name, value in response["headers"].items() if name in headers}
+    for name, value in sent.items():
+        node = headers[name]["schema"]
+        assert Draft202012Validator(node).is_valid(int(value) if node["type"] == "integer" else value), (name, value)
+    return sent
+
+
+def test_each_states_polling_headers_are_the_documented_values(status_env, store):
+    """Per state, the exact values the document states (machine-readably, as the headers' ``enum``):
+    queued / active / not found / terminal, and a 304 without a body. (Review 13 finding 8: prose
+    alone let a changed Retry-After or Cache-Control through.)"""
+    document = openapi.openapi_document()
+    queued, active, done = aid(40), aid(41), aid(42)
+    for ident in (queued, active, done):
+        store.create(ident, user_id="alice", template_id="tpl")
+    store.start_step(active, "encode")
+    store.complete(done)
+    no_store, terminal = "no-store", f"private, max-age={schema.TERMINAL_MAX_AGE}"
+    expected = {
+        queued: (200, {"Cache-Control": no_store, "Retry-After": str(schema.RETRY_AFTER_QUEUED)}),
+        active: (200, {"Cache-Control": no_store, "Retry-After": str(schema.RETRY_AFTER_ACTIVE)}),
+        done: (200, {"Cache-Control": terminal}),
+        aid(43): (404, {"Cache-Control": no_store, "Retry-After": str(schema.RETRY_AFTER_NOT_FOUND)}),
+    }
+    headers = document["components"]["headers"]
+    assert headers["Cache-Control"]["schema"]["enum"] == [no_store, terminal]
+    assert set(headers["Retry-After"]["schema"]["enum"]) == {
+        schema.RETRY_AFTER_QUEUED, schema.RETRY_AFTER_ACTIVE, schema.RETRY_AFTER_NOT_FOUND
+    }
+    for ident, (status, values) in expected.items():
+        response = call(http_event("GET", f"/assemblies/{ident}"))
+        assert response["statusCode"] == status
+        sent = _polling_headers_sent(document, response)
+        assert {k: v for k, v in sent.items() if k != "ETag"} == values, ident
+        if status != 200:
+            continue
+        unchanged = call(http_event("GET", f"/assemblies/{ident}", headers={"if-none-match": sent["ETag"]}))
+        assert unchanged["statusCode"] == 304
+        not_modified = _deref(document, document["components"]["responses"]["NotModified"])
+        assert "content" not in not_modified and not unchanged.get("body")
+        required = {n for n, ref in not_modified["headers"].items() if _deref(document, ref).get("required")}
+        assert required <= set(unchanged["headers"])
+        assert _polling_headers_sent(document, unchanged) == sent
+
+
 def test_each_call_returns_a_document_of_its_own():
     first = openapi.openapi_document()
     first["paths"].clear()

@@ -490,7 +490,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if runtime is not None and runtime.spec.environment.get(ENV_ASSEMBLY_ID_PATTERN):
                 pattern = runtime.spec.environment[ENV_ASSEMBLY_ID_PATTERN]
                 break
-        body = json.dumps(openapi_document(server_url=self.owner.url, assembly_id_pattern=pattern)).encode()
+        # The Host the caller used (checked by _host_allowed): the bind address may be 0.0.0.0.
+        host = self.headers.get("Host", "").strip()
+        server_url = f"http://{host}" if host else self.owner.url
+        body = json.dumps(openapi_document(server_url=server_url, assembly_id_pattern=pattern)).encode()
         self._send(200, body, {"content-type": "application/json", "cache-control": "no-store"})
 
     # ---------------------------------------------------------------------------------- responses

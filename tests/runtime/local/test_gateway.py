@@ -427,6 +427,16 @@ def test_openapi_document_is_served_without_a_token_and_names_this_gateway(gatew
     assert gateway.capture.events == []  # a static document: neither authorizer nor status function
 
 
+def test_openapi_documents_server_is_the_address_the_caller_used(gateway):
+    """Bound to all interfaces (``--host 0.0.0.0``), the bind address is no URL a client elsewhere
+    can use: ``servers`` names the (allow-listed) Host the request came to. (Review 13 finding 7.)"""
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+    connection.request("GET", "/openapi.json", headers={"Host": f"localhost:{gateway.port}"})
+    response = connection.getresponse()
+    assert response.status == 200
+    assert json.loads(response.read())["servers"] == [{"url": f"http://localhost:{gateway.port}"}]
+
+
 def test_openapi_document_carries_the_templates_assembly_id_pattern(gateway):
     gateway.capture.spec.environment[schema.ENV_ASSEMBLY_ID_PATTERN] = "^job-[0-9]+$"
     with urllib.request.urlopen(f"{gateway.url}/openapi.json", timeout=10) as response:
