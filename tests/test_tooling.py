@@ -7,7 +7,7 @@ import pytest
 from tests import tooling
 
 
-@pytest.mark.parametrize("find", [tooling.node, tooling.chromium])
+@pytest.mark.parametrize("find", [tooling.node, tooling.chromium, lambda: tooling.npm_bin("no-such-tool")])
 def test_a_missing_tool_fails_the_run_in_ci(monkeypatch, find):
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.setenv("CI", "true")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -34,6 +35,15 @@ def node() -> str:
         _missing("node", "install Node.js 20; the CDK CLI needs it too")
     assert path is not None
     return path
+
+
+def npm_bin(name: str) -> str:
+    """An executable from the project's ``package.json`` devDependencies (``npm ci`` installs them)."""
+    node()
+    path = Path(__file__).resolve().parents[1] / "node_modules" / ".bin" / name
+    if not path.exists():
+        _missing(f"the npm tool {name}", "npm ci; make setup does")
+    return str(path)
 
 
 def chromium() -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigatewayv2 as apigwv2
@@ -212,6 +213,19 @@ class ReadSide:
     @property
     def status_function(self) -> lambda_.Function:
         return self.status.function
+
+    def openapi_document(self) -> dict[str, Any]:
+        """The runtime's OpenAPI document for this API: its URL and id pattern where known at synth time."""
+        from transflow_runtime.openapi import openapi_document
+
+        url = self.api.url
+        pattern = self.options.assembly_id_pattern
+        known = pattern is None or not is_unresolved(pattern)  # a CfnParameter is known at deploy time only
+        return openapi_document(
+            server_url=None if is_unresolved(url) else url,
+            assembly_id_pattern=pattern if known else None,
+            assembly_id_pattern_known=known,
+        )
 
 
 def _warn_above_account_quota(scope: Construct, options: ReadOptions) -> None:

@@ -11,6 +11,7 @@ It composes four parts, each owning its resources, IAM and the validation of its
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigatewayv2 as apigwv2
@@ -379,6 +380,15 @@ class TransflowStatus(Construct):
         """The A and AAAA alias records created in ``hosted_zone`` (empty without one)."""
         custom = self._read.api.custom_domain
         return list(custom.records) if custom is not None else []
+
+    @property
+    def openapi_document(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 description of this instance's HTTP API (a new dict on each access).
+
+        ``servers`` holds ``api_url`` when it is known at synth time (a custom domain); the default
+        execute-api URL is only known after deployment, so then there is no ``servers`` entry.
+        """
+        return self._read.openapi_document()
 
     @property
     def authorizer(self) -> apigwv2.IHttpRouteAuthorizer:

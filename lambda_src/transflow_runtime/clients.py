@@ -27,9 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .models import AssemblyStatus
-from .schema import STATE_QUEUED
+from .schema import MAX_BATCH_IDS, STATE_QUEUED
 
-MAX_BATCH_IDS = 100
 _TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Statuses that mean the request was not processed, so even a POST may be sent again.
 _NOT_PROCESSED_STATUSES = frozenset({429, 503})

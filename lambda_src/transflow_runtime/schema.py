@@ -141,6 +141,21 @@ ROUTES = (
     ("GET", "/assemblies"),
     ("POST", "/assemblies/{assemblyId}/notify"),
 )
+#: Limits of the HTTP API: the status function enforces them and the OpenAPI document states them.
+MAX_BATCH_IDS = 100
+DEFAULT_LIST_LIMIT = 25
+MAX_LIST_LIMIT = 100
+#: Longest assembly id in UTF-8 bytes: anything longer cannot be a partition key we wrote
+#: (DynamoDB allows 2048 bytes; the seed's ids are 64 characters).
+MAX_ASSEMBLY_ID_BYTES = 1024
+#: Request bodies above this are refused (a full batch of 100 ids is about 7 KB).
+MAX_REQUEST_BODY_BYTES = 32 * 1024
+#: ``Retry-After`` seconds: the seed's recommended polling intervals.
+RETRY_AFTER_ACTIVE = 2
+RETRY_AFTER_QUEUED = 5
+RETRY_AFTER_NOT_FOUND = 5
+#: Terminal statuses never change state again; caches may keep them this long.
+TERMINAL_MAX_AGE = 60
 
 # --- CloudWatch embedded metrics ----------------------------------------------------------------
 # The handlers emit them; the construct's alarms and dashboard read them.

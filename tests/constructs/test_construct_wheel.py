@@ -91,6 +91,7 @@ def test_wheel_contains_both_packages_the_pins_and_every_handler(wheel: Path) ->
         "transflow_runtime/handlers/authorizer.py",
         "transflow_runtime/handlers/webhook.py",
         "transflow_runtime/handlers/dispatcher.py",
+        "transflow_runtime/openapi.py",  # the HTTP API's OpenAPI document ships with the package
     ):
         assert required in names, required
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)

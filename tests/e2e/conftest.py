@@ -50,22 +50,31 @@ def example_assembly(tmp_path_factory) -> Path:
 
 
 def start_local(
-    args: list[str], ready_file: Path, timeout: float = 120.0, env: dict | None = None
+    args: list[str], ready_file: Path, timeout: float = 120.0, env: dict | None = None, log: Path | None = None
 ) -> tuple[subprocess.Popen, dict]:
+    """``log``: write local mode's output there instead of a pipe nobody reads while it runs (a
+    long run can fill a pipe's buffer, and then every thread of local mode blocks on its next line)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(key, None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "transflow_runtime.cli", "local", "--port", "0", "--ready-file", str(ready_file), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-        text=True,
-    )
+    output = subprocess.PIPE if log is None else log.open("w")
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "transflow_runtime.cli", "local", "--port", "0", "--ready-file", str(ready_file),
+             *args],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=env,
+            text=True,
+        )
+    finally:
+        if log is not None:
+            output.close()  # the child holds its own copy
     deadline = time.monotonic() + timeout
     while not ready_file.exists():
         if process.poll() is not None:
-            raise RuntimeError(f"local mode exited early ({process.returncode}):\n{process.stdout.read()}")
+            output = process.stdout.read() if log is None else log.read_text()
+            raise RuntimeError(f"local mode exited early ({process.returncode}):\n{output}")
         if time.monotonic() > deadline:
             process.kill()
             raise RuntimeError("local mode did not become ready")

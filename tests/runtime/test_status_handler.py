@@ -387,6 +387,33 @@ def test_batch_accepts_a_base64_encoded_body_and_snake_case_key(alice_id):
     assert response["statusCode"] == 200 and body_of(response)["assemblies"][alice_id] is not None
 
 
+def test_batch_with_both_spellings_disagreeing_is_400_not_half_served(alice_id):
+    """Both keys, different lists: the ignored one may hold anything (schemathesis sent 0s in
+    ``assembly_ids``), so the request is refused like ``?assemblyId=A&assembly_id=B``."""
+    body = json.dumps({"assemblyIds": [alice_id], "assembly_ids": [aid(9), 0]})
+    response = call(http_event("POST", "/status/batch", body=body))
+    assert response["statusCode"] == 400
+    assert body_of(response) == {"error": "assemblyIds and assembly_ids disagree"}
+    same = json.dumps({"assemblyIds": [alice_id], "assembly_ids": [alice_id]})
+    assert call(http_event("POST", "/status/batch", body=same))["statusCode"] == 200
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"assemblyIds": [aid(1)], "assembly_ids": None}, "assemblyIds and assembly_ids disagree"),
+        ({"assembly_ids": None}, "assembly_ids must be a list of assembly ids"),
+        ({"assemblyIds": None}, "assemblyIds must be a list of assembly ids"),
+        ({"assembly_ids": [aid(1), "nope"]}, "assembly_ids[1] is not a valid assembly id"),
+    ],
+)
+def test_a_batch_key_that_is_there_must_hold_the_list(status_env, payload, message):
+    """An explicit ``null`` beside the other spelling was ignored and the batch served (found by
+    schemathesis: the document says each key, when present, is an array of ids)."""
+    response = call(http_event("POST", "/status/batch", body=json.dumps(payload)))
+    assert response["statusCode"] == 400 and body_of(response) == {"error": message}
+
+
 def test_batch_of_exactly_100_ids_is_served(alice_id):
     ids = [alice_id] + [aid(n) for n in range(10, 109)]
     assert len(set(ids)) == 100
@@ -491,6 +518,15 @@ def test_list_without_parameters_uses_the_default_limit(many):
     assert "user_id" not in data["assemblies"][0]
 
 
+@pytest.mark.parametrize("case", [str.lower, str.title, str.upper])
+def test_list_active_is_true_or_false_in_any_case(many, case):
+    everything = body_of(list_page(limit=100))["assemblies"]
+    only_active = body_of(list_page(active="true", limit=100))["assemblies"]
+    assert only_active != everything
+    assert body_of(list_page(active=case("false"), limit=100))["assemblies"] == everything
+    assert body_of(list_page(active=case("true"), limit=100))["assemblies"] == only_active
+
+
 def test_list_active_skips_terminal_assemblies(many):
     data = body_of(list_page(active="true", limit=10))
     listed = [a["assembly_id"] for a in data["assemblies"]]
@@ -538,6 +574,13 @@ def test_garbage_cursors_are_400(many, cursor):
         ({"limit": "1e2"}, "limit must be an integer between 1 and 100"),
         ({"limit": "\uff15"}, "limit must be an integer between 1 and 100"),
         ({"active": "maybe"}, "active must be true or false"),
+        # The document says integer and boolean: a present but empty or look-alike value is not one
+        # (schemathesis found active= listed as if false).
+        ({"limit": ""}, "limit must be an integer between 1 and 100"),
+        ({"active": ""}, "active must be true or false"),
+        ({"active": "1"}, "active must be true or false"),
+        ({"active": "yes"}, "active must be true or false"),
+        ({"active": " true"}, "active must be true or false"),
     ],
 )
 def test_bad_list_parameters_are_400(many, query, message):

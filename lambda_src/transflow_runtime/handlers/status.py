@@ -39,23 +39,21 @@ from ..errors import StoreError
 from ..limits import LAMBDA_RESPONSE_LIMIT_BYTES, fits_lambda_response, invocation_response_bytes, json_string_bytes
 from ..serialize import js_dumps, public_view
 from ..terminal import is_terminal
+from ..wire_schema import conforming
 
 # --- limits ------------------------------------------------------------------------------------
-MAX_BATCH_IDS = 100
-DEFAULT_LIST_LIMIT = 25
-MAX_LIST_LIMIT = 100
-#: Request bodies above this are refused (a full batch of 100 ids is about 7 KB).
-MAX_BODY_BYTES = 32 * 1024
-#: Anything longer cannot be a DynamoDB partition key we would find (limit 2048 bytes).
-MAX_ID_BYTES = 1024
+# (the HTTP API's own limits live in schema: the OpenAPI document states them too)
+MAX_BATCH_IDS = schema.MAX_BATCH_IDS
+DEFAULT_LIST_LIMIT = schema.DEFAULT_LIST_LIMIT
+MAX_LIST_LIMIT = schema.MAX_LIST_LIMIT
+MAX_BODY_BYTES = schema.MAX_REQUEST_BODY_BYTES
+MAX_ID_BYTES = schema.MAX_ASSEMBLY_ID_BYTES
 MAX_HEADER_CHARS = 4096
 
-#: ``Retry-After`` seconds: the seed's recommended polling intervals.
-RETRY_AFTER_ACTIVE = 2
-RETRY_AFTER_QUEUED = 5
-RETRY_AFTER_NOT_FOUND = 5
-#: Terminal statuses never change state again; caches may keep them this long.
-TERMINAL_MAX_AGE = 60
+RETRY_AFTER_ACTIVE = schema.RETRY_AFTER_ACTIVE
+RETRY_AFTER_QUEUED = schema.RETRY_AFTER_QUEUED
+RETRY_AFTER_NOT_FOUND = schema.RETRY_AFTER_NOT_FOUND
+TERMINAL_MAX_AGE = schema.TERMINAL_MAX_AGE
 
 METRIC_NAME = "StatusChecks"
 METRIC_DIMENSION = "Result"
@@ -66,8 +64,6 @@ _BASE_HEADERS = {
     "Vary": "Authorization",
     "X-Content-Type-Options": "nosniff",
 }
-_TRUE = frozenset({"true", "1", "yes"})
-_FALSE = frozenset({"false", "0", "no", ""})
 
 
 def _make_client(service: str) -> Any:
@@ -189,6 +185,11 @@ def _fits(response: dict[str, Any]) -> bool:
     return len(response["body"]) <= _SURELY_FITS_CHARS or fits_lambda_response(response)
 
 
+def _served(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored item as answered: public fields whose values fit the documented schema (wire_schema)."""
+    return conforming(public_view(item))
+
+
 def _wire(value: Any) -> str:
     """JS-compatible JSON of stored items: a value JSON cannot hold (binary, from another writer)
     is answered as null, never as a 500 (serialize.js_dumps, lenient)."""
@@ -254,7 +255,7 @@ def _etag(item: dict[str, Any]) -> str:
     without bumping ``version``, and a tag that did not change with the content would answer the
     finished assembly with ``304`` and an active assembly's ``Retry-After`` forever.
     """
-    basis = _wire(public_view(item))
+    basis = _wire(_served(item))
     return '"' + hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()[:32] + '"'
 
 
@@ -334,7 +335,7 @@ def _read_one(
     if _etag_matches(if_none_match, etag):
         _track(assembly_id, user_id, "not_modified", request_id=request_id)
         return _response(304, None, headers), item
-    response = _response(200, _wire(public_view(item)), headers)
+    response = _response(200, _wire(_served(item)), headers)
     if not _fits(response):  # a 400 KB item cannot get there; measured all the same
         raise _HttpError(413, "this status is too large for one response", result="too_large")
     _track(assembly_id, user_id, "found", request_id=request_id)
@@ -444,7 +445,7 @@ def _json_body(raw: bytes) -> dict[str, Any]:
 
 def _limit_param(query: dict[str, str]) -> int:
     raw = query.get("limit")
-    if raw is None or raw == "":
+    if raw is None:
         return DEFAULT_LIST_LIMIT
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 4:
         raise _HttpError(400, f"limit must be an integer between 1 and {MAX_LIST_LIMIT}")
@@ -455,15 +456,15 @@ def _limit_param(query: dict[str, str]) -> int:
 
 
 def _bool_param(query: dict[str, str], name: str) -> bool:
+    """A documented boolean: ``true`` or ``false`` (any case, as ``str(True)`` writes it); an empty
+    or other value is refused rather than read as false (found by schemathesis)."""
     raw = query.get(name)
     if raw is None:
         return False
-    lowered = raw.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise _HttpError(400, f"{name} must be true or false")
+    lowered = raw.lower()
+    if lowered not in ("true", "false"):
+        raise _HttpError(400, f"{name} must be true or false")
+    return lowered == "true"
 
 
 def _query_id(query: dict[str, str]) -> Any:
@@ -582,17 +583,23 @@ def _handle_http(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _batch(config: _Config, user_id: str, body: dict[str, Any], request_id: str | None) -> dict[str, Any]:
-    ids = body.get("assemblyIds", body.get("assembly_ids"))
-    if ids is None:
+    # Either spelling; a key that is there must hold the list, even beside the other one: serving
+    # one while ignoring a null or different other would hide a mistake (found by schemathesis).
+    keys = [key for key in ("assemblyIds", "assembly_ids") if key in body]
+    if not keys:
         raise _HttpError(400, "assemblyIds is required")
+    if len(keys) == 2 and body["assemblyIds"] != body["assembly_ids"]:
+        raise _HttpError(400, "assemblyIds and assembly_ids disagree")
+    key = keys[0]
+    ids = body[key]
     if not isinstance(ids, list):
-        raise _HttpError(400, "assemblyIds must be a list of assembly ids")
+        raise _HttpError(400, f"{key} must be a list of assembly ids")
     if not ids:
-        raise _HttpError(400, f"assemblyIds must hold between 1 and {MAX_BATCH_IDS} ids")
+        raise _HttpError(400, f"{key} must hold between 1 and {MAX_BATCH_IDS} ids")
     if len(ids) > MAX_BATCH_IDS:
-        raise _HttpError(400, f"assemblyIds holds {len(ids)} ids; at most {MAX_BATCH_IDS} are allowed")
+        raise _HttpError(400, f"{key} holds {len(ids)} ids; at most {MAX_BATCH_IDS} are allowed")
     for index, value in enumerate(ids):
-        _check_id(value, config, f"assemblyIds[{index}]")
+        _check_id(value, config, f"{key}[{index}]")
     unique = list(dict.fromkeys(ids))
     found = batch_get_items(_dynamodb_client(), config.table_name, unique)
     out: dict[str, Any] = {}
@@ -604,7 +611,7 @@ def _batch(config: _Config, user_id: str, body: dict[str, Any], request_id: str 
         elif item_owner(item) != user_id:
             results[assembly_id], out[assembly_id] = "forbidden", None  # another user's id reads as null
         else:
-            results[assembly_id], out[assembly_id] = "found", public_view(item)
+            results[assembly_id], out[assembly_id] = "found", _served(item)
     response = _response(200, _wire({"assemblies": out}))
     if not _fits(response):
         # Lambda would refuse the invocation response (API Gateway: a bare 500): say so instead.
@@ -629,7 +636,7 @@ def _list(config: _Config, user_id: str, query: dict[str, str], request_id: str 
         # Malformed, tampered with, or another user's cursor: never a way into their list.
         raise _HttpError(400, "cursor is invalid" if "cursor" in str(exc) else str(exc)) from None
     # Each status serialized once: a shorter page (below) only joins fewer of them.
-    views = [_wire(public_view(i)) for i in items]
+    views = [_wire(_served(i)) for i in items]
 
     def cursor_after(count: int) -> str | None:
         if count == len(items):

@@ -10,8 +10,8 @@
   /2015-03-31/functions/{name}/invocations`` is Lambda's Invoke for the template's functions.
 * Requests to the template's routes are the HTTP API (``http_api``): stage throttling, CORS,
   the route's authorizer, then its function, whose response is mapped as API Gateway maps it.
-* ``/`` is the status page; ``/_local/...`` holds the development issuer, token minting and the
-  webhook inbox.
+* ``/`` is the status page, ``/openapi.json`` the API's OpenAPI document; ``/_local/...`` holds
+  the development issuer, token minting and the webhook inbox.
 """
 
 from __future__ import annotations
@@ -155,6 +155,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def do_OPTIONS(self) -> None:
         self._dispatch("OPTIONS")
 
+    def __getattr__(self, name: str) -> Any:
+        # Every other method (TRACE, CONNECT, extension methods) is routed like these, so it gets
+        # API Gateway's JSON 404 instead of http.server's HTML 501 (found by schemathesis).
+        if name.startswith("do_") and name[3:].isalpha():
+            return lambda: self._dispatch(name[3:])
+        raise AttributeError(name)
+
     # ------------------------------------------------------------------------------------------
     def _dispatch(self, method: str) -> None:
         try:
@@ -183,6 +190,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 return
             if method in ("GET", "HEAD") and split.path in ("/", "/index.html"):
                 self._send_page()
+                return
+            if method == "GET" and split.path == "/openapi.json":  # a static document: no authorizer
+                self._send_openapi(services)
                 return
             if split.path.startswith("/_local/"):
                 self._local(services, method, split.path, body)
@@ -467,6 +477,24 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 "referrer-policy": "no-referrer",
             },
         )
+
+    def _send_openapi(self, services: Services) -> None:
+        """The HTTP API's OpenAPI document, with this local mode as its server and the template's
+        assembly id pattern (the status function's environment)."""
+        from ..openapi import openapi_document  # pydantic: only when someone asks for it
+        from ..schema import ENV_ASSEMBLY_ID_PATTERN
+
+        pattern = None
+        for route in services.routes:
+            runtime = services.function(route.spec.function.name) if route.spec.function else None
+            if runtime is not None and runtime.spec.environment.get(ENV_ASSEMBLY_ID_PATTERN):
+                pattern = runtime.spec.environment[ENV_ASSEMBLY_ID_PATTERN]
+                break
+        # The Host the caller used (checked by _host_allowed): the bind address may be 0.0.0.0.
+        host = self.headers.get("Host", "").strip()
+        server_url = f"http://{host}" if host else self.owner.url
+        body = json.dumps(openapi_document(server_url=server_url, assembly_id_pattern=pattern)).encode()
+        self._send(200, body, {"content-type": "application/json", "cache-control": "no-store"})
 
     # ---------------------------------------------------------------------------------- responses
     def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:

@@ -321,6 +321,22 @@ class QueuePoller(_Loop):
         self.max_concurrency = max(1, int(max_concurrency))
         self._slots = threading.BoundedSemaphore(self.max_concurrency)
 
+    #: How long ``stop`` waits for batches still running in concurrent workers.
+    STOP_TIMEOUT = 30.0
+
+    def stop(self) -> None:
+        """Stop polling, then let batches in flight finish (as Lambda lets a running invocation end):
+        the caller stops the endpoints they delete from and record to right after this."""
+        super().stop()
+        deadline = time.monotonic() + self.STOP_TIMEOUT
+        taken = 0
+        for _ in range(self.max_concurrency if self.max_concurrency > 1 else 0):
+            if not self._slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                break
+            taken += 1
+        for _ in range(taken):
+            self._slots.release()
+
     def tick(self) -> bool:
         if self.max_concurrency == 1:
             return self._poll()

@@ -396,3 +396,49 @@ def test_moto_itself_answers_only_the_gateway(moto_behind_gateway):
             aws_secret_access_key="y",
         ).list_queues()
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+# ----------------------------------------------------------------------- methods and documents
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND"])
+def test_a_method_http_server_does_not_know_gets_api_gateways_json_404(gateway, method):
+    """An HTTP API answers a method no route has with ``404 {"message": "Not Found"}`` (routes match
+    method and path: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html),
+    not with http.server's HTML 501 (schemathesis found TRACE answering that)."""
+    request = f"{method} /status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    answer = _raw_exchange(gateway.port, request.encode())
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 404"), answer
+    assert b"content-type: application/json" in head.lower()
+    assert body == b'{"message": "Not Found"}'
+    assert gateway.capture.events == []
+
+
+def test_openapi_document_is_served_without_a_token_and_names_this_gateway(gateway):
+    from openapi_spec_validator import validate
+
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+    connection.request("GET", "/openapi.json")
+    response = connection.getresponse()
+    assert response.status == 200
+    assert response.getheader("content-type") == "application/json"
+    document = json.loads(response.read())
+    validate(document)
+    assert document["servers"] == [{"url": gateway.url}]
+    assert gateway.capture.events == []  # a static document: neither authorizer nor status function
+
+
+def test_openapi_documents_server_is_the_address_the_caller_used(gateway):
+    """Bound to all interfaces (``--host 0.0.0.0``), the bind address is no URL a client elsewhere
+    can use: ``servers`` names the (allow-listed) Host the request came to. (Review 13 finding 7.)"""
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+    connection.request("GET", "/openapi.json", headers={"Host": f"localhost:{gateway.port}"})
+    response = connection.getresponse()
+    assert response.status == 200
+    assert json.loads(response.read())["servers"] == [{"url": f"http://localhost:{gateway.port}"}]
+
+
+def test_openapi_document_carries_the_templates_assembly_id_pattern(gateway):
+    gateway.capture.spec.environment[schema.ENV_ASSEMBLY_ID_PATTERN] = "^job-[0-9]+$"
+    with urllib.request.urlopen(f"{gateway.url}/openapi.json", timeout=10) as response:
+        document = json.loads(response.read())
+    assert document["components"]["parameters"]["AssemblyIdPath"]["schema"]["pattern"] == "^job-[0-9]+$"

@@ -224,3 +224,26 @@ def test_stream_pump_applies_the_mappings_filter_criteria_as_lambda_does(moto_en
     _run(pump, lambda: pump.filtered_records >= 1, ticks=20)
     assert seen == [("INSERT", "plain")]
     assert pump.filtered_records == 1
+
+
+def test_stopping_the_sqs_poller_waits_for_batches_in_flight(webhook_queue):
+    """Local mode stops the pollers before the gateway and moto: a batch still running in a
+    concurrent worker must finish first, or its delete/visibility calls hit a stopped endpoint
+    (found as a Traceback in local mode's log when schemathesis' replays were being delivered)."""
+    import threading
+    import time
+
+    sqs, url = webhook_queue
+    entered, finished = threading.Event(), threading.Event()
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        entered.set()
+        time.sleep(0.5)
+        finished.set()
+        return {"batchItemFailures": []}
+
+    poller = QueuePoller(sqs, url, "arn:aws:sqs:us-east-1:123456789012:q", handler, max_concurrency=2)
+    poller.start()
+    assert entered.wait(10)
+    poller.stop()
+    assert finished.is_set(), "stop() returned while a batch was still being handled"
