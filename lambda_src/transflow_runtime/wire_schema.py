@@ -278,8 +278,7 @@ SCHEMAS: dict[str, Any] = json.loads(
    "assembly_id",
    "template_id",
    "user",
-   "created_at",
-   "updated_at"
+   "created_at"
   ],
   "type": "object"
  },
