@@ -177,6 +177,15 @@ class StatusMonitoring(Construct):
         self.alarms[key] = alarm
         return alarm
 
+    def add_alarm(
+        self, key: str, construct_id: str, metric: cloudwatch.IMetric, threshold: float, description: str
+    ) -> cloudwatch.Alarm:
+        """One more alarm (an optional part's), created like the others: in ``alarms`` under ``key``,
+        notifying ``alarm_topic``, missing data not breaching."""
+        if key in self.alarms:
+            raise ValueError(f"an alarm {key!r} already exists")
+        return self._alarm(key, construct_id, metric, threshold, description)
+
     def _create_alarms(self) -> None:
         t = self.thresholds
         period = t.period
@@ -310,6 +319,17 @@ class StatusMonitoring(Construct):
             statistic=statistic,
             period=self.thresholds.period,
             label=f"{outcome} {statistic}",
+        )
+
+    def handler_count(self, name: str, extra: Mapping[str, str], label: str) -> cloudwatch.Metric:
+        """The sum of one of the handlers' counts, this instance's, with the ``extra`` dimensions."""
+        return cloudwatch.Metric(
+            namespace=self.metrics_namespace,
+            metric_name=name,
+            dimensions_map=self.handler_dimensions(extra),
+            statistic=cloudwatch.Stats.SUM,
+            period=self.thresholds.period,
+            label=label,
         )
 
     def handler_metric(self, name: str, label: str) -> cloudwatch.Metric:
