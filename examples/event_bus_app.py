@@ -22,7 +22,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from transflow_constructs import StatusAuth, TransflowStatus
+from transflow_constructs import StatusAuth, TransflowStatus, WebhookTarget
 
 
 def build(app: cdk.App) -> cdk.Stack:
@@ -37,6 +37,15 @@ def build(app: cdk.App) -> cdk.Stack:
                 "JwtSecret",
                 generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True),
             )
+        ),
+        # Webhooks and events side by side: both carry the same event id (webhook-id / detail.event_id).
+        default_webhook=WebhookTarget(
+            url="https://hooks.example.com/transflow",
+            secret=secretsmanager.Secret(
+                stack,
+                "WebhookSecret",
+                generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True),
+            ),
         ),
         event_bus=bus,
     )
