@@ -171,3 +171,6 @@ def test_readme_example_rule_sends_completed_assemblies_to_a_queue() -> None:
     assert props["EventBusName"] == {"Ref": bus_id}
     assert props["EventPattern"] == {"source": ["transflow.status"], "detail-type": ["Assembly Completed"]}
     assert [t["Arn"] for t in props["Targets"]] == [{"Fn::GetAtt": [queue_id, "Arn"]}]
+    from .cdk_helpers import cfn_lint_errors
+
+    assert cfn_lint_errors(template) == []
