@@ -332,3 +332,23 @@ def test_the_read_path_does_not_import_the_eventbridge_code(module):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_failed_puts_are_counted_under_the_dimensions_the_alarm_selects(h, capsys, monkeypatch):
+    """The construct's ``event_bus_put_failures`` alarm reads ``EventBridgeEvents`` with exactly the
+    dimensions ``Instance`` and ``Outcome`` (retrying, failed): the handler must emit those."""
+    monkeypatch.setenv(schema.INSTANCE_ID_ENV, "Stack/Status")
+    bus = _bus(h)
+    _enqueue_event(h, _finish(h, 1))
+    bus.refuse(lambda entry: True)
+    sender = _sender(h, bus, delays="0")
+    h.run_batch(sender.process_batch)
+    h.run_batch(sender.process_batch)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    counted = [doc for doc in lines if schema.METRIC_EVENTBRIDGE_EVENTS in doc]
+    assert [doc["Outcome"] for doc in counted] == ["retrying", "failed"]
+    for doc in counted:
+        [metrics] = doc["_aws"]["CloudWatchMetrics"]
+        assert metrics["Dimensions"] == [[schema.METRIC_INSTANCE_DIMENSION, schema.METRIC_WEBHOOK_DIMENSION]]
+        assert doc[schema.METRIC_INSTANCE_DIMENSION] == "Stack/Status"
+        assert metrics["Metrics"] == [{"Name": schema.METRIC_EVENTBRIDGE_EVENTS, "Unit": "Count"}]
