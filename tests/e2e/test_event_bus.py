@@ -163,3 +163,28 @@ def _completed_queue_name(info: dict) -> str:
     names = [u.rsplit("/", 1)[-1] for u in aws_client(info, "sqs").list_queues().get("QueueUrls", [])]
     (name,) = [n for n in names if "CompletedAssemblies" in n]
     return name
+
+
+def test_the_built_in_stack_gets_the_bus_named_by_event_bus_and_the_page_shows_its_events(tmp_path):
+    """``transflow-status local --event-bus NAME`` without ``--app``: the default stack's functions
+    name a bus NAME on moto's EventBridge, and ``/_local/events`` (the status page's feed) shows each
+    terminal assembly's event with its webhook's id."""
+    process, info = start_local(["--event-bus", "dev-bus", "--inbox"], tmp_path / "ready.json")
+    try:
+        assert info["event_bus_arn"].endswith(":event-bus/dev-bus")
+        store = StatusStore(info["table_name"], client=aws_client(info, "dynamodb"))
+        aid = _new_id("page-user")
+        store.create(aid, user_id="page-user", template_id=TEMPLATE)
+        store.complete(aid)
+        [hook] = _wait(lambda: [d for d in _inbox(info) if d["assembly_id"] == aid], what="the webhook")
+
+        def shown() -> list[dict]:
+            with urllib.request.urlopen(info["api_url"] + "/_local/events", timeout=10) as response:
+                return [e for e in json.loads(response.read())["events"] if e["assembly_id"] == aid]
+
+        [event] = _wait(shown, what="the event on the page")
+        assert event["detail_type"] == "Assembly Completed" and event["event_id"] == hook["webhook_id"]
+        with urllib.request.urlopen(info["api_url"] + "/_local/config", timeout=10) as response:
+            assert json.loads(response.read())["event_bus"] == "dev-bus"
+    finally:
+        stop_local(process)
