@@ -63,6 +63,8 @@ class StatusMonitoring(Construct):
     ``api_5xx_rate``                        too many API responses are 5xx
     ``api_latency_p99``                     the API's p99 latency stays too high
     ``table_throttles``                     DynamoDB throttles reads or writes
+    ``event_bus_put_failures``              (only with ``event_bus=``, added by ``event_bus.py``
+                                            through ``add_alarm``) EventBridge puts fail
     ======================================  ===================================================
 
     ``TransflowStatus`` creates one (``monitoring=True``, the default) from its own parts; build
