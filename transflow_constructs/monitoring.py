@@ -63,6 +63,8 @@ class StatusMonitoring(Construct):
     ``api_5xx_rate``                        too many API responses are 5xx
     ``api_latency_p99``                     the API's p99 latency stays too high
     ``table_throttles``                     DynamoDB throttles reads or writes
+    ``event_bus_put_failures``              (only with ``event_bus=``, added by ``event_bus.py``
+                                            through ``add_alarm``) EventBridge puts fail
     ======================================  ===================================================
 
     ``TransflowStatus`` creates one (``monitoring=True``, the default) from its own parts; build
@@ -176,6 +178,15 @@ class StatusMonitoring(Construct):
             alarm.add_ok_action(action)
         self.alarms[key] = alarm
         return alarm
+
+    def add_alarm(
+        self, key: str, construct_id: str, metric: cloudwatch.IMetric, threshold: float, description: str
+    ) -> cloudwatch.Alarm:
+        """One more alarm (an optional part's), created like the others: in ``alarms`` under ``key``,
+        notifying ``alarm_topic``, missing data not breaching."""
+        if key in self.alarms:
+            raise ValueError(f"an alarm {key!r} already exists")
+        return self._alarm(key, construct_id, metric, threshold, description)
 
     def _create_alarms(self) -> None:
         t = self.thresholds
@@ -310,6 +321,17 @@ class StatusMonitoring(Construct):
             statistic=statistic,
             period=self.thresholds.period,
             label=f"{outcome} {statistic}",
+        )
+
+    def handler_count(self, name: str, extra: Mapping[str, str], label: str) -> cloudwatch.Metric:
+        """The sum of one of the handlers' counts, this instance's, with the ``extra`` dimensions."""
+        return cloudwatch.Metric(
+            namespace=self.metrics_namespace,
+            metric_name=name,
+            dimensions_map=self.handler_dimensions(extra),
+            statistic=cloudwatch.Stats.SUM,
+            period=self.thresholds.period,
+            label=label,
         )
 
     def handler_metric(self, name: str, label: str) -> cloudwatch.Metric:

@@ -19,6 +19,7 @@ from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -32,6 +33,7 @@ from transflow_runtime import schema
 
 from ._metadata import PartMarker, instance_id_of
 from .auth import StatusAuth
+from .event_bus import AssemblyEvents, check_event_bus
 from .functions import DEFAULT_LOG_RETENTION, DEFAULT_MEMORY_SIZE, DEFAULT_RUNTIME, FunctionSettings, TransflowFunction
 from .monitoring import AlarmThresholds, StatusMonitoring, check_monitoring_options
 from .pipeline import WebhookPipeline
@@ -102,6 +104,17 @@ class TransflowStatus(Construct):
         only, and the SSRF guard still applies. Default: none (Lambda's own network).
     :param webhook_vpc_subnets: the subnets in ``webhook_vpc``; requires it. Default: the VPC's
         private subnets with egress.
+
+    Assembly events (EventBridge)
+
+    :param event_bus: an ``events.IEventBus`` (a bus of this app, or an imported one, the default
+        bus included) on which every terminal transition and every replay is also an event:
+        ``source`` ``"transflow.status"``, ``detail-type`` ``"Assembly Completed"``, ``"Assembly
+        Failed"``, ``"Assembly Canceled"`` or ``"Assembly Notification Replayed"``, with the
+        webhook's event id. Produced from the table's stream through the webhook queue (the webhook
+        outbox: at least once, retried, then dead-lettered with the reason); the webhook function
+        may ``events:PutEvents`` on this bus only; alarm ``event_bus_put_failures``.
+        Default: none (no events).
 
     Table
 
@@ -206,6 +219,7 @@ class TransflowStatus(Construct):
         webhook_max_concurrency: int = DEFAULT_WEBHOOK_MAX_CONCURRENCY,
         webhook_vpc: ec2.IVpc | None = None,
         webhook_vpc_subnets: ec2.SubnetSelection | None = None,
+        event_bus: events.IEventBus | None = None,
         table: dynamodb.ITable | None = None,
         removal_policy: cdk.RemovalPolicy | None = None,
         table_encryption_key: kms.IKey | None = None,
@@ -284,6 +298,7 @@ class TransflowStatus(Construct):
             assembly_id_pattern=assembly_id_pattern,
         )
         check_secret_separation(auth, webhook_options)
+        event_bus = check_event_bus(event_bus)
         check_monitoring_options(monitoring, alarm_topic, alarm_thresholds, dashboard, metrics_namespace)
         settings = FunctionSettings.create(
             runtime=runtime,
@@ -308,6 +323,13 @@ class TransflowStatus(Construct):
             enqueue_statements=self._pipeline.enqueue_statements(),
             settings=settings,
         )
+        self._events: AssemblyEvents | None = None
+        if event_bus is not None:
+            self._events = AssemblyEvents(
+                event_bus,
+                producers=[self._pipeline.dispatcher, self._read.status],
+                publisher=self._pipeline.webhook,
+            )
         self._monitoring: StatusMonitoring | None = None
         if monitoring:
             self._monitoring = StatusMonitoring(
@@ -327,6 +349,8 @@ class TransflowStatus(Construct):
                 webhook_function_timeout=cdk.Duration.seconds(webhook_options.function_seconds),
                 instance_id=self.instance_id,
             )
+            if self._events is not None:
+                self._events.add_alarm(self._monitoring)
         if outputs:
             self._add_outputs()
         parts = {**self._table_part.parts(), **self._pipeline.parts(), **self._read.parts()}
@@ -411,6 +435,11 @@ class TransflowStatus(Construct):
     def authorizer_function(self) -> lambda_.Function | None:
         """The shared-secret authorizer; ``None`` with ``StatusAuth.oidc``."""
         return self._read.authorizer.function if self._read.authorizer else None
+
+    @property
+    def event_bus(self) -> events.IEventBus | None:
+        """The bus that receives the assembly events (``event_bus=``); ``None`` without one."""
+        return self._events.event_bus if self._events is not None else None
 
     @property
     def webhook_queue(self) -> sqs.Queue:

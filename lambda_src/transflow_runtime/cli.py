@@ -160,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--inbox", action="store_true",
                        help="a built-in webhook receiver that verifies signatures (shown on the status page)")
     local.add_argument("--demo", action="store_true", help="run a few sample assemblies to watch (implies --inbox)")
+    local.add_argument("--event-bus", type=_non_empty, default=None, metavar="NAME",
+                       help="show the assembly events on this EventBridge bus on the status page (the built-in "
+                            "stack gets a bus of that name; with --app, the bus the template names)")
     local.add_argument("--ready-file", type=_non_empty, default=None, metavar="PATH",
                        help="write a JSON object with the endpoints here once serving")
     local.add_argument("--quiet", action="store_true", help="print only the API URL")
@@ -249,7 +252,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         webhook_secret=args.webhook_secret, webhook_retry_delays=args.webhook_retry_delays,
         webhook_max_attempts=args.webhook_max_attempts, oidc_issuer=args.oidc_issuer,
         allow_private_webhooks=args.allow_private_webhooks, demo=args.demo, inbox=args.inbox or args.demo,
-        ready_file=args.ready_file, verbose=args.verbose,
+        ready_file=args.ready_file, verbose=args.verbose, event_bus=args.event_bus,
     )
     stopped = threading.Event()
 
@@ -308,6 +311,8 @@ def _print_banner(info: dict[str, Any], token: str | None, demo_ids: list[str], 
     ]
     if info.get("inbox_url"):
         lines.append(f"  Webhook inbox      {info['inbox_url']}  (deliveries verified and shown on the status page)")
+    if info.get("event_bus_arn"):
+        lines.append(f"  Event bus          {info['event_bus_arn']}  (assembly events on moto's EventBridge)")
     if info.get("oidc_issuer"):
         lines.append(f"  OIDC issuer        {info['oidc_issuer']}")
     if info.get("unsupported"):

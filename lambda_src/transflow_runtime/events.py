@@ -11,7 +11,7 @@ import json
 import uuid
 from typing import Any
 
-from .schema import EVENT_CANCELED, EVENT_COMPLETED, EVENT_FAILED, EVENT_REPLAY
+from .schema import CHANNEL_WEBHOOK, CHANNELS, EVENT_CANCELED, EVENT_COMPLETED, EVENT_FAILED, EVENT_REPLAY
 
 EVENTS = frozenset({EVENT_COMPLETED, EVENT_FAILED, EVENT_CANCELED, EVENT_REPLAY})
 
@@ -34,16 +34,20 @@ def new_event_id() -> str:
     return f"evt_{uuid.uuid4().hex}"
 
 
-def make_message(assembly_id: str, event: str, event_id: str | None = None) -> str:
-    """The SQS message body for one webhook event."""
+def make_message(
+    assembly_id: str, event: str, event_id: str | None = None, channel: str = CHANNEL_WEBHOOK
+) -> str:
+    """The SQS message body for one event on one channel (a webhook message names no channel)."""
     if event not in EVENTS:
         raise ValueError(f"unknown webhook event {event!r}; expected one of {sorted(EVENTS)}")
     if not assembly_id:
         raise ValueError("assembly_id must be a non-empty string")
-    return json.dumps(
-        {"assembly_id": assembly_id, "event": event, "event_id": event_id or new_event_id()},
-        separators=(",", ":"),
-    )
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}; expected one of {list(CHANNELS)}")
+    message = {"assembly_id": assembly_id, "event": event, "event_id": event_id or new_event_id()}
+    if channel != CHANNEL_WEBHOOK:
+        message["channel"] = channel
+    return json.dumps(message, separators=(",", ":"))
 
 
 def parse_message(body: str) -> dict[str, str]:
@@ -59,7 +63,18 @@ def parse_message(body: str) -> dict[str, str]:
             raise ValueError(f"webhook message lacks {key!r}")
     if data["event"] not in EVENTS:
         raise ValueError(f"unknown webhook event {data['event']!r}")
-    return {"assembly_id": data["assembly_id"], "event": data["event"], "event_id": data["event_id"]}
+    channel = data.get("channel", CHANNEL_WEBHOOK)
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {str(channel)[:64]!r}")
+    message = {"assembly_id": data["assembly_id"], "event": data["event"], "event_id": data["event_id"]}
+    if channel != CHANNEL_WEBHOOK:
+        message["channel"] = channel
+    return message
+
+
+def channel_of(message: dict[str, str]) -> str:
+    """The channel of a parsed message (``parse_message`` leaves the webhook channel implicit)."""
+    return message.get("channel", CHANNEL_WEBHOOK)
 
 
 #: SQS's 256 KiB message limit, with room for message attributes.

@@ -47,6 +47,11 @@ EVENT_COMPLETED = "completed"
 EVENT_FAILED = "failed"
 EVENT_CANCELED = "canceled"
 EVENT_REPLAY = "replay"
+#: Webhook-queue message channels: each terminal transition (and each replay) is one message per
+#: channel, all with the same event id. A message without ``channel`` is a webhook message.
+CHANNEL_WEBHOOK = "webhook"
+CHANNEL_EVENTBRIDGE = "eventbridge"
+CHANNELS = (CHANNEL_WEBHOOK, CHANNEL_EVENTBRIDGE)
 EVENT_FOR_STATE = {
     STATE_COMPLETED: EVENT_COMPLETED,
     STATE_FAILED: EVENT_FAILED,
@@ -80,6 +85,10 @@ ENV_METRICS_NAMESPACE = "TRANSFLOW_METRICS_NAMESPACE"
 #: every metric carries it as the ``Instance`` dimension and every log line as a field, so two
 #: instances in one account (a dev and a prod stack) never feed each other's alarms.
 INSTANCE_ID_ENV = "TRANSFLOW_INSTANCE_ID"
+#: ARN of the EventBridge bus that receives assembly events (``event_bus=``). On the dispatcher
+#: and the status function it means "queue an eventbridge-channel message too"; the webhook
+#: function puts the events on this bus. Unset: no events.
+ENV_EVENT_BUS_ARN = "TRANSFLOW_EVENT_BUS_ARN"
 
 DEFAULT_METRICS_NAMESPACE = "Transflow"
 DEFAULT_USER_ID_CLAIM = "sub"
@@ -181,6 +190,16 @@ METRIC_WEBHOOK_EVENTS_QUEUED = "WebhookEventsQueued"
 METRIC_WEBHOOK_ENQUEUE_FAILURES = "WebhookEnqueueFailures"
 WEBHOOK_OUTCOMES = (
     WEBHOOK_OUTCOME_DELIVERED,
+    WEBHOOK_OUTCOME_RETRYING,
+    WEBHOOK_OUTCOME_FAILED,
+    WEBHOOK_OUTCOME_SKIPPED,
+)
+#: Webhook handler, eventbridge channel: one count per event and outcome (published, retrying,
+#: failed, skipped), like ``WebhookDeliveries``.
+METRIC_EVENTBRIDGE_EVENTS = "EventBridgeEvents"
+EVENTBRIDGE_OUTCOME_PUBLISHED = "published"
+EVENTBRIDGE_OUTCOMES = (
+    EVENTBRIDGE_OUTCOME_PUBLISHED,
     WEBHOOK_OUTCOME_RETRYING,
     WEBHOOK_OUTCOME_FAILED,
     WEBHOOK_OUTCOME_SKIPPED,

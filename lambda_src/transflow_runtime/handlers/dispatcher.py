@@ -8,7 +8,10 @@ and REMOVEs fire nothing. Because the stream, not the writer, produces the messa
 that dies right after its DynamoDB write still gets its webhook.
 
 The event id is derived from the item's ``version`` in the new image, so a re-driven stream batch
-yields the same ``webhook-id`` and receivers can de-duplicate. ``events_from_records`` and
+yields the same ``webhook-id`` and receivers can de-duplicate. With an event bus configured
+(``TRANSFLOW_EVENT_BUS_ARN``) each transition is two messages, one per channel (webhook and
+eventbridge), with that same event id; a record is reported failed unless both were queued.
+``events_from_records`` and
 ``enqueue`` are pure enough for local mode to run the same logic against moto's stream.
 Stdlib + boto3 only.
 """
@@ -25,8 +28,11 @@ from typing import Any
 from .. import telemetry
 from ..events import dead_letter_body, make_message, stable_event_id
 from ..schema import (
+    CHANNEL_EVENTBRIDGE,
+    CHANNEL_WEBHOOK,
     CREATED_AT_ATTRIBUTE,
     DEFAULT_METRICS_NAMESPACE,
+    ENV_EVENT_BUS_ARN,
     ENV_METRICS_NAMESPACE,
     ENV_STREAM_FAILURE_QUEUE_URL,
     ENV_WEBHOOK_QUEUE_URL,
@@ -150,29 +156,38 @@ def events_from_records(records: Iterable[Any]) -> list[tuple[str, str, str]]:
     return [t.as_tuple() for t in transitions_from_records(records)]
 
 
-def enqueue(sqs: Any, queue_url: str, events: Sequence[tuple[str, str, str]]) -> list[int]:
-    """Send one queue message per event with SendMessageBatch; returns the indexes that failed."""
-    failed: list[int] = []
-    for start in range(0, len(events), SQS_BATCH_LIMIT):
-        chunk = events[start : start + SQS_BATCH_LIMIT]
-        entries = [
-            {
-                "Id": str(start + i),
-                "MessageBody": make_message(aid, event, event_id),
+def enqueue(
+    sqs: Any, queue_url: str, events: Sequence[tuple[str, str, str]], channels: Sequence[str] = (CHANNEL_WEBHOOK,)
+) -> list[int]:
+    """Send one queue message per event and channel with SendMessageBatch; returns the indexes of
+    the events one of whose messages failed (all of an event's messages carry its event id)."""
+    messages = [(index, channel) for index in range(len(events)) for channel in channels]
+    failed: set[int] = set()
+    for start in range(0, len(messages), SQS_BATCH_LIMIT):
+        chunk = messages[start : start + SQS_BATCH_LIMIT]
+        entries = []
+        for offset, (index, channel) in enumerate(chunk):
+            aid, event, event_id = events[index]
+            entries.append({
+                "Id": str(start + offset),
+                "MessageBody": make_message(aid, event, event_id, channel),
                 "MessageAttributes": {"event_id": {"DataType": "String", "StringValue": event_id}},
-            }
-            for i, (aid, event, event_id) in enumerate(chunk)
-        ]
+            })
         try:
             response = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
         except Exception as exc:
             _log("error", "SendMessageBatch failed", error=f"{type(exc).__name__}: {exc}", count=len(entries))
-            failed.extend(range(start, start + len(chunk)))
+            failed.update(index for index, _channel in chunk)
             continue
         for entry in response.get("Failed") or []:
             _log("error", "SendMessageBatch entry failed", code=entry.get("Code"), detail=entry.get("Message"))
-            failed.append(int(entry["Id"]))
+            failed.add(messages[int(entry["Id"])][0])
     return sorted(failed)
+
+
+def channels_from_env() -> tuple[str, ...]:
+    """The webhook channel always; the eventbridge channel when the deployment has an event bus."""
+    return (CHANNEL_WEBHOOK, CHANNEL_EVENTBRIDGE) if os.environ.get(ENV_EVENT_BUS_ARN) else (CHANNEL_WEBHOOK,)
 
 
 _sqs_client: Any = None
@@ -188,10 +203,15 @@ def _sqs() -> Any:
 
 
 def dispatch(
-    records: Sequence[Any], sqs: Any, queue_url: str, failure_queue_url: str | None = None
+    records: Sequence[Any],
+    sqs: Any,
+    queue_url: str,
+    failure_queue_url: str | None = None,
+    channels: Sequence[str] = (CHANNEL_WEBHOOK,),
 ) -> dict[str, list[dict[str, str]]]:
-    """Queue every transition in ``records``; the stream partial-batch response for the failures."""
-    return _dispatch(records, sqs, queue_url, failure_queue_url)[0]
+    """Queue every transition in ``records`` (one message per channel); the stream partial-batch
+    response for the failures."""
+    return _dispatch(records, sqs, queue_url, failure_queue_url, channels)[0]
 
 
 def _dead_letter(sqs: Any, queue_url: str | None, record: Any, reason: str) -> bool:
@@ -218,7 +238,11 @@ def _dead_letter(sqs: Any, queue_url: str | None, record: Any, reason: str) -> b
 
 
 def _dispatch(
-    records: Sequence[Any], sqs: Any, queue_url: str, failure_queue_url: str | None = None
+    records: Sequence[Any],
+    sqs: Any,
+    queue_url: str,
+    failure_queue_url: str | None = None,
+    channels: Sequence[str] = (CHANNEL_WEBHOOK,),
 ) -> tuple[dict[str, list[dict[str, str]]], int, int]:
     """``dispatch``'s response, how many events were queued and how many records were malformed.
 
@@ -249,13 +273,14 @@ def _dispatch(
         else:
             _log("error", "a malformed stream record without a sequence number cannot be reported",
                  reason=outcome, position=position)
-    failed = enqueue(sqs, queue_url, [t.as_tuple() for t in transitions]) if transitions else []
+    failed = enqueue(sqs, queue_url, [t.as_tuple() for t in transitions], channels) if transitions else []
     failed_set = set(failed)
     for index, t in enumerate(transitions):
         if index in failed_set:
             failures.append((where[index], t.sequence_number))
         else:
-            _log("info", "webhook event queued", assembly_id=t.assembly_id, event=t.event, event_id=t.event_id)
+            _log("info", "webhook event queued", assembly_id=t.assembly_id, event=t.event, event_id=t.event_id,
+                 channels=list(channels))
     # Lambda resumes the shard from the lowest failed sequence number (later records are re-sent
     # too; their event ids are stable, so receivers see duplicates they can recognise, not gaps).
     ordered = dict.fromkeys(sequence for _position, sequence in sorted(failures))
@@ -276,7 +301,7 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, list[dic
                  event_type=type(event).__name__)
         records = []
     response, queued, malformed = _dispatch(
-        records, _sqs(), queue_url, os.environ.get(ENV_STREAM_FAILURE_QUEUE_URL) or None
+        records, _sqs(), queue_url, os.environ.get(ENV_STREAM_FAILURE_QUEUE_URL) or None, channels_from_env()
     )
     failures = len(response["batchItemFailures"])
     request_id = getattr(context, "aws_request_id", None)

@@ -90,6 +90,8 @@ class _Config(NamedTuple):
     user_id_claim: str
     id_pattern: re.Pattern[str]
     namespace: str
+    #: The deployment's event bus: replays are then also queued on the eventbridge channel.
+    event_bus: str = ""
 
 
 _config_cache: _Config | None = None
@@ -114,6 +116,7 @@ def _config() -> _Config:
             user_id_claim=env.get(schema.ENV_USER_ID_CLAIM, "").strip() or schema.DEFAULT_USER_ID_CLAIM,
             id_pattern=compiled,
             namespace=env.get(schema.ENV_METRICS_NAMESPACE, "").strip() or schema.DEFAULT_METRICS_NAMESPACE,
+            event_bus=env.get(schema.ENV_EVENT_BUS_ARN, "").strip(),
         )
     return _config_cache
 
@@ -343,14 +346,26 @@ def _read_one(
 
 
 def _enqueue_replay(config: _Config, assembly_id: str) -> str:
-    """Send a replay event (new event id) to the webhook queue; returns the event id."""
-    from ..events import make_message, parse_message  # stdlib-only, but only replays need it
+    """Queue a replay (a new event id) on the webhook queue, one message per channel (the webhook,
+    and with an event bus the eventbridge one, both with that id); returns the event id."""
+    from ..events import make_message, new_event_id  # stdlib-only, but only replays need it
 
     if not config.queue_url:
         raise _HttpError(501, "webhook replay is not configured for this deployment", result="error")
-    message = make_message(assembly_id, schema.EVENT_REPLAY)
-    _sqs_client().send_message(QueueUrl=config.queue_url, MessageBody=message)
-    return parse_message(message)["event_id"]
+    event_id = new_event_id()
+    if not config.event_bus:
+        _sqs_client().send_message(QueueUrl=config.queue_url, MessageBody=make_message(
+            assembly_id, schema.EVENT_REPLAY, event_id))
+        return event_id
+    bodies = [make_message(assembly_id, schema.EVENT_REPLAY, event_id, channel) for channel in schema.CHANNELS]
+    response = _sqs_client().send_message_batch(
+        QueueUrl=config.queue_url, Entries=[{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)]
+    )
+    for entry in response.get("Failed") or []:
+        # One more try for an entry SQS refused on its own (SendMessageBatch's partial failure); if
+        # that raises too, the caller gets a 500 and may ask again (a replay is a new event anyway).
+        _sqs_client().send_message(QueueUrl=config.queue_url, MessageBody=bodies[int(entry["Id"])])
+    return event_id
 
 
 # --- HTTP API ------------------------------------------------------------------------------------

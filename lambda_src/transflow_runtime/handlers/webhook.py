@@ -39,6 +39,7 @@ from ..schema import (
     DEFAULT_METRICS_NAMESPACE,
     DEFAULT_WEBHOOK_RETRY_DELAYS,
     DEFAULT_WEBHOOK_TIMEOUT_SECONDS,
+    ENV_EVENT_BUS_ARN,
     ENV_METRICS_NAMESPACE,
     ENV_TABLE_NAME,
     ENV_WEBHOOK_ALLOW_HTTP,
@@ -51,6 +52,7 @@ from ..schema import (
     SQS_MAX_VISIBILITY_SECONDS,
 )
 from ..store import StatusStore, iso_now
+from .eventbridge_channel import EventChannel
 
 #: SQS counts its 12 h visibility limit from the receive, which happened before this invocation
 #: (batching window + run time); stay this far below it.
@@ -169,6 +171,8 @@ class WebhookSettings:
     allow_private: tuple[str, ...] = ()
     allow_http: bool = False
     metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
+    #: Where eventbridge-channel messages are put (``None``: they are skipped, with the reason).
+    event_bus: str | None = None
 
     @property
     def max_attempts(self) -> int:
@@ -197,6 +201,7 @@ class WebhookSettings:
             allow_private=tuple(e.strip() for e in (env.get(ENV_WEBHOOK_ALLOW_PRIVATE) or "").split(",") if e.strip()),
             allow_http=(env.get(ENV_WEBHOOK_ALLOW_HTTP) or "").strip().lower() in ("1", "true", "yes"),
             metrics_namespace=env.get(ENV_METRICS_NAMESPACE) or DEFAULT_METRICS_NAMESPACE,
+            event_bus=(env.get(ENV_EVENT_BUS_ARN) or "").strip() or None,
         )
 
 
@@ -233,6 +238,7 @@ class WebhookSender:
         dynamodb: Any = None,
         sqs: Any = None,
         secretsmanager: Any = None,
+        events: Any = None,
         guard: NetGuard | None = None,
         ssl_context: ssl.SSLContext | None = None,
         clock: Callable[[], float] = time.time,
@@ -240,7 +246,9 @@ class WebhookSender:
         max_workers: int = MAX_CONCURRENT_DELIVERIES,
     ) -> None:
         self.settings = settings
-        self._clients: dict[str, Any] = {"dynamodb": dynamodb, "sqs": sqs, "secretsmanager": secretsmanager}
+        self._clients: dict[str, Any] = {
+            "dynamodb": dynamodb, "sqs": sqs, "secretsmanager": secretsmanager, "events": events,
+        }
         self._client_lock = threading.Lock()
         self.store = StatusStore(settings.table_name, client=self._client("dynamodb"), ttl_days=None)
         self.guard = guard or NetGuard(settings.allow_private, allow_http=settings.allow_http)
@@ -252,6 +260,7 @@ class WebhookSender:
         self._secrets: dict[str, tuple[str, float]] = {}
         self._secret_lock = threading.Lock()
         self._queue_urls: dict[str, str] = {}
+        self.events = EventChannel(self)
 
     # ------------------------------------------------------------------ batch
     def process_batch(self, records: Sequence[Any]) -> dict[str, list[dict[str, str]]]:
@@ -264,15 +273,20 @@ class WebhookSender:
         """
         if not records:
             return {"batchItemFailures": []}
-        workers = min(len(records), self.max_workers)
-        if workers == 1:
-            done = [self._process_safely(records[0])]
+        to_publish = [r for r in records if self.events.handles(r)]
+        to_deliver = [r for r in records if not self.events.handles(r)]
+        workers = min(len(to_deliver), self.max_workers)
+        if workers <= 1:
+            done = {id(r): self._process_safely(r) for r in to_deliver}
+            done.update(self.events.process(to_publish))
         else:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook") as pool:
-                done = list(pool.map(self._process_safely, records))
+                delivering = pool.map(self._process_safely, to_deliver)
+                done = self.events.process(to_publish)  # one PutEvents for the batch, meanwhile
+                done.update(zip(map(id, to_deliver), delivering, strict=True))
         failed: list[str] = []
-        for record, ok in zip(records, done, strict=True):
-            if ok:
+        for record in records:
+            if done[id(record)]:
                 continue
             message_id = _message_id(record)
             if message_id is None:
@@ -591,7 +605,7 @@ _cached: tuple[tuple[str | None, ...], WebhookSender] | None = None
 _ENV_KEYS = (
     ENV_TABLE_NAME, ENV_WEBHOOK_CONFIG, ENV_WEBHOOK_RETRY_DELAYS, ENV_WEBHOOK_TIMEOUT, ENV_WEBHOOK_DLQ_URL,
     ENV_WEBHOOK_QUEUE_URL, ENV_WEBHOOK_ALLOW_PRIVATE, ENV_WEBHOOK_ALLOW_HTTP, ENV_METRICS_NAMESPACE,
-    "AWS_ENDPOINT_URL",
+    ENV_EVENT_BUS_ARN, "AWS_ENDPOINT_URL",
 )
 
 

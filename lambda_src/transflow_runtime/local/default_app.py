@@ -24,13 +24,13 @@ STACK_NAME = "TransflowLocal"
 PLACEHOLDER_URL = "https://webhook.local.invalid/"
 
 
-def _cache_key(webhook_templates: list[str]) -> str:
+def _cache_key(webhook_templates: list[str], event_bus: str | None = None) -> str:
     """Changes with anything that could change the template: the sources of both packages, the
     installed aws-cdk-lib, and the targets asked for."""
     import importlib.metadata
     import importlib.util
 
-    digest = hashlib.sha256(json.dumps(sorted(webhook_templates)).encode())
+    digest = hashlib.sha256(json.dumps([sorted(webhook_templates), event_bus]).encode())
     digest.update(importlib.metadata.version("aws-cdk-lib").encode())
     for package in ("transflow_constructs", "transflow_runtime"):
         spec = importlib.util.find_spec(package)  # located, not imported (aws-cdk-lib costs seconds)
@@ -47,14 +47,16 @@ def _cache_dir() -> Path:
     return Path(base) / "transflow-local"
 
 
-def synthesize(webhook_templates: list[str]) -> tuple[StackTemplate, Instance]:
+def synthesize(webhook_templates: list[str], event_bus: str | None = None) -> tuple[StackTemplate, Instance]:
     """The default stack's template: synthesized once per set of targets and package version, then
-    read from the cache (synthesis costs seconds of jsii calls; the result never differs)."""
-    cached = _cache_dir() / f"default-{_cache_key(webhook_templates)}.template.json"
+    read from the cache (synthesis costs seconds of jsii calls; the result never differs). With
+    ``event_bus`` (``--event-bus NAME``) the stack has an EventBridge bus of that name for the
+    assembly events (``"default"``: the account's default bus)."""
+    cached = _cache_dir() / f"default-{_cache_key(webhook_templates, event_bus)}.template.json"
     try:
         template = json.loads(cached.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        template = _synthesize(webhook_templates)
+        template = _synthesize(webhook_templates, event_bus)
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
             tmp = cached.with_suffix(f".{os.getpid()}.tmp")
@@ -66,8 +68,9 @@ def synthesize(webhook_templates: list[str]) -> tuple[StackTemplate, Instance]:
     return stack_template, choose_instance(stack_template, None)
 
 
-def _synthesize(webhook_templates: list[str]) -> dict[str, Any]:
+def _synthesize(webhook_templates: list[str], event_bus: str | None = None) -> dict[str, Any]:
     import aws_cdk as cdk
+    from aws_cdk import aws_events as events
     from aws_cdk import aws_secretsmanager as secretsmanager
 
     from transflow_constructs import StatusAuth, TransflowStatus, WebhookTarget
@@ -92,6 +95,11 @@ def _synthesize(webhook_templates: list[str]) -> dict[str, Any]:
                 default = target
             else:
                 targets[template_id] = target
+        bus = None
+        if event_bus == "default":
+            bus = events.EventBus.from_event_bus_name(stack, "EventBus", "default")
+        elif event_bus:
+            bus = events.EventBus(stack, "EventBus", event_bus_name=event_bus)
         TransflowStatus(
             stack,
             "Status",
@@ -101,5 +109,6 @@ def _synthesize(webhook_templates: list[str]) -> dict[str, Any]:
             allow_notify_url=True,
             notify_url_secret=secret("NotifyUrlSecret"),
             monitoring=False,
+            event_bus=bus,
         )
         return dict(app.synth().get_stack_by_name(STACK_NAME).template)

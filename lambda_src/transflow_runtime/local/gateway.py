@@ -33,6 +33,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from . import dev_issuer, http_api, iam
 from . import inbox as inbox_module
 from .authorizers import JwtAuthorizer, LambdaAuthorizer
+from .event_viewer import PATH as EVENTS_PATH
+from .event_viewer import EventViewer
 from .functions import FunctionRuntime, Invocation
 
 log = logging.getLogger("transflow.local")
@@ -60,6 +62,7 @@ class Services:
     backend_token: str
     dev_issuer: dev_issuer.DevIssuer | None = None
     inbox: inbox_module.Inbox | None = None
+    event_viewer: EventViewer | None = None
     mint: Callable[[str, int], str] | None = None
     page_config: dict[str, Any] = field(default_factory=dict)
 
@@ -431,6 +434,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         if method == "POST" and path == "/_local/token":
             self._mint(services, body)
+            return
+        viewer = services.event_viewer
+        if viewer is not None and method == "GET" and path == EVENTS_PATH:
+            self._send_json(200, {"bus": viewer.bus_arn, "events": viewer.events()}, {"cache-control": "no-store"})
             return
         inbox = services.inbox
         if inbox is not None and method == "GET" and path == inbox_module.PATH:

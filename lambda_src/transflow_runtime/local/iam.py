@@ -256,6 +256,10 @@ class ResourceNames:
             return secret_id
         return self.secrets.get(secret_id, f"arn:aws:secretsmanager:{self.region}:{self.account_id}:secret:{secret_id}")
 
+    def event_bus(self, name_or_arn: str | None) -> str:
+        name = name_or_arn or "default"
+        return name if name.startswith("arn:") else f"arn:aws:events:{self.region}:{self.account_id}:event-bus/{name}"
+
     def function(self, name: str) -> str:
         name = unquote(name)
         if name.startswith("arn:"):
@@ -320,6 +324,11 @@ def _json_resources(prefix: str, name: str, params: Mapping[str, Any], names: Re
         if "QueueName" in params:
             return [names.queue(str(params["QueueName"]))]
         return ["*"]
+    if prefix == "AWSEvents" and name == "PutEvents":
+        # Service Authorization Reference, Amazon EventBridge: PutEvents is authorized on each entry's bus.
+        entries = params.get("Entries") if isinstance(params.get("Entries"), list) else []
+        buses = {names.event_bus(e.get("EventBusName")) for e in entries if isinstance(e, dict)}
+        return sorted(buses) or [names.event_bus(None)]
     if prefix.startswith("secretsmanager"):
         return [names.secret(str(params["SecretId"]))] if "SecretId" in params else ["*"]
     return ["*"]

@@ -135,6 +135,8 @@ class Deployment:
             "AWS::Logs::LogGroup": self._log_group,
             "AWS::ApiGatewayV2::Api": self._api,
             "AWS::ApiGatewayV2::Stage": lambda lid: {None: self.properties(lid).get("StageName", "$default")},
+            "AWS::Events::EventBus": self._event_bus,
+            "AWS::Events::Rule": self._rule,
         }.get(kind)
         if maker is not None:
             return maker(logical_id)
@@ -202,6 +204,42 @@ class Deployment:
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         return {None: url, "Arn": arn, "QueueName": name, "QueueUrl": url}
 
+    # ---------------------------------------------------------------------------- EventBridge
+    def _event_bus(self, logical_id: str) -> dict[str | None, Any]:
+        name = str(self.resolved_properties(logical_id)["Name"])
+        arn = ensure_event_bus(self._clients("events"), name)
+        return {None: name, "Arn": arn, "Name": name}
+
+    def _rule(self, logical_id: str) -> dict[str | None, Any]:
+        """A rule with its SQS targets (moto's EventBridge delivers to them); other targets are named
+        at start-up as not emulated."""
+        props = self.resolved_properties(logical_id)
+        name = props.get("Name") or physical_name(self.stack.name, logical_id, 64)
+        bus = str(props.get("EventBusName") or "default").rsplit("/", 1)[-1]
+        events = self._clients("events")
+        request: dict[str, Any] = {"Name": name, "EventBusName": bus, "State": props.get("State", "ENABLED")}
+        if props.get("EventPattern") is not None:
+            pattern = props["EventPattern"]
+            request["EventPattern"] = pattern if isinstance(pattern, str) else json.dumps(pattern)
+        if props.get("ScheduleExpression"):
+            self.note("scheduled EventBridge rules")
+            request["ScheduleExpression"] = props["ScheduleExpression"]
+        arn = events.put_rule(**request)["RuleArn"]
+        targets = []
+        for target in props.get("Targets") or []:
+            if ":sqs:" not in str(target.get("Arn")):
+                self.note("EventBridge rule targets other than SQS queues")
+                continue
+            entry = {"Id": str(target["Id"]), "Arn": str(target["Arn"])}
+            if target.get("InputPath"):
+                entry["InputPath"] = target["InputPath"]
+            if target.get("Input"):
+                entry["Input"] = target["Input"]
+            targets.append(entry)
+        if targets:
+            events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+        return {None: f"{bus}|{name}" if bus != "default" else name, "Arn": arn}
+
     # ---------------------------------------------------------------------------- secrets
     def _secret(self, logical_id: str) -> dict[str | None, Any]:
         props = self.resolved_properties(logical_id)
@@ -259,6 +297,15 @@ class Deployment:
     def _api(self, logical_id: str) -> dict[str | None, Any]:
         api_id = hashlib.sha256(f"{self.stack.name}/{logical_id}".encode()).hexdigest()[:10]
         return {None: api_id, "ApiId": api_id, "ApiEndpoint": self.api_url.rstrip("/")}
+
+
+def ensure_event_bus(events: Any, name_or_arn: str) -> str:
+    """The ARN of the bus named ``name_or_arn`` in moto, created unless it exists (``default`` always does)."""
+    name = name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn
+    try:
+        return str(events.describe_event_bus(Name=name)["Arn"])
+    except events.exceptions.ResourceNotFoundException:
+        return str(events.create_event_bus(Name=name)["EventBusArn"])
 
 
 def _text(value: Any) -> str:

@@ -24,6 +24,7 @@ from . import assembly, iam
 from .assembly import Instance, StackTemplate
 from .authorizers import JwtAuthorizer, LambdaAuthorizer
 from .dev_issuer import DevIssuer
+from .event_viewer import EventViewer
 from .functions import FunctionRuntime, lambda_environment
 from .gateway import PROXY_TOKEN_HEADER, LocalGateway, Services
 from .http_api import Throttle, compile_routes
@@ -31,7 +32,7 @@ from .inbox import Inbox
 from .moto_server import SerialMotoServer
 from .overrides import apply_overrides
 from .providers import InstanceModel, read_instance
-from .provision import LOCAL_ACCOUNT_ID, Deployment
+from .provision import LOCAL_ACCOUNT_ID, Deployment, ensure_event_bus
 from .pumps import QueuePoller, StreamPump
 from .settings import LocalSettings
 
@@ -98,6 +99,7 @@ class LocalStack:
         self.admin: iam.Identity | None = None
         self.dev_issuer: DevIssuer | None = None
         self.inbox: Inbox | None = None
+        self.event_viewer: EventViewer | None = None
         self.unsupported: list[str] = []
         self.webhook_secrets: dict[str, str] = {}
         self.jwt_secret: str | None = None
@@ -118,7 +120,7 @@ class LocalStack:
                 from .default_app import synthesize
 
                 wanted = set(settings.webhooks) | ({"*"} if settings.inbox else set())
-                self.stack, self.instance = synthesize(sorted(wanted))
+                self.stack, self.instance = synthesize(sorted(wanted), settings.event_bus)
             started = time.monotonic()  # the figure reported: template read -> ready file
             self._provision()
             self.startup_seconds = round(time.monotonic() - started, 2)
@@ -170,8 +172,19 @@ class LocalStack:
             logical_id = self.instance.one(part)
             if logical_id is not None:
                 deployment.attributes(logical_id, None)
+        # EventBridge: the template's buses and rules (rules reference nothing, so nothing else makes them).
+        for logical_id, resource in deployment.resources.items():
+            if resource.get("Type") in ("AWS::Events::EventBus", "AWS::Events::Rule"):
+                deployment.attributes(logical_id, None)
         model = read_instance(deployment, self.instance)
         self.model = model
+        # A bus the functions name but the template does not define (an imported one): made in moto.
+        for spec in model.functions.values():
+            bus = spec.environment.get(schema.ENV_EVENT_BUS_ARN)
+            if bus:
+                ensure_event_bus(clients("events"), bus)
+        if settings.event_bus:
+            self.event_viewer = EventViewer(clients("events"), clients("sqs"), settings.event_bus).start()
         if settings.inbox:
             loopback = self.gateway.url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
             self.inbox = Inbox(loopback, lambda name: self.webhook_secrets.get(name))
@@ -242,6 +255,7 @@ class LocalStack:
             backend_token=token,
             dev_issuer=self.dev_issuer,
             inbox=self.inbox,
+            event_viewer=self.event_viewer,
             mint=self._mint,
             page_config=self._page_config(),
         )
@@ -319,6 +333,7 @@ class LocalStack:
         return {
             "can_mint": self._mint is not None,
             "inbox": self.inbox is not None,
+            "event_bus": self.event_viewer.bus_name if self.event_viewer is not None else None,
             "auth": "jwt" if self.dev_issuer or self.settings.oidc_issuer else "lambda",
         }
 
@@ -339,6 +354,9 @@ class LocalStack:
             except Exception:  # pragma: no cover - best effort on the way out
                 log.exception("stopping %s failed", part)
         self.pumps = []
+        if self.event_viewer is not None:
+            self.event_viewer.stop()
+            self.event_viewer = None
         if self.gateway is not None:
             self.gateway.stop()
             self.gateway = None
@@ -388,11 +406,20 @@ class LocalStack:
             "functions": {f.part or f.name: f.name for f in self.model.functions.values()},
             "oidc_issuer": self.dev_issuer.issuer if self.dev_issuer else self.settings.oidc_issuer,
             "inbox_url": self.inbox.base_url if self.inbox else None,
+            "event_bus_arn": self._event_bus_arn(),
             "webhook_secrets": dict(self.webhook_secrets),
             "jwt_secret": self.jwt_secret,
             "unsupported": list(self.unsupported),
             "startup_seconds": self.startup_seconds,
         }
+
+    def _event_bus_arn(self) -> str | None:
+        """The bus the assembly events go to (the functions' ``TRANSFLOW_EVENT_BUS_ARN``), if any."""
+        assert self.model is not None
+        for spec in self.model.functions.values():
+            if spec.environment.get(schema.ENV_EVENT_BUS_ARN):
+                return str(spec.environment[schema.ENV_EVENT_BUS_ARN])
+        return None
 
     def _write_ready_file(self, path: str) -> None:
         """Written atomically (temp file + rename) so a reader never sees half of it."""

@@ -38,6 +38,8 @@ class LocalSettings:
     allow_private_webhooks: bool = False
     demo: bool = False
     inbox: bool = False
+    #: ``--event-bus NAME``: the default stack gets that bus; the status page shows its events.
+    event_bus: str | None = None
     ready_file: str | None = None
     verbose: bool = False
 
