@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeSerializer
 
+from .aws.dynamodb_types import Binary
+
 # The pydantic-free read helpers live in ``dynamo`` (the status Lambda imports them without
 # pydantic); they are re-exported here for existing callers.
 from .dynamo import (  # noqa: F401
@@ -66,9 +68,14 @@ _serializer = TypeSerializer()
 
 
 def _to_dynamo(value: Any) -> Any:
-    """Python -> DynamoDB types: floats become Decimal (boto3 refuses floats)."""
+    """Python -> DynamoDB types: floats become Decimal (boto3 refuses floats); a ``Binary`` read
+    back from an item becomes bytes again (boto3's serializer knows only its own ``Binary``)."""
     if isinstance(value, float):
         return Decimal(repr(value))
+    if isinstance(value, Binary):
+        return bytes(value)
+    if isinstance(value, (set, frozenset)):
+        return {_to_dynamo(v) for v in value}
     if isinstance(value, Mapping):
         return {k: _to_dynamo(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -18,9 +18,7 @@ import threading
 import time
 from typing import Any, NamedTuple
 
-import boto3
-
-from .. import schema, telemetry
+from .. import aws, schema, telemetry
 from ..auth import (
     BAD_SIGNATURE,
     DEFAULT_LEEWAY_SECONDS,
@@ -39,8 +37,9 @@ METRIC_DIMENSION = "Result"
 
 
 def _make_client(service: str) -> Any:
+    """The AWS client (light on Lambda, else boto3; see ``transflow_runtime.aws``), or None."""
     try:
-        return boto3.client(service)
+        return aws.client(service)
     except Exception:  # no region yet (tests, local tools): created on first use
         return None
 
@@ -98,7 +97,7 @@ def reset_for_tests(*, secrets_client: Any = None) -> None:
 def _fetch_secret(arn: str) -> bytes:
     global _secrets
     if _secrets is None:
-        _secrets = boto3.client("secretsmanager")
+        _secrets = aws.client("secretsmanager")
     try:
         response = _secrets.get_secret_value(SecretId=arn)
     except Exception as exc:
