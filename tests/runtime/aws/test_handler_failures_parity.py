@@ -1,0 +1,84 @@
+"""Store failures reach the client and the log exactly as they did with boto3.
+
+The status handler answers any AWS failure with ``500 {"error": "the status store is unavailable;
+try again"}`` and logs ``error_type`` / ``detail`` of the exception; the authorizer raises
+``AuthorizerConfigError("cannot read the JWT secret: <type>")``. Each failure is injected by a
+server that throttles, fails, drops or refuses, and the same handler runs once with the light
+client and once with boto3 (``TRANSFLOW_AWS_CLIENT=boto3``) against it: responses and log lines
+must be identical. ``AWS_MAX_ATTEMPTS`` pins the attempt count both use.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+import pytest
+from transflow_runtime import schema
+
+from .fault_server import Action, FaultServer, drop, error, raw
+from .lambda_process import lambda_environment, run_handler
+
+STATUS = "transflow_runtime.handlers.status"
+AUTHORIZER = "transflow_runtime.handlers.authorizer"
+EVENT = {"assemblyId": "a" * 64}
+
+
+def _failures(out: dict[str, Any], endpoint: str) -> list[dict[str, Any]]:
+    return [{k: (v.replace(endpoint, "<endpoint>") if isinstance(v, str) else v)
+             for k, v in line.items() if k not in ("timestamp", "traceback", "_aws")}
+            for line in out["logs"] if line.get("event") in ("status_error", "status_check")]
+
+
+def _both(module: str, events: list[Any], endpoint: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    env = lambda_environment(AWS_ENDPOINT_URL=endpoint, AWS_MAX_ATTEMPTS="2")
+    light = run_handler(module, events, env, block_boto3=True)
+    boto = run_handler(module, events, {**env, schema.AWS_CLIENT_ENV: "boto3"})
+    return light, boto
+
+
+@pytest.mark.parametrize("action", [
+    error(400, "ProvisionedThroughputExceededException", "The level of configured provisioned throughput was exceeded"),
+    error(400, "ThrottlingException", "Throughput exceeds the current capacity"),
+    error(500, "InternalServerError", "Internal server error"),
+    raw(503, b"<html><body>Service Unavailable</body></html>"),
+    error(400, "ResourceNotFoundException", "Requested resource not found"),
+    error(400, "ValidationException", "One or more parameter values were invalid"),
+    error(400, "AccessDeniedException", "User is not authorized to perform: dynamodb:GetItem"),
+    drop(),
+], ids=["provisioned-throughput", "throttling", "500", "503-html", "no-table", "validation", "access-denied",
+        "dropped"])
+def test_status_failures_answer_and_log_as_with_boto3(action: Action) -> None:
+    with FaultServer([action]) as server:
+        light, boto = _both(STATUS, [EVENT], server.url)
+        endpoint = server.url
+    assert light["responses"] == boto["responses"]
+    assert light["responses"][0]["statusCode"] == 500
+    assert json.loads(light["responses"][0]["body"]) == {"error": "the status store is unavailable; try again"}
+    assert _failures(light, endpoint) == _failures(boto, endpoint)
+    assert light["after_requests"] == []
+
+
+def test_an_unreachable_store_answers_and_logs_as_with_boto3() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    light, boto = _both(STATUS, [EVENT], endpoint)
+    assert light["responses"] == boto["responses"]
+    assert _failures(light, endpoint) == _failures(boto, endpoint)
+    assert _failures(light, endpoint)[0]["error_type"] == "EndpointConnectionError"
+
+
+@pytest.mark.parametrize("action", [
+    error(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret."),
+    error(400, "AccessDeniedException", "not authorized"),
+    error(400, "DecryptionFailure", "KMS"),
+    error(500, "InternalServiceError", "oops"),
+], ids=["missing", "denied", "kms", "500"])
+def test_authorizer_secret_failures_raise_as_with_boto3(action: Action) -> None:
+    event = {"headers": {"authorization": "Bearer a.b.c"}, "requestContext": {"requestId": "r"}}
+    with FaultServer([action]) as server:
+        light, boto = _both(AUTHORIZER, [event], server.url)
+    assert light["responses"] == boto["responses"]
+    assert light["responses"][0]["raised"] == "AuthorizerConfigError"
