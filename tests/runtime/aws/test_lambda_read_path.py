@@ -85,3 +85,11 @@ def test_other_services_always_get_boto3() -> None:
 def test_a_misspelt_setting_is_an_error_naming_it() -> None:
     with pytest.raises(ValueError, match="TRANSFLOW_AWS_CLIENT must be 'light' or 'boto3', got 'lite'"):
         aws.choose("dynamodb", {**LAMBDA, "TRANSFLOW_AWS_CLIENT": "lite"})
+
+
+def test_a_misspelt_setting_makes_the_status_function_answer_500_and_say_why() -> None:
+    out = run_handler(STATUS, [{"assemblyId": "a" * 64}], lambda_environment(**{schema.AWS_CLIENT_ENV: "lite"}),
+                      block_boto3=True)
+    assert out["responses"][0]["statusCode"] == 500
+    (failure,) = [line for line in out["logs"] if line.get("event") == "status_error"]
+    assert "TRANSFLOW_AWS_CLIENT must be 'light' or 'boto3', got 'lite'" in failure["detail"]
