@@ -83,8 +83,8 @@ def _set_up(url: str) -> dict[str, Any]:
         iam.put_user_policy(UserName=user, PolicyName="read", PolicyDocument=json.dumps(policy))
         key = iam.create_access_key(UserName=user)["AccessKey"]
         keys[user] = (key["AccessKeyId"], key["SecretAccessKey"])
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                                                    "Action": "sts:AssumeRole"}]}
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     role = iam.create_role(RoleName="status-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
     iam.put_role_policy(RoleName="status-role", PolicyName="read", PolicyDocument=json.dumps(READ_POLICY))
     assumed = client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="lambda")["Credentials"]
