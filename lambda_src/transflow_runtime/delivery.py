@@ -120,10 +120,11 @@ def _network_error(exc: BaseException, timed_out: bool, timeout: float) -> str:
         return f"TLS error: {exc.reason or exc}"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
-    if isinstance(exc, ConnectionResetError):
-        return "connection reset by peer"
+    # RemoteDisconnected (EOF before a status line) subclasses ConnectionResetError: test it first.
     if isinstance(exc, http.client.RemoteDisconnected):
         return "connection closed without a response"
+    if isinstance(exc, ConnectionResetError):
+        return "connection reset by peer"
     if isinstance(exc, http.client.HTTPException):
         return f"invalid HTTP response: {type(exc).__name__}"
     return f"network error: {type(exc).__name__}: {exc}"

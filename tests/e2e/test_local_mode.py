@@ -59,6 +59,26 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
     raise AssertionError("condition not met in time")
 
 
+def settle(local: dict, local_store, receiver) -> None:
+    """Wait until every stream record written so far has been through the dispatcher and its
+    webhooks delivered: a sentinel assembly finished now is dispatched after them (one shard, in
+    order), so once its delivery is recorded and the webhook queue is empty, any webhook an
+    earlier write could cause has reached the receiver."""
+    sentinel = new_id(TEMPLATE_OK, "sentinel")
+    local_store.create(sentinel, user_id="sentinel", template_id=TEMPLATE_OK)
+    local_store.complete(sentinel)
+    wait_for(lambda: (s := local_store.get(sentinel)) and s.notify_status == "delivered")
+    sqs = boto3.client("sqs", endpoint_url=local["aws_endpoint_url"], region_name=local["region"])
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+
+    def queue_empty() -> bool:
+        attributes = sqs.get_queue_attributes(QueueUrl=local["webhook_queue_url"], AttributeNames=names)
+        return all(attributes["Attributes"][n] == "0" for n in names)
+
+    wait_for(queue_empty)
+    assert len(receiver.for_assembly(sentinel)) == 1
+
+
 def test_ready_file_lists_every_endpoint(local):
     for key in ("api_url", "aws_endpoint_url", "region", "table_name", "webhook_queue_url", "dlq_url",
                 "status_function_name"):
@@ -126,8 +146,9 @@ def test_completion_sends_one_webhook_with_both_signatures_valid(local, local_st
     local_store.create(aid, user_id="bob", template_id=TEMPLATE_OK)
     local_store.progress(aid, message="working")  # not terminal: no webhook
     local_store.complete(aid)
-    deliveries = wait_for(lambda: receiver.for_assembly(aid))
-    time.sleep(1.0)  # later bookkeeping writes (notify_*) must not fire another webhook
+    wait_for(lambda: receiver.for_assembly(aid))
+    wait_for(lambda: (s := local_store.get(aid)) and s.notify_status == "delivered")
+    settle(local, local_store, receiver)  # a webhook fired by the delivery record would be in by now
     deliveries = receiver.for_assembly(aid)
     assert len(deliveries) == 1
     delivery = deliveries[0]

@@ -57,14 +57,18 @@ def test_mint_token_with_issuer_audience_and_custom_claim_round_trips():
     assert verify_token(token, SECRET, issuer="https://issuer", audience="a", user_id_claim="uid").user_id == "u-1"
 
 
-@pytest.mark.parametrize(("user", "ttl"), [("", 60), (None, 60), ("alice", 0), ("alice", -5)])
-def test_mint_token_refuses_bad_arguments(user, ttl):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("user", "ttl", "message"),
+    [("", 60, "user_id must be a non-empty string"), (None, 60, "user_id must be a non-empty string"),
+     ("alice", 0, "ttl must be positive"), ("alice", -5, "ttl must be positive")],
+)
+def test_mint_token_refuses_bad_arguments(user, ttl, message):
+    with pytest.raises(ValueError, match=message):
         mint_token(SECRET, user, ttl=ttl)
 
 
 def test_an_empty_secret_is_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="the signing secret must not be empty"):
         verify_token(mint_token(SECRET, "alice"), "")
 
 

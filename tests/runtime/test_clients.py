@@ -212,7 +212,7 @@ def test_a_non_json_success_body_is_a_clear_error(httpserver):
 
 @pytest.mark.parametrize("url", ["", "ftp://x", "file:///etc/passwd", "localhost:8080", "http://"])
 def test_base_url_must_be_http(url):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="base_url must be an http"):
         StatusClient(url)
 
 
@@ -491,8 +491,12 @@ def test_lambda_client_reports_function_errors_and_invoke_failures(status_env):
     assert not odd.success and "unexpected response" in odd.error
 
 
-@pytest.mark.parametrize(("assembly", "user"), [("", None), (None, None), (ID, ""), (ID, 5)])
-def test_lambda_client_refuses_bad_arguments(assembly, user):
+@pytest.mark.parametrize(
+    ("assembly", "user", "message"),
+    [("", None, "assembly_id must be"), (None, None, "assembly_id must be"),
+     (ID, "", "user_id must be a non-empty string or None"), (ID, 5, "user_id must be a non-empty string or None")],
+)
+def test_lambda_client_refuses_bad_arguments(assembly, user, message):
     lam = StatusLambdaClient("status-fn", client=object())
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=message):
         lam.get_status(assembly, user)

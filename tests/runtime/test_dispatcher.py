@@ -7,7 +7,7 @@ import json
 import boto3
 import pytest
 from boto3.dynamodb.types import TypeSerializer
-from transflow_runtime import assembly_id
+from transflow_runtime import AssemblyTerminalError, assembly_id
 from transflow_runtime.events import parse_message, stable_event_id
 from transflow_runtime.handlers import dispatcher
 from transflow_runtime.handlers.dispatcher import events_from_records, transition_of
@@ -67,7 +67,7 @@ def test_refused_writes_after_terminal_do_not_fire_again(store, dynamodb, table_
     store.create(a, user_id="alice", template_id="tpl")
     store.fail(a, "boom")
     for late in (lambda: store.complete(a), lambda: store.progress(a, message="late"), lambda: store.cancel(a)):
-        with pytest.raises(Exception, match="terminal states are final"):
+        with pytest.raises(AssemblyTerminalError, match="is already ASSEMBLY_FAILED; terminal states are final"):
             late()
     assert len(events_from_records(stream_records(dynamodb, table_name))) == 1
 
@@ -144,6 +144,102 @@ def test_handler_reports_failed_sends_by_sequence_number_for_the_stream_to_retry
     completed = next(r for r in records if r["eventName"] == "MODIFY")
     response = dispatcher.handler({"Records": records})
     assert response == {"batchItemFailures": [{"itemIdentifier": completed["dynamodb"]["SequenceNumber"]}]}
+
+
+def _sent_event_ids(sqs, queue_url: str) -> list[str]:
+    """Every message on the queue (received once, then deleted), as event ids."""
+    out: list[str] = []
+    while True:
+        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            return out
+        for message in got:
+            out.append(parse_message(message["Body"])["event_id"])
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_per_entry_failures_of_send_message_batch_are_reported_by_sequence_number():
+    """SendMessageBatch answers 200 with a ``Failed`` list for the entries it refused
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html):
+    exactly those records' sequence numbers go back to Lambda, across chunks of ten."""
+    from botocore.stub import ANY, Stubber
+
+    records = [
+        _record("MODIFY", {"assembly_id": f"a{n}", "state": STATE_COMPLETED, "version": 2},
+                {"assembly_id": f"a{n}", "state": STATE_EXECUTING, "version": 1}, seq=f"{1000 + n}")
+        for n in range(13)
+    ]
+    refused = {"3", "7", "11"}  # entry ids are the transitions' indexes
+    client = boto3.client("sqs", region_name=REGION)
+    with Stubber(client) as stub:
+        for ids in ([str(i) for i in range(10)], [str(i) for i in range(10, 13)]):
+            stub.add_response(
+                "send_message_batch",
+                {
+                    "Successful": [{"Id": i, "MessageId": f"m{i}", "MD5OfMessageBody": "x" * 32}
+                                   for i in ids if i not in refused],
+                    "Failed": [{"Id": i, "SenderFault": False, "Code": "InternalError", "Message": "try again"}
+                               for i in ids if i in refused],
+                },
+                {"QueueUrl": "https://queue", "Entries": ANY},
+            )
+        response = dispatcher.dispatch(records, client, "https://queue")
+        stub.assert_no_pending_responses()
+    assert response == {"batchItemFailures": [{"itemIdentifier": "1003"}, {"itemIdentifier": "1007"},
+                                              {"itemIdentifier": "1011"}]}
+
+
+def test_a_partly_refused_batch_queues_the_rest_once_and_loses_nothing_after_lambdas_retry(
+    store, dynamodb, table_name, sqs, monkeypatch
+):
+    """SQS refuses some entries of a SendMessageBatch (injected into a real moto queue's calls):
+    the others are queued exactly once, the refused ones are reported, and Lambda's retry from the
+    first reported record (it checkpoints before it) queues every transition that was missing."""
+    queue_url = sqs.create_queue(QueueName="webhooks")["QueueUrl"]
+    monkeypatch.setenv(ENV_WEBHOOK_QUEUE_URL, queue_url)
+    client = boto3.client("sqs", region_name=REGION)
+    monkeypatch.setattr(dispatcher, "_sqs_client", client)
+    ids = [aid(n) for n in range(15)]
+    for a in ids:
+        store.create(a, user_id="alice", template_id="tpl")
+        store.complete(a)
+    records = stream_records(dynamodb, table_name)
+    expected = {a: e for a, _event, e in events_from_records(records)}
+    refuse = {ids[3], ids[11], ids[12]}
+    refusing = [True]
+    held_back: list[dict] = []
+
+    def drop_refused(params, **_):
+        if not refusing[0]:
+            return None
+        kept = []
+        for entry in params["Entries"]:
+            (held_back if parse_message(entry["MessageBody"])["assembly_id"] in refuse else kept).append(entry)
+        return {**params, "Entries": kept}
+
+    def report_refused(parsed, **_):
+        parsed.setdefault("Failed", []).extend(
+            {"Id": e["Id"], "SenderFault": False, "Code": "InternalError", "Message": "injected"} for e in held_back
+        )
+        held_back.clear()
+
+    client.meta.events.register("provide-client-params.sqs.SendMessageBatch", drop_refused)
+    client.meta.events.register("after-call.sqs.SendMessageBatch", report_refused)
+
+    response = dispatcher.handler({"Records": records})
+    transitions = {t.assembly_id: t.sequence_number for t in dispatcher.transitions_from_records(records)}
+    reported = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+    assert reported == [transitions[a] for a in ids if a in refuse]
+    first_try = _sent_event_ids(sqs, queue_url)
+    assert sorted(first_try) == sorted(expected[a] for a in ids if a not in refuse), "each queued exactly once"
+
+    refusing[0] = False
+    sequence = [r["dynamodb"]["SequenceNumber"] for r in records]
+    retried = records[sequence.index(reported[0]):]  # Lambda resumes at the first failed record
+    assert dispatcher.handler({"Records": retried}) == {"batchItemFailures": []}
+    second_try = _sent_event_ids(sqs, queue_url)
+    assert set(first_try) | set(second_try) == set(expected.values()), "no transition lost"
+    assert set(second_try) >= {expected[a] for a in refuse}
 
 
 def test_terminal_transitions_of_two_incarnations_get_different_event_ids():

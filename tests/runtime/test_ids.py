@@ -107,30 +107,28 @@ def test_md5_of_file_refuses_a_file_descriptor_number():
 
 
 def test_assembly_id_rejects_an_md5_with_a_trailing_newline():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="md5 value must be 32 hex characters"):
         assembly_id(MD5 + "\n", "tpl", "alice")
 
-def test_assembly_id_is_the_seed_formula_for_an_uppercase_md5():
-    upper = MD5.upper()
-    seed = hashlib.sha256((upper + "tpl" + "alice").encode()).hexdigest()
-    try:
-        result = assembly_id(upper, "tpl", "alice")
-    except ValueError:
-        return  # refusing non-canonical input is also acceptable
-    assert result == seed
 
-def test_assembly_id_for_files_given_bytes_does_not_read_or_close_file_descriptors():
+def test_assembly_id_hashes_an_uppercase_md5_as_given_like_the_seed():
+    """The seed hashes whatever md5 string it was given; uppercase is not normalised."""
+    upper = MD5.upper()
+    assert assembly_id(upper, "tpl", "alice") == hashlib.sha256((upper + "tpl" + "alice").encode()).hexdigest()
+    assert assembly_id(upper, "tpl", "alice") != assembly_id(MD5, "tpl", "alice")
+
+
+def test_assembly_id_for_files_takes_bytes_as_content_and_leaves_file_descriptors_alone():
+    """Bytes are one file's content, never a descriptor number to read (or close)."""
     read_end, write_end = os.pipe()
     os.write(write_end, b"unrelated data")
     os.close(write_end)
     data = bytes([read_end])  # one file's content that happens to be a live fd number
     try:
-        try:
-            result = assembly_id_for_files(data, "tpl", "alice")
-        except (TypeError, ValueError):
-            result = None  # refusing a bare bytes object is acceptable
+        result = assembly_id_for_files(data, "tpl", "alice")
         os.fstat(read_end)  # raises if assembly_id_for_files closed our descriptor
-        assert result in (None, assembly_id(md5_of_bytes(data), "tpl", "alice"))
+        assert result == assembly_id(md5_of_bytes(data), "tpl", "alice")
+        assert os.read(read_end, 100) == b"unrelated data", "the descriptor was read from"
     finally:
         with contextlib.suppress(OSError):
             os.close(read_end)

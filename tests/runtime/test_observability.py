@@ -276,7 +276,7 @@ def test_authorizer_decisions_are_emf_lines_with_both_request_ids_and_no_token(j
         assert line["event"] == "authorizer_decision"
         assert (line["request_id"], line["api_request_id"]) == (f"lam-{n}", f"api-{n}")
         assert line["result"] == line["Result"]
-        assert line["result"] == expected or (expected == "oversized" and line["result"] in ("oversized", "malformed"))
+        assert line["result"] == expected
     assert got.lines[0]["user_id"] == "alice" and all(line["user_id"] is None for line in got.lines[1:])
     got.extra = [json.dumps(d) for d in decisions.values()]
     needles = [JWT_SECRET]

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from decimal import Decimal
 
 import pytest
 from transflow_runtime.serialize import js_dumps, js_number, public_view, status_to_wire
 
-NODE = shutil.which("node")
-needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
+from tests import tooling
 
 
 def node_roundtrip(text: str) -> str:
@@ -20,7 +18,7 @@ def node_roundtrip(text: str) -> str:
         "let s='';process.stdin.setEncoding('utf8');process.stdin.on('data',d=>s+=d);"
         "process.stdin.on('end',()=>process.stdout.write(JSON.stringify(JSON.parse(s))));"
     )
-    done = subprocess.run([NODE, "-e", script], input=text.encode("utf-8"), capture_output=True, check=True)
+    done = subprocess.run([tooling.node(), "-e", script], input=text.encode("utf-8"), capture_output=True, check=True)
     return done.stdout.decode("utf-8")
 
 
@@ -39,7 +37,6 @@ CASES = {
 }
 
 
-@needs_node
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_matches_node_json_stringify_after_parse(name):
     ours = js_dumps(CASES[name])
@@ -47,7 +44,6 @@ def test_matches_node_json_stringify_after_parse(name):
     assert node_roundtrip(ours) == ours
 
 
-@needs_node
 def test_number_formatting_matches_node_for_many_doubles():
     values = [0.1, 1.0, 1e21, 1e-7, 5e-324, 1.7976931348623157e308, 123e-20, 1 / 3, 2**53 + 2.0, 9007199254740993,
               100.0, 1e16, 1.5e16, 12345678901234567890, 0.000001, 0.0000015, 1e300, -1e-300]
@@ -57,7 +53,6 @@ def test_number_formatting_matches_node_for_many_doubles():
     assert json.loads(ours)[0] == 0.1
 
 
-@needs_node
 def test_lone_surrogate_is_escaped_like_node():
     ours = js_dumps({"s": "a\ud800b"})
     assert ours == '{"s":"a\\ud800b"}'

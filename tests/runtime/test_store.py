@@ -273,19 +273,20 @@ def test_default_client_honours_aws_endpoint_url(monkeypatch):
 
 def test_create_refuses_store_managed_fields_in_extra(store):
     aid = assembly_id(MD5, "tpl", "alice")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="'ok' is managed by the store and cannot be set through fields or extra"):
         store.create(aid, user_id="alice", template_id="tpl", extra={"ok": "ASSEMBLY_COMPLETED"})
+    assert store.get_item(aid) is None, "nothing was written"
 
 def test_progress_refuses_a_state_that_is_not_an_active_state(store):
     aid = assembly_id(MD5, "tpl", "alice")
     store.create(aid, user_id="alice", template_id="tpl")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"state must be one of \[.*'ASSEMBLY_EXECUTING'.*\], got 'DONE'"):
         store.progress(aid, state="DONE")
 
 def test_progress_fields_that_the_store_manages_raise_value_error(store):
     aid = assembly_id(MD5, "tpl", "alice")
     store.create(aid, user_id="alice", template_id="tpl")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="'updated_at' is managed by the store"):
         store.progress(aid, fields={"updated_at": "2025-01-01T00:00:00.000Z"})
 
 def test_store_reads_of_many_items_raise_store_error_like_the_other_calls():

@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import time
 
 import pytest
 from transflow_runtime import assembly_id, verify_webhook
 from transflow_runtime.handlers import webhook
 from transflow_runtime.handlers.webhook import MAX_RETRY_DELAY_SECONDS, WebhookSettings, parse_retry_delays
 from transflow_runtime.store import iso_now
+from transflow_runtime.webhooks import WebhookVerificationError
 
 from tests.runtime.webhook_receivers import Receiver, Reply, WebhookHarness
 
@@ -131,19 +131,25 @@ def test_retry_schedule_follows_the_delays_then_dead_letters_with_the_reason(h, 
 
 def test_timeouts_resets_and_500s_are_retried_until_delivered(h):
     a = finished(h, 5)
-    script = [Reply(action="reset"), Reply(200, delay=1.5), Reply(503), Reply(action="close"), Reply(200)]
+    silent = threading.Event()  # released only after the sender gave up on that attempt
+    script = [Reply(action="reset"), Reply(200, hold=silent), Reply(503), Reply(action="close"), Reply(200)]
     with Receiver(lambda i, _r: script[i]) as receiver:
         h.enqueue(a)
         sender = h.sender(target(receiver.url), delays="0,0,0,0", timeout=0.5)
         errors = []
-        for _ in range(5):
-            count, response = h.run_batch(sender.process_batch)
-            assert count == 1
-            errors.append(h.store.get_item(a).get("notify_error"))
-    assert errors[0] in ("connection reset by peer", "connection closed without a response")
-    assert errors[1:4] == [
-        "timed out after 0.5 s", "HTTP 503 Service Unavailable", errors[3]
-    ] and errors[3] in ("connection reset by peer", "connection closed without a response")
+        try:
+            for _ in range(5):
+                count, response = h.run_batch(sender.process_batch)
+                assert count == 1
+                errors.append(h.store.get_item(a).get("notify_error"))
+        finally:
+            silent.set()
+    assert errors[:4] == [
+        "connection reset by peer",  # RST after the request was read
+        "timed out after 0.5 s",
+        "HTTP 503 Service Unavailable",
+        "connection closed without a response",  # FIN without a status line
+    ]
     item = h.store.get_item(a)
     assert item["notify_status"] == "delivered" and item["notify_attempts"] == 5 and errors[4] is None
     assert response == {"batchItemFailures": []} and h.queue_depth() == 0 and h.dead_letters() == []
@@ -268,6 +274,41 @@ def test_secrets_come_from_secrets_manager_by_arn(h):
     assert verify_webhook(receiver.requests[0].body, receiver.requests[0].headers, SECRET).assembly_id == a
 
 
+class Monotonic:
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_rotated_signing_secret_is_used_once_the_cache_expires_and_not_before(h):
+    """The README promises a rotated secret is picked up within five minutes (SECRET_CACHE_SECONDS)."""
+    old_secret, new_secret = SECRET, NOTIFY_SECRET
+    arn = h.secrets.create_secret(Name=f"hook-rotating-{h.table_name}", SecretString=old_secret)["ARN"]
+    clock = Monotonic()
+    first, cached, expired = (finished(h, n) for n in (25, 26, 27))
+    with Receiver() as receiver:
+        sender = h.sender({"targets": {"tpl": {"url": receiver.url, "secret_arn": arn}}}, monotonic=clock)
+        h.enqueue(first)
+        h.run_batch(sender.process_batch)
+        h.secrets.put_secret_value(SecretId=arn, SecretString=new_secret)
+        clock.now += webhook.SECRET_CACHE_SECONDS - 1
+        h.enqueue(cached)
+        h.run_batch(sender.process_batch)
+        clock.now += 2
+        h.enqueue(expired)
+        h.run_batch(sender.process_batch)
+    signed = {json.loads(r.body)["assembly_id"]: r for r in receiver.requests}
+    assert sorted(signed) == sorted([first, cached, expired])
+    for assembly, right, wrong in ((first, old_secret, new_secret), (cached, old_secret, new_secret),
+                                   (expired, new_secret, old_secret)):
+        request = signed[assembly]
+        assert verify_webhook(request.body, request.headers, right).assembly_id == assembly
+        with pytest.raises(WebhookVerificationError, match="does not match the body"):
+            verify_webhook(request.body, request.headers, wrong)
+
+
 def test_an_unreadable_secret_is_retried_on_the_schedule(h):
     a = finished(h, 19)
     h.enqueue(a)
@@ -322,23 +363,26 @@ def test_a_batch_is_delivered_concurrently(h):
     assert sorted(json.loads(r.body)["assembly_id"] for r in receiver.requests) == sorted(ids)
 
 
-def test_a_batch_of_ten_to_a_300ms_endpoint_takes_about_one_delivery_not_ten(h, capsys):
+def test_a_batch_of_ten_has_all_ten_deliveries_in_flight_at_once(h):
+    """Concurrency, not timing: the receiver answers none of the ten requests until all ten have
+    arrived, so only a sender that runs them side by side can deliver the batch. (How long a
+    batch takes is measured by ``benchmarks/webhook_batch.py``.)"""
     ids = [finished(h, 200 + n) for n in range(10)]
-    with Receiver(lambda _i, _r: Reply(200, delay=0.3)) as receiver:
+    all_arrived = threading.Barrier(10, timeout=20)
+
+    def after_all_ten(_i, _r):
+        all_arrived.wait()
+        return Reply(200)
+
+    with Receiver(after_all_ten) as receiver:
         for a in ids:
             h.enqueue(a)
         records = []
         while len(records) < 10:
             records += h.receive()
-        sender = h.sender(target(receiver.url))
-        started = time.perf_counter()
-        response = sender.process_batch(records)
-        elapsed = time.perf_counter() - started
+        response = h.sender(target(receiver.url), timeout=40).process_batch(records)
+    assert not all_arrived.broken, "the deliveries of one batch were not all in flight together"
     assert response == {"batchItemFailures": []} and len(receiver.requests) == 10
-    with capsys.disabled():
-        print(f"\n[webhook batch] 10 deliveries to a 300 ms endpoint: {elapsed * 1000:.0f} ms "
-              f"(sequential would be >= 3000 ms)")
-    assert elapsed < 5 * 0.3, f"batch took {elapsed:.2f} s; sequential delivery takes >= 3 s"
 
 
 def test_settings_from_env_validate_and_default():

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-import shutil
 import subprocess
 import time
 from decimal import Decimal
@@ -15,6 +14,8 @@ import pytest
 import standardwebhooks
 from transflow_runtime import WebhookVerificationError, sign_webhook, status_to_wire, verify_webhook
 from transflow_runtime.delivery import USER_AGENT, build_request
+
+from tests import tooling
 
 WHSEC = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 EVENT_ID = "evt_0123456789abcdef0123456789abcdef"
@@ -39,7 +40,6 @@ ITEM = {
     "negative_zero": -0.0,
 }
 
-NODE = shutil.which("node")
 
 # The seed's receiver (status-tracking-guide.md, "Webhook Handler"), run as Express would:
 # body-parser's JSON.parse of the raw body, then the guide's check over JSON.stringify(req.body).
@@ -67,9 +67,8 @@ process.stdin.on("end", () => {
 
 
 def run_seed_receiver(body: bytes, signature: str, secret: str) -> str:
-    assert NODE, "node is required for the seed-compatibility test"
     done = subprocess.run(
-        [NODE, "-e", SEED_RECEIVER],
+        [tooling.node(), "-e", SEED_RECEIVER],
         input=body,
         capture_output=True,
         env={"SIGNATURE": signature, "TRANSFLOW_WEBHOOK_SECRET": secret, "PATH": "/usr/bin:/bin"},
@@ -135,7 +134,7 @@ def test_body_is_exactly_what_json_stringify_writes_after_json_parse():
     # The property the seed's signature relies on, checked by Node itself.
     body, _ = signed()
     out = subprocess.run(
-        [NODE or "node", "-e", "let s='';process.stdin.on('data',c=>s+=c).on('end',()=>"
+        [tooling.node(), "-e", "let s='';process.stdin.on('data',c=>s+=c).on('end',()=>"
          "process.stdout.write(JSON.stringify(JSON.parse(s))))"],
         input=body, capture_output=True, check=True, timeout=30,
     ).stdout
@@ -266,7 +265,7 @@ process.stdin.on("data", (c) => chunks.push(c)).on("end", () => {
   }
 });
 """
-    done = subprocess.run([NODE or "node", "-e", harness], input=body, capture_output=True, timeout=30, check=True,
+    done = subprocess.run([tooling.node(), "-e", harness], input=body, capture_output=True, timeout=30, check=True,
                           env={"HEADERS": json.dumps(headers), "SECRET": secret, "PATH": "/usr/bin:/bin"})
     return done.stdout.decode()
 

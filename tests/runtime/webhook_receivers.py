@@ -28,6 +28,12 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     action: str | None = None  # "reset" | "close" | "drip"
+    #: Answer only once this is set (bounded by ``HOLD_LIMIT_SECONDS``): a receiver that is
+    #: certainly still silent when the sender's timeout fires, however loaded the machine is.
+    hold: threading.Event | None = None
+
+
+HOLD_LIMIT_SECONDS = 60.0
 
 
 @dataclass
@@ -85,14 +91,18 @@ class Receiver:
                 reply = receiver.behaviour(index, request)
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.hold is not None:
+                    reply.hold.wait(HOLD_LIMIT_SECONDS)
                 if reply.action == "reset":
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     self.connection.close()
                     self.close_connection = True
                     return
                 if reply.action == "close":
+                    # FIN without a status line; the request was read in full, so closing sends
+                    # no RST (unread bytes would make the kernel reset instead).
                     self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.connection.shutdown(socket.SHUT_WR)
                     return
                 if reply.action == "drip":
                     try:
@@ -268,12 +278,19 @@ class WebhookHarness:
             **extra,
         )
 
-    def sender(self, config: dict[str, Any], *, clock: Callable[[], float] = time.time, **kwargs: Any):
+    def sender(
+        self,
+        config: dict[str, Any],
+        *,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        **kwargs: Any,
+    ):
         from transflow_runtime.handlers.webhook import WebhookSender
 
         return WebhookSender(
             self.settings(config, **kwargs), dynamodb=self.dynamodb, sqs=self.sqs, secretsmanager=self.secrets,
-            clock=clock,
+            clock=clock, monotonic=monotonic,
         )
 
     def env(self, config: dict[str, Any], delays: str = "0,0,0") -> dict[str, str]:

@@ -225,6 +225,7 @@ class WebhookSender:
         guard: NetGuard | None = None,
         ssl_context: ssl.SSLContext | None = None,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         max_workers: int = MAX_CONCURRENT_DELIVERIES,
     ) -> None:
         self.settings = settings
@@ -234,6 +235,8 @@ class WebhookSender:
         self.guard = guard or NetGuard(settings.allow_private, allow_http=settings.allow_http)
         self.ssl_context = ssl_context
         self.clock = clock
+        #: Ages cached secrets (tests inject one to step past ``SECRET_CACHE_SECONDS``).
+        self.monotonic = monotonic
         self.max_workers = max(1, max_workers)
         self._secrets: dict[str, tuple[str, float]] = {}
         self._secret_lock = threading.Lock()
@@ -393,7 +396,7 @@ class WebhookSender:
 
     def secret(self, arn: str) -> str:
         """The secret value for ``arn`` (cached for five minutes so rotations are picked up)."""
-        now = time.monotonic()
+        now = self.monotonic()
         with self._secret_lock:
             cached = self._secrets.get(arn)
             if cached and now - cached[1] < SECRET_CACHE_SECONDS:
