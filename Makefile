@@ -7,8 +7,9 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CDK := node_modules/.bin/cdk
-# `make local` with no ARGS runs the demo assemblies so there is something to watch.
-LOCAL_ARGS ?= --demo --allow-private-webhooks
+# `make local` runs app.py's synthesized template; with no ARGS it adds the demo assemblies so
+# there is something to watch (the built-in webhook inbox is always on).
+LOCAL_ARGS ?= --demo
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := true
@@ -38,9 +39,9 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 
-local: $(PY_STAMP)
-	@echo "Starting local mode (Ctrl-C stops it). Options: make local ARGS=\"--port 9000 ...\""
-	$(VENV)/bin/transflow-status local $(if $(ARGS),$(ARGS),$(LOCAL_ARGS))
+local: synth
+	@echo "Starting local mode on app.py's template (Ctrl-C stops it). Options: make local ARGS=\"--port 9000 ...\""
+	$(VENV)/bin/transflow-status local --app cdk.out --inbox $(if $(ARGS),$(ARGS),$(LOCAL_ARGS))
 
 bench: setup
 	@$(PY) benchmarks/run.py $(ARGS)

@@ -132,7 +132,9 @@ def measure(seconds: float = 5.0, pollers: int = 20) -> dict[str, Any]:
             from transflow_runtime import StatusStore, assembly_id
             from transflow_runtime.auth import mint_token
 
-            client = boto3.client("dynamodb", endpoint_url=info["aws_endpoint_url"], region_name=info["region"])
+            client = boto3.client("dynamodb", endpoint_url=info["aws_endpoint_url"], region_name=info["region"],
+                                  aws_access_key_id=info["aws_access_key_id"],
+                                  aws_secret_access_key=info["aws_secret_access_key"])
             store = StatusStore(info["table_name"], client=client)
             assembly = assembly_id("a" * 32, "tpl_bench", USER)
             store.create(assembly, user_id=USER, template_id="tpl_bench", steps_total=2)

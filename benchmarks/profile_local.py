@@ -78,14 +78,17 @@ def measure(seconds: float = 4.0, pollers: int = 20, cprofile: str | None = None
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
     from transflow_runtime import StatusStore, assembly_id
     from transflow_runtime.auth import mint_token
+    from transflow_runtime.local import functions as functions_module
     from transflow_runtime.local import gateway as gateway_module
-    from transflow_runtime.local.environment import LocalSettings
     from transflow_runtime.local.runner import LocalStack
+    from transflow_runtime.local.settings import LocalSettings
 
     meter = _Meter()
     patched = [
         (gateway_module._RequestHandler, "_dispatch", "gateway_request"),
         (DomainDispatcherApplication, "__call__", "moto_request"),
+        # the functions run in their own processes: this is local mode's side of each invocation
+        (functions_module.FunctionRuntime, "invoke", "status_handler"),
     ]
     originals = [(owner, name, getattr(owner, name)) for owner, name, _ in patched]
     for owner, name, label in patched:
@@ -107,12 +110,12 @@ def measure(seconds: float = 4.0, pollers: int = 20, cprofile: str | None = None
             try:
                 gw = stack.gateway
                 assert gw is not None
-                gw.status_handler = meter.wrap("status_handler", gw.status_handler)
-                gw.authorizer_handler = meter.wrap("authorizer_handler", gw.authorizer_handler)  # type: ignore[arg-type]
                 info = stack.info
                 import boto3
 
-                client = boto3.client("dynamodb", endpoint_url=info["aws_endpoint_url"], region_name=info["region"])
+                client = boto3.client("dynamodb", endpoint_url=info["aws_endpoint_url"], region_name=info["region"],
+                                      aws_access_key_id=info["aws_access_key_id"],
+                                      aws_secret_access_key=info["aws_secret_access_key"])
                 store = StatusStore(info["table_name"], client=client)
                 assembly = assembly_id("b" * 32, "tpl_bench", USER)
                 store.create(assembly, user_id=USER, template_id="tpl_bench", steps_total=2)

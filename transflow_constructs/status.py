@@ -22,6 +22,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from transflow_runtime import schema
 
+from ._metadata import mark
 from .api import StatusApi, check_cors_origins
 from .auth import SHARED_SECRET, StatusAuth
 from .bundling import runtime_code
@@ -614,6 +615,8 @@ class TransflowStatus(Construct):
                 webhook_function_timeout=cdk.Duration.seconds(function_seconds),
             )
 
+        self._mark_parts()
+
         # ---- outputs ----
         cdk.CfnOutput(self, "ApiUrl", value=self.api_url, description="Base URL of the status API")
         cdk.CfnOutput(self, "TableName", value=self._table.table_name, description="Status table")
@@ -744,6 +747,35 @@ class TransflowStatus(Construct):
         )
 
     # ---- internals -----------------------------------------------------------------------------
+    def _mark_parts(self) -> None:
+        """Template metadata naming each resource's part (CONTRACTS B), read by local mode."""
+        instance = self.node.addr
+        parts: list[tuple[object, str]] = [
+            (self._webhook_queue, "webhook-queue"),
+            (self._dead_letter_queue, "dead-letter-queue"),
+            (self._queues.stream_failure_queue, "stream-failure-queue"),
+            (self.stream_mapping, "dispatcher-event-source"),
+            (self.webhook_mapping, "webhook-event-source"),
+            (self._api.http_api, "http-api"),
+            (self._api.access_log_group, "access-log-group"),
+        ]
+        if self._owns_table:
+            parts.append((self._table, "table"))
+        for role, function in self._functions_by_role().items():
+            parts.append((function.function, f"{role}-function"))
+        stage = self._api.http_api.default_stage
+        if stage is not None:
+            parts.append((stage, "http-api-stage"))
+        if self._api.domain is not None:
+            parts.append((self._api.domain, "domain-name"))
+        parts.extend(
+            (child, "http-api-authorizer")
+            for child in self._api.http_api.node.find_all()
+            if isinstance(child, apigwv2.CfnAuthorizer)
+        )
+        for construct, part in parts:
+            mark(construct, part, instance)  # type: ignore[arg-type]
+
     def _functions(self) -> list[TransflowFunction]:
         parts = [self._status, self._dispatcher, self._webhook]
         return [*parts, self._authorizer] if self._authorizer else parts

@@ -51,6 +51,13 @@ def _delays(text: str) -> tuple[int, ...]:
     return values
 
 
+def _parameter(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
 def _webhook(text: str) -> tuple[str, str]:
     template, sep, url = text.partition("=")
     if not sep or not template or not url.startswith(("http://", "https://")):
@@ -62,28 +69,42 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="transflow-status", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    local = commands.add_parser("local", help="run the whole system on this machine (no AWS, no Docker)")
+    local = commands.add_parser("local", help="run a synthesized template on this machine (no AWS, no Docker)")
+    local.add_argument("--app", default=None, metavar="DIR",
+                       help="a synthesized cloud assembly (cdk.out); default: the built-in default stack")
+    local.add_argument("--stack", default=None, metavar="NAME", help="the stack to run when the assembly has several")
+    local.add_argument("--instance", default=None, metavar="ADDR",
+                       help="the TransflowStatus to run when the stack has several (its address, or a prefix)")
+    local.add_argument("--parameter", action="append", type=_parameter, default=[], metavar="NAME=VALUE",
+                       help="a CloudFormation parameter value (repeatable)")
     local.add_argument("--host", default="127.0.0.1")
     local.add_argument("--port", type=_port, default=8787, help="0 picks a free port (default 8787)")
-    local.add_argument("--jwt-secret", default=None, help="HS256 secret for API tokens (default: a dev secret)")
+    local.add_argument("--jwt-secret", default=None, help="value of the shared-secret authorizer's secret")
     local.add_argument("--webhook", action="append", type=_webhook, default=[], metavar="TEMPLATE=URL",
-                       help="webhook target for a template; TEMPLATE * is the default target (repeatable)")
-    local.add_argument("--webhook-secret", default=None, help="webhook signing secret (whsec_... or any string)")
+                       help="URL of that template's webhook target; TEMPLATE * is the default target (repeatable)")
+    local.add_argument("--webhook-secret", default=None,
+                       help="value of every webhook signing secret (whsec_... or any string)")
     local.add_argument("--webhook-retry-delays", type=_delays, default=None, metavar="1,2,5",
-                       help="seconds between webhook attempts (default 1,2,5)")
+                       help="seconds between webhook attempts (default: the template's; 1,2,5 for the default stack)")
     local.add_argument("--webhook-max-attempts", type=_positive_int, default=None, metavar="N")
+    local.add_argument("--oidc-issuer", default=None, metavar="URL",
+                       help="replaces the JWT authorizer's issuer (default: a development issuer local mode runs)")
     local.add_argument("--allow-private-webhooks", action="store_true",
                        help="let webhooks reach loopback/private addresses (local receivers)")
-    local.add_argument("--demo", action="store_true", help="run a few sample assemblies to watch")
+    local.add_argument("--inbox", action="store_true",
+                       help="a built-in webhook receiver that verifies signatures (shown on the status page)")
+    local.add_argument("--demo", action="store_true", help="run a few sample assemblies to watch (implies --inbox)")
     local.add_argument("--ready-file", default=None, metavar="PATH",
                        help="write a JSON object with the endpoints here once serving")
     local.add_argument("--quiet", action="store_true", help="print only the API URL")
     local.add_argument("--verbose", action="store_true",
-                       help="also print the handlers' JSON log lines (status checks, webhook attempts, ...)")
+                       help="also print the functions' log lines (status checks, webhook attempts, ...)")
 
-    token = commands.add_parser("token", help="mint a development HS256 token")
-    token.add_argument("--secret", required=True)
+    token = commands.add_parser("token", help="mint a development token")
     token.add_argument("--user", required=True)
+    token.add_argument("--api", default=None, metavar="URL",
+                       help="a running local mode: it mints a token its authorizer accepts (HS256 or its issuer)")
+    token.add_argument("--secret", default=None, help="HS256 secret (without --api)")
     token.add_argument("--ttl", type=_positive_int, default=3600, help="lifetime in seconds (default 3600)")
     token.add_argument("--issuer", default=None)
     token.add_argument("--audience", default=None)
@@ -110,31 +131,53 @@ def mint(secret: str, user: str, ttl: int, issuer: str | None = None, audience: 
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    if args.api:
+        return _token_from_local(args)
+    if not args.secret:
+        sys.stderr.write("transflow-status token: error: pass --secret (HS256) or --api (a running local mode)\n")
+        return EXIT_USAGE
     print(mint(args.secret, args.user, args.ttl, args.issuer, args.audience))
     return EXIT_OK
+
+
+def _token_from_local(args: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(  # noqa: S310
+        args.api.rstrip("/") + "/_local/token", method="POST",
+        data=json.dumps({"user": args.user, "ttl": args.ttl}).encode(), headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the local mode URL given
+            print(json.loads(response.read())["token"])
+        return EXIT_OK
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", "replace")[:300]
+        sys.stderr.write(f"transflow-status token: {args.api} refused: {exc.code} {detail}\n")
+    except (OSError, ValueError, KeyError) as exc:
+        sys.stderr.write(f"transflow-status token: cannot get a token from {args.api}: {exc}\n")
+    return EXIT_ERROR
 
 
 # ---------------------------------------------------------------------------------------------- local
 def cmd_local(args: argparse.Namespace) -> int:
     import logging
 
-    from . import telemetry
-    from .local.environment import LocalSettings
+    from .local.assembly import AssemblyError
+    from .local.intrinsics import TemplateError
     from .local.runner import LocalStack, ReadyFileError
+    from .local.settings import LocalSettings
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    # One JSON line per poll would scroll the banner away; on Lambda they go to CloudWatch.
-    telemetry.configure(enabled=args.verbose)
-    settings = LocalSettings(host=args.host, port=args.port, demo=args.demo, ready_file=args.ready_file,
-                             allow_private_webhooks=args.allow_private_webhooks,
-                             webhooks=dict(args.webhook), webhook_max_attempts=args.webhook_max_attempts)
-    if args.jwt_secret:
-        settings.jwt_secret = args.jwt_secret
-    if args.webhook_secret:
-        settings.webhook_secret = args.webhook_secret
-    if args.webhook_retry_delays:
-        settings.webhook_retry_delays = args.webhook_retry_delays
-
+    settings = LocalSettings(
+        host=args.host, port=args.port, app=args.app, stack=args.stack, instance=args.instance,
+        parameters=dict(args.parameter), jwt_secret=args.jwt_secret, webhooks=dict(args.webhook),
+        webhook_secret=args.webhook_secret, webhook_retry_delays=args.webhook_retry_delays,
+        webhook_max_attempts=args.webhook_max_attempts, oidc_issuer=args.oidc_issuer,
+        allow_private_webhooks=args.allow_private_webhooks, demo=args.demo, inbox=args.inbox or args.demo,
+        ready_file=args.ready_file, verbose=args.verbose,
+    )
     stopped = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -147,21 +190,23 @@ def cmd_local(args: argparse.Namespace) -> int:
     except ReadyFileError as exc:
         sys.stderr.write(f"transflow-status local: error: cannot write the ready file {exc.filename}: {exc.strerror}\n")
         return EXIT_ERROR
+    except (AssemblyError, TemplateError) as exc:
+        sys.stderr.write(f"transflow-status local: error: {exc}\n")
+        return EXIT_ERROR
     except OSError as exc:
         sys.stderr.write(f"transflow-status local: error: cannot serve on {args.host}:{args.port}: {exc.strerror}\n")
         return EXIT_ERROR
     try:
         info = stack.info
+        from .local.demo import DEMO_USER
+
         demo_ids: list[str] = []
         if settings.demo:
-            from .local.demo import DEMO_USER, run_demo
+            from .local.demo import run_demo
             from .store import StatusStore
 
-            demo_ids = run_demo(StatusStore(info["table_name"]), stop=stopped)
-        else:
-            from .local.demo import DEMO_USER
-        token = mint(settings.jwt_secret, DEMO_USER, 12 * 3600)
-        _print_banner(info, token, demo_ids, quiet=args.quiet)
+            demo_ids = run_demo(StatusStore(info["table_name"], client=stack.client("dynamodb")), stop=stopped)
+        _print_banner(info, stack.mint(DEMO_USER), demo_ids, quiet=args.quiet)
         while not stopped.wait(0.5):
             pass
     finally:
@@ -171,26 +216,42 @@ def cmd_local(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_banner(info: dict[str, Any], token: str, demo_ids: list[str], *, quiet: bool) -> None:
+def _print_banner(info: dict[str, Any], token: str | None, demo_ids: list[str], *, quiet: bool) -> None:
     api = info["api_url"]
     if quiet:
         print(api, flush=True)
+        if info.get("unsupported"):  # never silently skipped, even when quiet
+            sys.stderr.write("transflow-status local: not emulated: " + "; ".join(info["unsupported"]) + "\n")
         return
     example = demo_ids[0] if demo_ids else "<assembly id>"
+    page = f"{api}/" + (f"#token={token}" if token else "")
     lines = [
         "Transflow local mode — everything in memory, nothing leaves this machine.",
+        f"  Stack              {info['stack']} (TransflowStatus {info['instance']})",
+        f"  Ready in           {info['startup_seconds']} s (template read to serving)",
         f"  API URL            {api}",
-        f"  Status page        {api}/" + (f"#id={example}&token={token}" if demo_ids else ""),
+        f"  Status page        {page}",
         f"  AWS endpoint       {info['aws_endpoint_url']}  (for boto3 / StatusStore / StatusLambdaClient)",
         f"  Table              {info['table_name']}",
         f"  Status function    {info['status_function_name']}",
-        "",
-        "Development token for user demo-user (12 h):",
-        f"  export TOKEN={token}",
-        "",
-        "Point boto3 (a worker's StatusStore, StatusLambdaClient) at it; any credentials do:",
+    ]
+    if info.get("inbox_url"):
+        lines.append(f"  Webhook inbox      {info['inbox_url']}  (deliveries verified and shown on the status page)")
+    if info.get("oidc_issuer"):
+        lines.append(f"  OIDC issuer        {info['oidc_issuer']}")
+    if info.get("unsupported"):
+        lines.append("  Not emulated:      " + "; ".join(info["unsupported"]))
+    lines.append("")
+    if token:
+        lines += [f"Development token for user demo-user (12 h); more: transflow-status token --api {api} --user NAME",
+                  f"  export TOKEN={token}", ""]
+    else:
+        lines += ["The JWT authorizer trusts an external issuer: use a token it issued.", ""]
+    lines += [
+        "Point boto3 (a worker's StatusStore, StatusLambdaClient) at it with local mode's credentials:",
         f"  export AWS_ENDPOINT_URL={info['aws_endpoint_url']} AWS_DEFAULT_REGION={info['region']} "
-        "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local",
+        f"AWS_ACCESS_KEY_ID={info['aws_access_key_id']} AWS_SECRET_ACCESS_KEY='{info['aws_secret_access_key']}' "
+        f"TRANSFLOW_TABLE_NAME={info['table_name']}",
         "",
         "Try:",
         f"  curl -s -H \"Authorization: Bearer $TOKEN\" '{api}/status?assemblyId={example}'",
@@ -201,7 +262,8 @@ def _print_banner(info: dict[str, Any], token: str, demo_ids: list[str], *, quie
     ]
     if demo_ids:
         lines += ["", "Demo assemblies (two complete, one fails):", *[f"  {i}" for i in demo_ids]]
-    lines += ["", "Handler logs (status checks, webhook attempts): restart with --verbose.", "Ctrl-C stops everything."]
+    lines += ["", "Function logs (status checks, webhook attempts): restart with --verbose.",
+              "Ctrl-C stops everything."]
     print("\n".join(lines), flush=True)
 
 

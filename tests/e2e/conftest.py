@@ -1,4 +1,5 @@
-"""Local mode in a subprocess, as a user runs it, plus a real webhook receiver."""
+"""Local mode in a subprocess, as a user runs it, driven by the template of the project's own
+``app.py`` (synthesized once per session), plus a real webhook receiver."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,21 +18,49 @@ import pytest
 
 from .receiver import Receiver
 
-JWT_SECRET = "e2e-jwt-secret-0123456789abcdef-long-enough"
+REPO = Path(__file__).resolve().parents[2]
 WEBHOOK_SECRET = "whsec_ZTJlLXdlYmhvb2stc2VjcmV0LWZvci10ZXN0cw=="  # base64("e2e-webhook-secret-for-tests")
-TEMPLATE_OK = "tpl_e2e"
-TEMPLATE_FLAKY = "tpl_flaky"
-TEMPLATE_DEAD = "tpl_dead"
+#: app.py's one webhook target (cdk.json's transflow:webhookTemplate default).
+TEMPLATE = "tpl_basic_audio"
 
 
-def start_local(args: list[str], ready_file: Path, timeout: float = 60.0) -> tuple[subprocess.Popen, dict]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+@pytest.fixture(scope="session", autouse=True)
+def _default_stack_cache(tmp_path_factory) -> None:
+    """The built-in default stack is synthesized once per session, into a cache of the session's own."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+
+
+def synth_app(app: Path, outdir: Path, context: dict | None = None) -> Path:
+    """``app`` synthesized as ``cdk synth`` runs it (cdk.json's context passed the CLI's way),
+    asset bundling skipped: local mode runs the installed package, not the asset."""
+    merged = {
+        **json.loads((REPO / "cdk.json").read_text())["context"],
+        **(context or {}),
+        "aws:cdk:bundling-stacks": [],
+    }
+    env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(merged)}
+    done = subprocess.run([sys.executable, str(app)], env=env, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return outdir
+
+
+@pytest.fixture(scope="session")
+def example_assembly(tmp_path_factory) -> Path:
+    return synth_app(REPO / "app.py", tmp_path_factory.mktemp("example-cdk.out"))
+
+
+def start_local(
+    args: list[str], ready_file: Path, timeout: float = 120.0, env: dict | None = None
+) -> tuple[subprocess.Popen, dict]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(key, None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "transflow_runtime.cli", "local", "--port", "0", "--ready-file", str(ready_file),
-         *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
+        [sys.executable, "-m", "transflow_runtime.cli", "local", "--port", "0", "--ready-file", str(ready_file), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        text=True,
     )
     deadline = time.monotonic() + timeout
     while not ready_file.exists():
@@ -57,22 +87,25 @@ def stop_local(process: subprocess.Popen, timeout: float = 20.0) -> tuple[int, s
 
 @pytest.fixture(scope="session")
 def receiver() -> Iterator[Receiver]:
-    r = Receiver(plan={"/hooks/flaky": [500, 200], "/hooks/dead": [503]})
+    r = Receiver()
     yield r
     r.close()
 
 
 @pytest.fixture(scope="session")
-def local(receiver, tmp_path_factory) -> Iterator[dict]:
+def local(receiver, example_assembly, tmp_path_factory) -> Iterator[dict]:
+    """app.py's template as synthesized, its one target pointed at the receiver, a fast schedule."""
     ready = tmp_path_factory.mktemp("local") / "ready.json"
     process, info = start_local(
         [
-            "--jwt-secret", JWT_SECRET,
-            "--webhook-secret", WEBHOOK_SECRET,
-            "--webhook", f"{TEMPLATE_OK}={receiver.url('/hooks/ok')}",
-            "--webhook", f"{TEMPLATE_FLAKY}={receiver.url('/hooks/flaky')}",
-            "--webhook", f"{TEMPLATE_DEAD}={receiver.url('/hooks/dead')}",
-            "--webhook-retry-delays", "1,1",
+            "--app",
+            str(example_assembly),
+            "--webhook-secret",
+            WEBHOOK_SECRET,
+            "--webhook",
+            f"{TEMPLATE}={receiver.url('/hooks/ok')}",
+            "--webhook-retry-delays",
+            "1,1",
             "--allow-private-webhooks",
         ],
         ready,
@@ -84,15 +117,31 @@ def local(receiver, tmp_path_factory) -> Iterator[dict]:
     assert code == 0, output
 
 
+def aws_client(info: dict, service: str):
+    """A boto3 client with the credentials local mode printed (only signed requests get through)."""
+    return boto3.client(
+        service,
+        endpoint_url=info["aws_endpoint_url"],
+        region_name=info["region"],
+        aws_access_key_id=info["aws_access_key_id"],
+        aws_secret_access_key=info["aws_secret_access_key"],
+    )
+
+
 @pytest.fixture(scope="session")
 def local_store(local):
     from transflow_runtime import StatusStore
 
-    client = boto3.client("dynamodb", endpoint_url=local["aws_endpoint_url"], region_name=local["region"])
-    return StatusStore(local["table_name"], client=client)
+    return StatusStore(local["table_name"], client=aws_client(local, "dynamodb"))
 
 
-def token_for(user: str, secret: str = JWT_SECRET, ttl: int = 600) -> str:
-    from transflow_runtime.auth import mint_token
-
-    return mint_token(secret, user, ttl=ttl)
+def mint_from(info: dict, user: str, ttl: int = 600) -> str:
+    """A token from the running local mode (its development issuer, or its shared secret)."""
+    request = urllib.request.Request(
+        info["api_url"] + "/_local/token",
+        method="POST",
+        headers={"Content-Type": "application/json"},
+        data=json.dumps({"user": user, "ttl": ttl}).encode(),
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["token"]

@@ -1,7 +1,7 @@
 """A real webhook receiver: an HTTP server on 127.0.0.1 that records what it is sent.
 
-``plan`` maps a path to the status codes to answer in turn (the last one repeats), so a test can
-make an endpoint fail first and recover, or fail forever.
+``plan`` maps a path, or an assembly id found in the body, to the status codes to answer in turn
+(the last one repeats), so a test can make an endpoint fail first and recover, or fail forever.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                status = receiver._next_status(self.path)
+                status = receiver._next_status(receiver._key(self.path, body))
                 with receiver._lock:
                     receiver.deliveries.append(
                         Delivery(self.path, {k.lower(): v for k, v in self.headers.items()}, body, status)
@@ -55,6 +55,11 @@ class Receiver:
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
+
+    def _key(self, path: str, body: bytes) -> str:
+        with self._lock:
+            keys = list(self.plan)
+        return next((k for k in keys if k.encode() in body), path)
 
     def _next_status(self, path: str) -> int:
         with self._lock:

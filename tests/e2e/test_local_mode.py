@@ -1,4 +1,5 @@
-"""End to end over real HTTP: local mode in a subprocess, a real webhook receiver, real clients."""
+"""End to end over real HTTP: local mode running app.py's synthesized template in a subprocess, a
+real webhook receiver, real clients."""
 
 from __future__ import annotations
 
@@ -13,21 +14,18 @@ import urllib.error
 import urllib.request
 import uuid
 
-import boto3
 import pytest
 from transflow_runtime import StatusClient, StatusLambdaClient, assembly_id, verify_webhook
 from transflow_runtime.clients import AccessDeniedError
 
-from .conftest import (
-    JWT_SECRET,
-    TEMPLATE_DEAD,
-    TEMPLATE_FLAKY,
-    TEMPLATE_OK,
-    WEBHOOK_SECRET,
-    start_local,
-    stop_local,
-    token_for,
-)
+from .conftest import TEMPLATE, WEBHOOK_SECRET, aws_client, mint_from, start_local, stop_local
+
+TEMPLATE_OK = TEMPLATE_FLAKY = TEMPLATE_DEAD = TEMPLATE
+
+
+@pytest.fixture(scope="module")
+def token_for(local):
+    return lambda user, ttl=600: mint_from(local, user, ttl)
 
 
 def new_id(template: str, user: str) -> str:
@@ -68,7 +66,7 @@ def settle(local: dict, local_store, receiver) -> None:
     local_store.create(sentinel, user_id="sentinel", template_id=TEMPLATE_OK)
     local_store.complete(sentinel)
     wait_for(lambda: (s := local_store.get(sentinel)) and s.notify_status == "delivered")
-    sqs = boto3.client("sqs", endpoint_url=local["aws_endpoint_url"], region_name=local["region"])
+    sqs = aws_client(local, "sqs")
     names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
 
     def queue_empty() -> bool:
@@ -83,9 +81,11 @@ def test_ready_file_lists_every_endpoint(local):
     for key in ("api_url", "aws_endpoint_url", "region", "table_name", "webhook_queue_url", "dlq_url",
                 "status_function_name"):
         assert local[key], key
+    assert local["stack"] == "TransflowExample"
+    assert local["startup_seconds"] < 10  # template read to ready file (DESIGN: within 10 s here)
 
 
-def test_status_is_404_before_creation_then_200_with_progress_then_terminal(local, local_store):
+def test_status_is_404_before_creation_then_200_with_progress_then_terminal(local, local_store, token_for):
     user = "alice"
     token = token_for(user)
     aid = new_id(TEMPLATE_OK, user)
@@ -118,7 +118,7 @@ def test_status_is_404_before_creation_then_200_with_progress_then_terminal(loca
     assert "user_id" not in done  # the store's bookkeeping never leaks
 
 
-def test_missing_token_is_401_and_foreign_token_is_403(local, local_store):
+def test_missing_token_is_401_and_foreign_token_is_403(local, local_store, token_for):
     aid = new_id(TEMPLATE_OK, "owner")
     local_store.create(aid, user_id="owner", template_id=TEMPLATE_OK)
     url = f"{local['api_url']}/status?assemblyId={aid}"
@@ -126,10 +126,19 @@ def test_missing_token_is_401_and_foreign_token_is_403(local, local_store):
     status, _, body = http("GET", url, token_for("intruder"))
     assert status == 403 and "error" in json.loads(body)
     assert aid not in body.decode()
-    forged = token_for("owner", secret="not-the-secret-but-just-as-long-as-it")
-    status, _, body = http("GET", url, forged)
-    # API Gateway's own answer when a Lambda authorizer refuses a token (local mode mirrors it)
-    assert status == 403 and json.loads(body) == {"message": "Forbidden"}
+    # Signed with another key under the issuer's own kid: the JWT authorizer refuses it with
+    # API Gateway's own 401 body.
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    genuine = token_for("owner")
+    claims = jwt.decode(genuine, options={"verify_signature": False})
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    kid = jwt.get_unverified_header(genuine)["kid"]
+    forged = jwt.encode(claims, other_key, algorithm="RS256", headers={"kid": kid})
+    status, headers, body = http("GET", url, forged)
+    assert status == 401 and json.loads(body) == {"message": "Unauthorized"}
+    assert headers["www-authenticate"].startswith("Bearer")
 
 
 def _check_signatures(delivery) -> None:
@@ -153,6 +162,7 @@ def test_completion_sends_one_webhook_with_both_signatures_valid(local, local_st
     assert len(deliveries) == 1
     delivery = deliveries[0]
     assert delivery.path == "/hooks/ok" and delivery.headers["content-type"].startswith("application/json")
+    assert delivery.headers["x-transflow-event"] == "completed"
     _check_signatures(delivery)
     payload = json.loads(delivery.body)
     assert payload["ok"] == "ASSEMBLY_COMPLETED" and payload["assembly_id"] == aid
@@ -160,7 +170,7 @@ def test_completion_sends_one_webhook_with_both_signatures_valid(local, local_st
     assert recorded.notify_response_code == 200
 
 
-def test_replay_sends_the_webhook_again_with_a_new_event_id(local, local_store, receiver):
+def test_replay_sends_the_webhook_again_with_a_new_event_id(local, local_store, token_for, receiver):
     aid = new_id(TEMPLATE_OK, "carol")
     local_store.create(aid, user_id="carol", template_id=TEMPLATE_OK)
     local_store.fail(aid, "ENCODE_FAILED", "bad input")
@@ -177,6 +187,7 @@ def test_replay_sends_the_webhook_again_with_a_new_event_id(local, local_store, 
 
 def test_failed_delivery_is_retried_until_the_receiver_accepts(local, local_store, receiver):
     aid = new_id(TEMPLATE_FLAKY, "dave")
+    receiver.plan[aid] = [500, 200]
     local_store.create(aid, user_id="dave", template_id=TEMPLATE_FLAKY)
     local_store.complete(aid)
     deliveries = wait_for(lambda: len(receiver.for_assembly(aid)) >= 2 and receiver.for_assembly(aid), timeout=40)
@@ -188,9 +199,10 @@ def test_failed_delivery_is_retried_until_the_receiver_accepts(local, local_stor
 
 def test_a_delivery_that_never_succeeds_ends_in_the_dlq_with_its_reason(local, local_store, receiver):
     aid = new_id(TEMPLATE_DEAD, "erin")
+    receiver.plan[aid] = [503]
     local_store.create(aid, user_id="erin", template_id=TEMPLATE_DEAD)
     local_store.complete(aid)
-    sqs = boto3.client("sqs", endpoint_url=local["aws_endpoint_url"], region_name=local["region"])
+    sqs = aws_client(local, "sqs")
 
     def dead_lettered():
         messages = sqs.receive_message(QueueUrl=local["dlq_url"], MaxNumberOfMessages=10,
@@ -207,7 +219,7 @@ def test_a_delivery_that_never_succeeds_ends_in_the_dlq_with_its_reason(local, l
 def test_status_lambda_client_through_the_local_invoke_api(local, local_store):
     aid = new_id(TEMPLATE_OK, "frank")
     local_store.create(aid, user_id="frank", template_id=TEMPLATE_OK)
-    lam = boto3.client("lambda", endpoint_url=local["aws_endpoint_url"], region_name=local["region"])
+    lam = aws_client(local, "lambda")
     client = StatusLambdaClient(local["status_function_name"], client=lam)
     result = client.get_status(aid, "frank")
     assert result.success and result.status.assembly_id == aid and result.status_code == 200
@@ -219,7 +231,7 @@ def test_status_lambda_client_through_the_local_invoke_api(local, local_store):
     assert trusted.success
 
 
-def test_status_client_waits_until_completion(local, local_store):
+def test_status_client_waits_until_completion(local, local_store, token_for):
     aid = new_id(TEMPLATE_OK, "gina")
     client = StatusClient(local["api_url"], token=lambda: token_for("gina"))
     seen: list[str] = []
@@ -244,7 +256,7 @@ def test_status_client_waits_until_completion(local, local_store):
 
 
 @pytest.mark.parametrize(("finish", "code"), [("complete", 0), ("fail", 1), ("cancel", 3)])
-def test_watch_exits_by_outcome(local, local_store, finish, code):
+def test_watch_exits_by_outcome(local, local_store, token_for, finish, code):
     aid = new_id(TEMPLATE_OK, "hank")
     local_store.create(aid, user_id="hank", template_id=TEMPLATE_OK, steps_total=1)
     local_store.start_step(aid, "encode")
@@ -265,12 +277,18 @@ def test_watch_exits_by_outcome(local, local_store, finish, code):
 
 
 def test_token_command_mints_a_token_the_api_accepts(local, local_store):
+    """With the template's JWT authorizer and no --oidc-issuer, local mode's own development issuer
+    signs the tokens; ``transflow-status token --api`` asks it for more."""
     aid = new_id(TEMPLATE_OK, "ivy")
     local_store.create(aid, user_id="ivy", template_id=TEMPLATE_OK)
     minted = subprocess.run(
-        [sys.executable, "-m", "transflow_runtime.cli", "token", "--secret", JWT_SECRET, "--user", "ivy"],
+        [sys.executable, "-m", "transflow_runtime.cli", "token", "--api", local["api_url"], "--user", "ivy"],
         capture_output=True, text=True, check=True,
     ).stdout.strip()
+    import jwt
+
+    assert jwt.get_unverified_header(minted)["alg"] == "RS256"
+    assert jwt.decode(minted, options={"verify_signature": False})["iss"] == local["oidc_issuer"]
     assert http("GET", f"{local['api_url']}/assemblies/{aid}", minted)[0] == 200
 
 

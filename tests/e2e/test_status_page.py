@@ -1,4 +1,6 @@
-"""The status page in a real headless Chromium, following demo assemblies to the end."""
+"""The status page in a real headless Chromium: demo assemblies followed to the end, the list with
+progress, webhook delivery state and the resend button, the built-in inbox's verified deliveries,
+and every value shown as text (an item whose fields hold markup)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import pytest
 
 from tests import tooling
 
-from .conftest import JWT_SECRET, start_local, stop_local, token_for
+from .conftest import aws_client, mint_from, start_local, stop_local
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -17,7 +19,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     ready = tmp_path_factory.mktemp("demo") / "ready.json"
-    process, info = start_local(["--demo", "--jwt-secret", JWT_SECRET], ready)
+    process, info = start_local(["--demo"], ready)  # the built-in default stack; --demo implies --inbox
     yield info
     code, output = stop_local(process)
     assert code == 0, output
@@ -41,10 +43,10 @@ def test_page_follows_a_demo_assembly_to_completion(demo, browser):
     from transflow_runtime.local.demo import DEMO_USER, demo_plan
 
     plan = demo_plan()[0]
-    page = browser.new_page(viewport={"width": 900, "height": 900})
+    page = browser.new_page(viewport={"width": 900, "height": 900}, bypass_csp=True)
     page.goto(demo["api_url"] + "/")
     page.fill("#assembly-id", plan["assembly_id"])
-    page.fill("#token", token_for(DEMO_USER))
+    page.fill("#token", mint_from(demo, DEMO_USER))
     page.click("#watch")
     page.wait_for_selector("[data-testid=badge]", timeout=15_000)
     page.wait_for_function("document.body.dataset.terminal === 'true'", timeout=60_000)
@@ -71,8 +73,8 @@ def test_page_shows_the_error_of_a_failed_assembly(demo, browser):
     from transflow_runtime.local.demo import DEMO_USER, demo_plan
 
     plan = demo_plan()[2]
-    page = browser.new_page()
-    page.goto(f"{demo['api_url']}/#id={plan['assembly_id']}&token={token_for(DEMO_USER)}")
+    page = browser.new_page(bypass_csp=True)  # playwright evaluates its waits as strings
+    page.goto(f"{demo['api_url']}/#id={plan['assembly_id']}&token={mint_from(demo, DEMO_USER)}")
     page.wait_for_function("document.body.dataset.terminal === 'true'", timeout=90_000)
     assert page.inner_text("[data-testid=badge]") == "❌ Error"
     assert page.inner_text("[data-testid=error]") == "TRANSCODE_FAILED"
@@ -84,8 +86,69 @@ def test_page_shows_the_error_of_a_failed_assembly(demo, browser):
 def test_page_reports_a_rejected_token(demo, browser):
     from transflow_runtime.local.demo import demo_plan
 
-    page = browser.new_page()
-    page.goto(f"{demo['api_url']}/#id={demo_plan()[0]['assembly_id']}&token={token_for('someone-else')}")
+    page = browser.new_page(bypass_csp=True)  # playwright evaluates its waits as strings
+    page.goto(f"{demo['api_url']}/#id={demo_plan()[0]['assembly_id']}&token={mint_from(demo, 'someone-else')}")
     page.wait_for_function("document.getElementById('problem').textContent.length > 0", timeout=15_000)
     assert "403" in page.inner_text("#problem")
+    page.close()
+
+
+def test_page_shows_the_whole_loop_progress_webhook_state_resend_and_the_verified_inbox(demo, browser):
+    from transflow_runtime.local.demo import DEMO_USER, demo_plan
+
+    plans = demo_plan()
+    page = browser.new_page(viewport={"width": 1100, "height": 1000}, bypass_csp=True)
+    page.goto(f"{demo['api_url']}/#token={mint_from(demo, DEMO_USER)}")
+    page.wait_for_function("document.querySelectorAll('[data-testid=assembly-row]').length === 3", timeout=15_000)
+    first = plans[0]["assembly_id"]
+    row = f"[data-testid=assembly-row][data-assembly-id='{first}']"
+    # delivered, as the webhook function recorded it after the inbox answered
+    page.wait_for_selector(f"{row} [data-testid=notify-status]:text('delivered')", timeout=90_000)
+    page.wait_for_selector(f"[data-testid=inbox-row][data-assembly-id='{first}']", timeout=15_000)
+    inbox_row = page.locator(f"[data-testid=inbox-row][data-assembly-id='{first}']").first
+    assert inbox_row.locator("[data-testid=inbox-event]").inner_text() == "completed"
+    assert inbox_row.locator("[data-testid=inbox-verified]").inner_text() == "✔ verified"
+    # send it again: a replay arrives in the inbox, verified too
+    page.click(f"{row} [data-testid=resend]")
+    page.wait_for_selector(f"{row} [data-testid=resend-notice]:text('sent again')", timeout=15_000)
+    replay = f"[data-testid=inbox-row][data-assembly-id='{first}']:has([data-testid=inbox-event]:text('replay'))"
+    page.wait_for_selector(replay, timeout=30_000)
+    assert page.locator(replay).first.locator("[data-testid=inbox-verified]").inner_text() == "✔ verified"
+    failed = plans[2]["assembly_id"]
+    page.wait_for_selector(f"[data-testid=assembly-row][data-assembly-id='{failed}'] "
+                           "[data-testid=row-state]:text('Error')", timeout=90_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "status-page-loop.png"), full_page=True)
+    page.close()
+
+
+MARKUP = '<img src=x onerror="window.__injected=1"><b id="injected">bold</b>'
+
+
+def test_values_holding_markup_are_shown_as_text_never_as_html(demo, browser):
+    import hashlib
+
+    from transflow_runtime import StatusStore, assembly_id
+
+    user = "markup-user"
+    aid = assembly_id(hashlib.md5(b"markup").hexdigest(), "tpl_demo_audio", user)
+    store = StatusStore(demo["table_name"], client=aws_client(demo, "dynamodb"))
+    store.create(aid, user_id=user, template_id="tpl_demo_audio", message=MARKUP, steps_total=1,
+                 uploads=[{"id": "u1", "name": MARKUP, "size": 10, "mime": MARKUP, "field": "file", "md5hash": "x"}])
+    store.add_result(aid, MARKUP, {"id": "r1", "name": MARKUP, "ssl_url": "javascript:window.__injected=2"})
+    store.fail(aid, MARKUP, MARKUP)
+    page = browser.new_page(bypass_csp=True)  # playwright evaluates its waits as strings
+    page.goto(f"{demo['api_url']}/#id={aid}&token={mint_from(demo, user)}")
+    page.wait_for_function("document.body.dataset.terminal === 'true'", timeout=30_000)
+    page.wait_for_selector("[data-testid=assembly-row]", timeout=15_000)
+    assert page.inner_text("[data-testid=message]") == MARKUP
+    assert page.inner_text("[data-testid=error]") == MARKUP
+    assert MARKUP in page.inner_text("[data-testid=row-message]")
+    assert MARKUP in page.inner_text("[data-testid=upload]")
+    assert page.locator("#injected").count() == 0 and page.locator("img").count() == 0
+    assert page.evaluate("window.__injected") is None
+    link = page.locator("[data-testid=result-link]")
+    assert link.inner_text() == MARKUP and link.get_attribute("href") is None  # javascript: never becomes a link
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "status-page-markup.png"), full_page=True)
     page.close()

@@ -66,6 +66,17 @@ STATUS_FAILED = "failed"
 STATUS_SKIPPED = "skipped"
 
 
+def signing_secret_from_value(value: str) -> str:
+    """The signing key in a Secrets Manager value: the string itself, or a JSON object's ``secret``."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("secret"), str):
+        return parsed["secret"]
+    return value
+
+
 # ---------------------------------------------------------------------------------- configuration
 @dataclass(frozen=True)
 class TargetConfig:
@@ -405,12 +416,7 @@ class WebhookSender:
         value = response.get("SecretString")
         if value is None:
             value = response["SecretBinary"].decode("utf-8")
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict) and isinstance(parsed.get("secret"), str):
-            value = parsed["secret"]
+        value = signing_secret_from_value(value)
         if not value:
             raise ValueError(f"secret {arn} is empty")
         with self._secret_lock:

@@ -1,83 +1,110 @@
-"""An HTTP front that behaves like the deployed HTTP API and Lambda's Invoke endpoint.
+"""Local mode's one HTTP front, on the bound address only.
 
-* API routes become payload-format-2.0 events; the shared-secret authorizer handler runs first
-  with the same REQUEST event API Gateway sends it (identity source ``Authorization``), then the
-  status handler, and its response is mapped back as API Gateway maps it;
-* ``POST /2015-03-31/functions/{name}/invocations`` answers Lambda's Invoke API, so
-  ``StatusLambdaClient`` or any AWS SDK pointed at this URL reaches the status function;
-* any other request signed with SigV4 (DynamoDB, SQS, Secrets Manager, ...) is passed to the
-  embedded moto server, so one URL serves as ``AWS_ENDPOINT_URL`` for every AWS SDK call;
-* ``/`` serves the status page.
+* Every request must name local mode itself in ``Host`` (an IP address literal, ``localhost``, or
+  the ``--host`` name): a web page that rebinds its own hostname to 127.0.0.1 gets 403, so it can
+  neither read the API nor reach the AWS endpoint (DNS rebinding).
+* A request signed with SigV4 is an AWS API call: its signature must verify with credentials local
+  mode issued (``iam.Credentials``) before anything else happens; a function's call must then be
+  allowed by its role's policies (``iam.decide``); only then is it passed to the embedded moto
+  server, which accepts nothing that does not come through here. ``POST
+  /2015-03-31/functions/{name}/invocations`` is Lambda's Invoke for the template's functions.
+* Requests to the template's routes are the HTTP API (``http_api``): stage throttling, CORS,
+  the route's authorizer, then its function, whose response is mapped as API Gateway maps it.
+* ``/`` is the status page; ``/_local/...`` holds the development issuer, token minting and the
+  webhook inbox.
 """
 
 from __future__ import annotations
 
-import base64
+import ipaddress
 import json
 import logging
 import re
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources as importlib_resources
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from ..schema import ROUTES
-from .lambda_context import LocalLambdaContext
+from . import dev_issuer, http_api, iam
+from . import inbox as inbox_module
+from .authorizers import JwtAuthorizer, LambdaAuthorizer
+from .functions import FunctionRuntime, Invocation
 
 log = logging.getLogger("transflow.local")
-Handler = Callable[[dict[str, Any], Any], Any]
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+PROXY_TOKEN_HEADER = "x-transflow-local-proxy"  # noqa: S105 - a header name
 _INVOKE_RE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
 
-def _compile_routes() -> list[tuple[str, str, re.Pattern[str]]]:
-    compiled = []
-    for method, path in ROUTES:
-        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
-        compiled.append((method, path, re.compile(f"^{pattern}$")))
-    return compiled
+@dataclass
+class Services:
+    """What the gateway serves, set once the template is provisioned."""
+
+    api_id: str
+    account_id: str
+    region: str
+    stage: str
+    routes: list[http_api.CompiledRoute]
+    cors: dict[str, Any] | None
+    throttle: http_api.Throttle
+    functions: dict[str, FunctionRuntime]  # by function name
+    authorizers: dict[str, JwtAuthorizer | LambdaAuthorizer]  # by authorizer logical id
+    credentials: iam.Credentials
+    names: iam.ResourceNames
+    backend_url: str
+    backend_token: str
+    dev_issuer: dev_issuer.DevIssuer | None = None
+    inbox: inbox_module.Inbox | None = None
+    mint: Callable[[str, int], str] | None = None
+    page_config: dict[str, Any] = field(default_factory=dict)
+
+    def function(self, name_or_arn: str) -> FunctionRuntime | None:
+        short = unquote(name_or_arn).rsplit(":function:", 1)[-1].split(":")[0]
+        return self.functions.get(short)
+
+
+def _host_allowed(host_header: str, bound_host: str, bound_port: int) -> bool:
+    """An IP literal cannot be rebound by DNS; a name must be ``localhost`` or the ``--host`` name."""
+    host = host_header.strip()
+    port = None
+    if host.startswith("["):
+        name, _, rest = host[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else None
+    elif host.count(":") == 1:
+        name, port = host.split(":")
+    else:
+        name = host
+    if not name or (port is not None and port != str(bound_port)):
+        return False
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return name.lower().rstrip(".") in ("localhost", bound_host.lower())
 
 
 class LocalGateway:
-    """Owns the HTTP server; ``start()`` serves in a background thread."""
+    """Binds at construction (so its URL is known before provisioning); serves after ``start()``."""
 
-    def __init__(
-        self,
-        *,
-        host: str,
-        port: int,
-        status_handler: Handler,
-        authorizer_handler: Handler | None,
-        status_function_name: str,
-        aws_backend_url: str | None = None,
-        region: str = "us-east-1",
-        account_id: str = "123456789012",
-    ) -> None:
-        self.aws_backend_url = aws_backend_url
-        self.status_handler = status_handler
-        self.authorizer_handler = authorizer_handler
-        self.status_function_name = status_function_name
-        self.region = region
-        self.account_id = account_id
-        self.api_id = "local"
-        self.routes = _compile_routes()
+    def __init__(self, *, host: str, port: int) -> None:
         gateway = self
 
         class RequestHandler(_RequestHandler):
             owner = gateway
 
-        # ThreadingHTTPServer binds IPv4 only; pick the family from the host (--host ::1 works).
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         server_class = type("GatewayServer", (ThreadingHTTPServer,), {"address_family": family})
         self.server = server_class((host, port), RequestHandler)
         self.server.daemon_threads = True
+        self.bound_host = host
         self.host, self.port = self.server.server_address[:2]
-        self._thread: Any = None
+        self.services: Services | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -85,104 +112,15 @@ class LocalGateway:
         return f"http://{host}:{self.port}"
 
     def start(self) -> None:
-        import threading
-
         self._thread = threading.Thread(target=self.server.serve_forever, name="gateway", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
+        if self._thread is not None:
+            self.server.shutdown()
         self.server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
-
-    # ---------------------------------------------------------------------------------- API
-    def match(self, method: str, path: str) -> tuple[str | None, dict[str, str] | None, bool]:
-        """(route key, path parameters, path exists with another method)."""
-        other_method = False
-        for route_method, route_path, pattern in self.routes:
-            found = pattern.match(path)
-            if found:
-                if route_method == method:
-                    params = {k: unquote(v) for k, v in found.groupdict().items()}
-                    return f"{route_method} {route_path}", params, False
-                other_method = True
-        return None, None, other_method
-
-    def api_event(
-        self, method: str, raw_path: str, raw_query: str, headers: dict[str, str], body: bytes,
-        route_key: str, path_params: dict[str, str], source_ip: str, cookies: list[str] | None = None,
-    ) -> dict[str, Any]:
-        now = time.time()
-        query: dict[str, str] = {}
-        for key, value in parse_qsl(raw_query, keep_blank_values=True):
-            query[key] = f"{query[key]},{value}" if key in query else value  # as API Gateway joins repeats
-        event: dict[str, Any] = {
-            "version": "2.0",
-            "routeKey": route_key,
-            "rawPath": raw_path,
-            "rawQueryString": raw_query,
-            "headers": headers,
-            "requestContext": {
-                "accountId": self.account_id,
-                "apiId": self.api_id,
-                "domainName": headers.get("host", "localhost"),
-                "domainPrefix": "local",
-                "http": {
-                    "method": method,
-                    "path": raw_path,
-                    "protocol": "HTTP/1.1",
-                    "sourceIp": source_ip,
-                    "userAgent": headers.get("user-agent", ""),
-                },
-                "requestId": uuid.uuid4().hex,
-                "routeKey": route_key,
-                "stage": "$default",
-                "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-                "timeEpoch": int(now * 1000),
-            },
-            "isBase64Encoded": False,
-        }
-        if cookies:
-            event["cookies"] = cookies  # payload 2.0 moves request cookies out of the headers
-        if query:
-            event["queryStringParameters"] = query
-        if path_params:
-            event["pathParameters"] = path_params
-        if body:
-            try:
-                event["body"] = body.decode("utf-8")
-            except UnicodeDecodeError:
-                event["body"] = base64.b64encode(body).decode("ascii")
-                event["isBase64Encoded"] = True
-        return event
-
-    def authorize(self, event: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
-        """Run the Lambda authorizer as API Gateway does; (status, context) or (401/403/500, None)."""
-        if self.authorizer_handler is None:
-            return 200, {}
-        identity = event["headers"].get("authorization")
-        if not identity:
-            return 401, None  # API Gateway answers without calling the authorizer
-        auth_event = {
-            "version": "2.0",
-            "type": "REQUEST",
-            "routeArn": f"arn:aws:execute-api:{self.region}:{self.account_id}:{self.api_id}/$default/"
-            + event["routeKey"].replace(" ", ""),
-            "identitySource": [identity],
-            **{k: v for k, v in event.items() if k not in ("body", "isBase64Encoded", "version")},
-        }
-        try:
-            result = self.authorizer_handler(auth_event, LocalLambdaContext("transflow-local-authorizer"))
-        except Exception:
-            log.exception("authorizer raised")
-            return 500, None
-        if not isinstance(result, dict) or result.get("isAuthorized") is not True:
-            return 403, None
-        return 200, dict(result.get("context") or {})
-
-    def invoke_status(self, event: Any) -> Any:
-        return self.status_handler(event, LocalLambdaContext(self.status_function_name, region=self.region))
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -190,7 +128,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "transflow-local"
     # Headers and body go out in separate sends; without TCP_NODELAY every keep-alive response
-    # waits ~40 ms for the client's delayed ACK (measured: 50 ms -> 4 ms p50 per poll).
+    # waits ~40 ms for the client's delayed ACK.
     disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -220,24 +158,36 @@ class _RequestHandler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------------------------------------
     def _dispatch(self, method: str) -> None:
         try:
-            split = urlsplit(self.path)
             body = self._read_body()
             if body is None:
                 # The unread body must never be parsed as a further request on this connection.
                 self.close_connection = True
                 self._send_json(413, {"message": "Request Entity Too Large"}, {"connection": "close"})
                 return
-            invoke = _INVOKE_RE.match(split.path)
-            if invoke and method == "POST":
-                self._invoke(unquote(invoke.group("name")), body)
+            host = self.headers.get("Host", "")
+            if not _host_allowed(host, self.owner.bound_host, self.owner.port):
+                self.close_connection = True
+                reason = (
+                    f"Forbidden: Host {host[:100]!r} is not this local mode's address "
+                    f"({self.owner.url} or localhost): refused as a possible DNS rebinding"
+                )
+                self._send_json(403, {"message": reason})
                 return
-            if self.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256") and self.owner.aws_backend_url:
-                self._proxy(method, body)
+            services = self.owner.services
+            if services is None:
+                self._send_json(503, {"message": "Service Unavailable: local mode is starting"})
                 return
-            if method == "GET" and split.path in ("/", "/index.html"):
+            split = urlsplit(self.path)
+            if self.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256"):
+                self._aws(services, method, body)
+                return
+            if method in ("GET", "HEAD") and split.path in ("/", "/index.html"):
                 self._send_page()
                 return
-            self._api(method, split.path, split.query, body)
+            if split.path.startswith("/_local/"):
+                self._local(services, method, split.path, body)
+                return
+            self._api(services, method, split.path, split.query, body)
         except Exception:
             log.exception("local gateway failed")
             self._send_json(500, {"message": "Internal Server Error"})
@@ -276,108 +226,249 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _cookies(self) -> list[str]:
         return [c.strip() for header in self.headers.get_all("Cookie") or [] for c in header.split(";") if c.strip()]
 
-    def _api(self, method: str, path: str, query: str, body: bytes) -> None:
-        gateway = self.owner
-        route_key, params, _ = gateway.match(method, path)
-        if route_key is None:
-            # HTTP API answers unknown routes (and unrouted methods) itself.
-            self._send_json(404, {"message": "Not Found"})
+    # ---------------------------------------------------------------------------------- the API
+    def _api(self, services: Services, method: str, path: str, query: str, body: bytes) -> None:
+        headers = self._headers()
+        cors = services.cors
+        if cors and method == "OPTIONS" and "origin" in headers and "access-control-request-method" in headers:
+            self._send(204, b"", http_api.cors_preflight(cors, headers))
             return
-        event = gateway.api_event(method, path, query, self._headers(), body, route_key, params or {},
-                                  self.client_address[0], self._cookies())
-        status, context = gateway.authorize(event)
-        if status == 401:
-            self._send_json(401, {"message": "Unauthorized"}, {"www-authenticate": 'Bearer realm="transflow"'})
+        extra = http_api.cors_headers(cors, headers) if cors else {}
+        if not services.throttle.allow():
+            self._send_json(429, {"message": "Too Many Requests"}, extra)
             return
-        if status != 200:
-            self._send_json(status, {"message": "Forbidden" if status == 403 else "Internal Server Error"})
+        found = http_api.match(services.routes, method, path)
+        if found is None:
+            self._send_json(404, {"message": "Not Found"}, extra)
             return
-        if context is not None and gateway.authorizer_handler is not None:
-            event["requestContext"]["authorizer"] = {"lambda": context}
+        compiled, params = found
+        route = compiled.spec
+        event = http_api.api_event(
+            api_id=services.api_id,
+            account_id=services.account_id,
+            stage=services.stage,
+            method=method,
+            raw_path=path,
+            raw_query=query,
+            headers=headers,
+            cookies=self._cookies(),
+            body=body,
+            route_key=route.route_key,
+            path_params=params,
+            source_ip=self.client_address[0],
+        )
+        if route.authorization_type == "AWS_IAM":
+            self._send_json(403, {"message": "Forbidden"}, extra)
+            return
+        if route.authorizer is not None and route.authorization_type in ("JWT", "CUSTOM"):
+            authorizer = services.authorizers[route.authorizer.logical_id]
+            if isinstance(authorizer, JwtAuthorizer):
+                query_params = dict(parse_qsl(query, keep_blank_values=True))
+                decision = authorizer.authorize(headers, query_params, route.scopes)
+            else:
+                route_arn = (
+                    f"arn:aws:execute-api:{services.region}:{services.account_id}:{services.api_id}/"
+                    f"{services.stage}/{method}{path}"
+                )
+                decision = authorizer.authorize(event, route_arn)
+            if decision.status != 200:
+                log.info("authorizer refused %s %s: %s", method, path, decision.reason)
+                answer = {401: "Unauthorized", 403: "Forbidden"}.get(decision.status, "Internal Server Error")
+                more = dict(extra)
+                if decision.www_authenticate:
+                    more["www-authenticate"] = decision.www_authenticate
+                self._send_json(decision.status, {"message": answer}, more)
+                return
+            event["requestContext"]["authorizer"] = decision.context
+        runtime = services.function(route.function.name) if route.function is not None else None
+        if runtime is None or not route.invoke_permitted:
+            log.error(
+                "route %s: API Gateway may not invoke its function (no integration or no lambda:InvokeFunction "
+                "permission for apigateway.amazonaws.com)",
+                route.route_key,
+            )
+            self._send_json(500, {"message": "Internal Server Error"}, extra)
+            return
+        outcome = runtime.invoke(event)
+        if not outcome.ok:
+            self._send_json(500, {"message": "Internal Server Error"}, extra)
+            return
+        status, response_headers, raw, cookies = http_api.lambda_response(outcome.payload)
+        response_headers.update(extra)
+        self._send(status, raw, response_headers, cookies)
+
+    # ---------------------------------------------------------------------------------- AWS calls
+    def _aws(self, services: Services, method: str, body: bytes) -> None:
+        headers = {k: v for k, v in self.headers.items()}
         try:
-            result = gateway.invoke_status(event)
-        except Exception:
-            log.exception("status handler raised")
-            self._send_json(500, {"message": "Internal Server Error"})
+            signed = services.credentials.verify(method, self.path, headers, body)
+        except iam.AuthError as exc:
+            protocol = (
+                "rest-json"
+                if "/2015-03-31/functions/" in self.path
+                else ("json" if self.headers.get("X-Amz-Target") else "query")
+            )
+            status, out_headers, payload = iam.error_response(protocol, exc.code, exc.message)
+            self._send(status, payload, out_headers)
             return
-        self._send_lambda_response(result)
-
-    def _send_lambda_response(self, result: Any) -> None:
-        """Map a payload-2.0 Lambda response as API Gateway does (incl. its inferred format)."""
-        if not (isinstance(result, dict) and "statusCode" in result):
-            self._send(200, json.dumps(result).encode(), {"content-type": "application/json"})
+        op = iam.operation(signed.service, method, self.path, headers, body, services.names)
+        identity = signed.identity
+        if identity.policies is not None:
+            if op is None:
+                log.warning(
+                    "%s: local mode cannot tell the IAM action of %s %s; refused",
+                    identity.name,
+                    method,
+                    self.path[:200],
+                )
+                status, out_headers, payload = iam.error_response(
+                    "json", "AccessDeniedException", "local mode cannot tell which action this is"
+                )
+                self._send(status, payload, out_headers)
+                return
+            for resource in op.resources:
+                reason = iam.decide(identity, op.action, resource)
+                if reason is not None:
+                    log.warning(
+                        "IAM denied: function %s may not %s on %s (%s)", identity.name, op.action, resource, reason
+                    )
+                    status, out_headers, payload = iam.access_denied(identity, op, resource, reason)
+                    self._send(status, payload, out_headers)
+                    return
+        invoke = _INVOKE_RE.match(urlsplit(self.path).path)
+        if signed.service == "lambda":
+            if invoke and method == "POST":
+                self._invoke(services, unquote(invoke.group("name")), body)
+            else:
+                self._send_json(
+                    404,
+                    {"Type": "User", "message": "local mode answers Lambda's Invoke only"},
+                    {"x-amzn-errortype": "ResourceNotFoundException"},
+                )
             return
-        headers = {str(k).lower(): str(v) for k, v in (result.get("headers") or {}).items()}
-        body = result.get("body") or ""
-        raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode("utf-8")
-        cookies = result.get("cookies") or []
-        self._send(int(result["statusCode"]), raw, headers, cookies)
+        self._proxy(services, method, body)
 
-    def _invoke(self, name: str, body: bytes) -> None:
-        gateway = self.owner
-        short_name = name.rsplit(":function:", 1)[-1].split(":")[0]
-        if short_name != gateway.status_function_name:
+    def _invoke(self, services: Services, name: str, body: bytes) -> None:
+        runtime = services.function(name)
+        if runtime is None:
+            arn = name if name.startswith("arn:") else services.names.function(name)
             self._send_json(
                 404,
-                {"Type": "User", "message": f"Function not found: {name}"},
+                {"Type": "User", "message": f"Function not found: {arn}"},
                 {"x-amzn-errortype": "ResourceNotFoundException"},
             )
             return
         try:
             event = json.loads(body or b"{}")
         except ValueError:
-            self._send_json(400, {"Type": "User", "message": "Could not parse request body into json"},
-                            {"x-amzn-errortype": "InvalidRequestContentException"})
+            self._send_json(
+                400,
+                {"Type": "User", "message": "Could not parse request body into json"},
+                {"x-amzn-errortype": "InvalidRequestContentException"},
+            )
             return
         invocation_type = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
         if invocation_type == "DryRun":  # checks the call would be allowed; runs nothing
             self._send(204, b"", {"x-amz-executed-version": "$LATEST"})
             return
         if invocation_type == "Event":  # asynchronous: accepted now, run in the background
-            threading.Thread(target=self._run_async, args=(event,), name="invoke-event", daemon=True).start()
+            threading.Thread(target=runtime.invoke, args=(event,), name="invoke-event", daemon=True).start()
             self._send(202, b"", {"x-amz-executed-version": "$LATEST"})
             return
         if invocation_type != "RequestResponse":
-            self._send_json(400, {"Type": "User", "message": f"Unsupported invocation type {invocation_type}"},
-                            {"x-amzn-errortype": "InvalidParameterValueException"})
+            self._send_json(
+                400,
+                {"Type": "User", "message": f"Unsupported invocation type {invocation_type}"},
+                {"x-amzn-errortype": "InvalidParameterValueException"},
+            )
             return
-        try:
-            result = gateway.invoke_status(event)
-        except Exception as exc:
-            self._send_json(200, {"errorMessage": str(exc), "errorType": type(exc).__name__},
-                            {"x-amz-function-error": "Unhandled", "x-amz-executed-version": "$LATEST"})
-            return
-        self._send(200, json.dumps(result).encode(), {"content-type": "application/json",
-                                                       "x-amz-executed-version": "$LATEST"})
+        outcome: Invocation = runtime.invoke(event)
+        headers = {"content-type": "application/json", "x-amz-executed-version": "$LATEST"}
+        if not outcome.ok:
+            headers["x-amz-function-error"] = outcome.function_error or "Unhandled"
+        self._send(200, json.dumps(outcome.payload).encode(), headers)
 
-    def _run_async(self, event: Any) -> None:
-        try:
-            self.owner.invoke_status(event)
-        except Exception:
-            log.exception("asynchronous invocation of the status function failed")
-
-    def _proxy(self, method: str, body: bytes) -> None:
-        """Pass a signed AWS API call through to moto unchanged."""
+    def _proxy(self, services: Services, method: str, body: bytes) -> None:
+        """Pass a verified AWS API call to moto unchanged (plus the token moto requires)."""
         import http.client
 
-        backend = urlsplit(self.owner.aws_backend_url)
+        backend = urlsplit(services.backend_url)
         connection = http.client.HTTPConnection(backend.hostname, backend.port, timeout=60)
         try:
             hop = ("connection", "content-length", "transfer-encoding")  # the body is passed on whole
             headers = {k: v for k, v in self.headers.items() if k.lower() not in hop}
+            headers[PROXY_TOKEN_HEADER] = services.backend_token
             connection.request(method, self.path, body=body, headers=headers)
             response = connection.getresponse()
             payload = response.read()
             skip = {"date", "server"}
-            headers = {k.lower(): v for k, v in response.getheaders() if k.lower() not in skip}
-            self._send(response.status, payload, headers)
+            out = {k.lower(): v for k, v in response.getheaders() if k.lower() not in skip}
+            self._send(response.status, payload, out)
         finally:
             connection.close()
 
+    # ---------------------------------------------------------------------------------- local endpoints
+    def _local(self, services: Services, method: str, path: str, body: bytes) -> None:
+        issuer = services.dev_issuer
+        if issuer is not None and method == "GET" and path == dev_issuer.PATH + "/.well-known/openid-configuration":
+            self._send_json(200, issuer.discovery())
+            return
+        if issuer is not None and method == "GET" and path == dev_issuer.PATH + "/.well-known/jwks.json":
+            self._send_json(200, issuer.jwks())
+            return
+        if method == "GET" and path == "/_local/config":
+            self._send_json(200, services.page_config, {"cache-control": "no-store"})
+            return
+        if method == "POST" and path == "/_local/token":
+            self._mint(services, body)
+            return
+        inbox = services.inbox
+        if inbox is not None and method == "GET" and path == inbox_module.PATH:
+            self._send_json(200, {"deliveries": inbox.deliveries()}, {"cache-control": "no-store"})
+            return
+        if inbox is not None and method == "POST" and path.startswith(inbox_module.PATH + "/"):
+            inbox.receive(unquote(path[len(inbox_module.PATH) + 1 :]), dict(self.headers.items()), body)
+            self._send(204, b"", {})
+            return
+        self._send_json(404, {"message": "Not Found"})
+
+    def _mint(self, services: Services, body: bytes) -> None:
+        # JSON only: a cross-site form cannot send it without a CORS preflight, which is never granted.
+        if services.mint is None:
+            self._send_json(404, {"error": "this local mode cannot mint tokens (the template's issuer is external)"})
+            return
+        if "application/json" not in self.headers.get("Content-Type", ""):
+            self._send_json(415, {"error": "send a JSON body"})
+            return
+        try:
+            request = json.loads(body or b"{}")
+            user = request["user"]
+            ttl = int(request.get("ttl", 3600))
+        except (ValueError, KeyError, TypeError):
+            self._send_json(400, {"error": 'expected {"user": "...", "ttl": seconds}'})
+            return
+        if not isinstance(user, str) or not user.strip() or not 1 <= ttl <= 7 * 86400:
+            self._send_json(400, {"error": "user must be a non-empty string and ttl 1..604800 seconds"})
+            return
+        self._send_json(200, {"token": services.mint(user, ttl)}, {"cache-control": "no-store"})
+
     def _send_page(self) -> None:
         page = importlib_resources.files("transflow_runtime.local").joinpath("static/index.html").read_bytes()
-        self._send(200, page, {"content-type": "text/html; charset=utf-8", "cache-control": "no-store"})
+        self._send(
+            200,
+            page,
+            {
+                "content-type": "text/html; charset=utf-8",
+                "cache-control": "no-store",
+                "content-security-policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+                "style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+                "x-frame-options": "DENY",
+                "x-content-type-options": "nosniff",
+                "referrer-policy": "no-referrer",
+            },
+        )
 
+    # ---------------------------------------------------------------------------------- responses
     def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(payload).encode(), {"content-type": "application/json", **(headers or {})})
 
@@ -386,10 +477,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         for key, value in headers.items():
             if key not in ("content-length", "connection", "transfer-encoding"):
                 self.send_header(key, value)
+        if headers.get("connection") == "close":
+            self.send_header("connection", "close")
         for cookie in cookies or []:
             self.send_header("set-cookie", cookie)
         no_body = status in (204, 304) or self.command == "HEAD"
-        self.send_header("content-length", "0" if no_body and status in (204, 304) else str(len(body)))
+        self.send_header("content-length", "0" if status in (204, 304) else str(len(body)))
         self.send_header("apigw-requestid", uuid.uuid4().hex[:16])
         self.end_headers()
         if not no_body:

@@ -12,12 +12,34 @@ import threading
 from typing import Any
 
 
-class SerialMotoServer:
-    """Start with ``start()``; ``endpoint_url`` is then ``http://host:port``; ``stop()`` ends it."""
+def _guarded(app: Any, header: str, token: str) -> Any:
+    """A WSGI app that answers 403 to any request not carrying ``header: token``."""
+    import hmac
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    environ_key = "HTTP_" + header.upper().replace("-", "_")
+
+    def guarded(environ: dict[str, Any], start_response: Any) -> Any:
+        if not hmac.compare_digest(environ.get(environ_key, ""), token):
+            start_response("403 Forbidden", [("Content-Type", "text/plain")])
+            return [b"only local mode's gateway may call this server\n"]
+        return app(environ, start_response)
+
+    return guarded
+
+
+class SerialMotoServer:
+    """Start with ``start()``; ``endpoint_url`` is then ``http://host:port``; ``stop()`` ends it.
+
+    With ``token``, only requests carrying ``header: token`` are served (local mode's gateway adds
+    it after verifying a request's signature; a web page or another process cannot).
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, token: str | None = None,
+                 header: str = "x-transflow-local-proxy") -> None:
         self.host = host
         self.port = port
+        self.token = token
+        self.header = header
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -37,6 +59,8 @@ class SerialMotoServer:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one INFO line per AWS call otherwise
         app = DomainDispatcherApplication(create_backend_app)
+        if self.token is not None:
+            app = _guarded(app, self.header, self.token)
         self._server = make_server(self.host, self.port, app, threaded=False, request_handler=MotoRequestHandler)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)

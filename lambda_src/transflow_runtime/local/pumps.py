@@ -1,16 +1,17 @@
-"""The two event sources AWS runs for the construct, emulated against moto:
+"""The event source mappings of the template, emulated against moto as Lambda's pollers run them:
 
-* ``StreamPump``: DynamoDB stream -> dispatcher function, configured as the construct's mapping
-  (event filter, batches, partial batch failures: Lambda checkpoints before the first failed
-  record; ``bisect_batch_on_error``: a failing batch is split until the failing record is alone;
-  ``retry_attempts`` retries of that record, then its metadata goes to the stream-failure queue,
-  the mapping's ``on_failure`` destination, and the shard moves on);
-* ``QueuePoller``: webhook queue -> webhook function (batches of 10, ``ReportBatchItemFailures``:
-  only the failed messages stay on the queue, their visibility set by the handler; the queue's
-  redrive policy moves them to the DLQ as on AWS).
+* ``StreamPump``: DynamoDB stream -> function, with the mapping's settings: ``FilterCriteria``
+  evaluated as Lambda does (EventBridge pattern syntax, moto's ``EventPattern``; a record that
+  matches no filter is dropped), batch size, partial batch responses (Lambda checkpoints before the
+  first failed record), ``BisectBatchOnFunctionError`` (a failing batch is split until the failing
+  record is alone), ``MaximumRetryAttempts`` retries of that record, then its metadata goes to the
+  ``OnFailure`` destination and the shard moves on;
+* ``QueuePoller``: SQS queue -> function (batch size, ``ReportBatchItemFailures``: only the failed
+  messages stay on the queue, their visibility as the handler set it; the queue's redrive policy
+  moves them to the DLQ as on AWS), up to the mapping's maximum concurrency at once.
 
-No long polling: the embedded moto server handles one request at a time, so a blocking receive
-would stall every other caller.
+The pollers read with the function's own credentials (on AWS the execution role needs the read
+permissions); no long polling: the embedded moto server handles one request at a time.
 """
 
 from __future__ import annotations
@@ -30,7 +31,35 @@ from .lambda_context import LocalLambdaContext
 log = logging.getLogger("transflow.local")
 
 Handler = Callable[[dict[str, Any], Any], Any]
-STREAM_FILTER_EVENTS = frozenset({"INSERT", "MODIFY"})
+
+
+class _Failed(Exception):
+    """The function failed (raised, timed out, or Lambda refused its response)."""
+
+
+def _call(handler: Any, event: dict[str, Any], function_name: str, region: str) -> Any:
+    """Run the function: a ``FunctionRuntime`` (its own environment) or, in tests, a plain handler."""
+    invoke = getattr(handler, "invoke", None)
+    if invoke is not None:
+        outcome = invoke(event)
+        if not outcome.ok:
+            raise _Failed(f"{outcome.payload.get('errorType')}: {outcome.payload.get('errorMessage')}")
+        return outcome.payload
+    return handler(event, LocalLambdaContext(function_name, region=region))
+
+
+def compile_filters(patterns: list[str] | None) -> list[Any] | None:
+    """FilterCriteria patterns as Lambda evaluates them (EventBridge syntax); ``None``: no filter."""
+    if not patterns:
+        return None
+    from moto.events.models import EventPattern
+
+    return [EventPattern.load(p) for p in patterns]
+
+
+def passes(filters: list[Any] | None, record: dict[str, Any]) -> bool:
+    """A record is processed when it matches any one of the filters."""
+    return filters is None or any(f.matches_event(record) for f in filters)
 
 
 class _Loop:
@@ -81,11 +110,15 @@ class StreamPump(_Loop):
         region: str = "us-east-1",
         account_id: str = "123456789012",
         batch_size: int = 100,
-        max_retries: int = schema.DEFAULT_STREAM_RETRY_ATTEMPTS,
+        max_retries: int | None = schema.DEFAULT_STREAM_RETRY_ATTEMPTS,
         failure_sqs_client: Any = None,
         failure_queue_url: str | None = None,
         retry_backoff: float = 0.2,
         interval: float = 0.1,
+        filters: list[str] | None = None,
+        bisect_on_error: bool = True,
+        report_batch_item_failures: bool = True,
+        starting_position: str = "TRIM_HORIZON",
     ) -> None:
         super().__init__(interval)
         self.client = streams_client
@@ -99,6 +132,10 @@ class StreamPump(_Loop):
         self.failure_sqs_client = failure_sqs_client
         self.failure_queue_url = failure_queue_url
         self.retry_backoff = retry_backoff
+        self.filters = compile_filters(filters)
+        self.bisect_on_error = bisect_on_error
+        self.report_batch_item_failures = report_batch_item_failures
+        self.starting_position = "LATEST" if starting_position == "LATEST" else "TRIM_HORIZON"
         self._iterators: dict[str, str | None] = {}
         self._pending: dict[str, list[dict[str, Any]]] = {}
         #: Retries spent on the failing record at the head of each shard.
@@ -107,6 +144,7 @@ class StreamPump(_Loop):
         self._window: dict[str, int] = {}
         self.delivered_records = 0
         self.dropped_records = 0
+        self.filtered_records = 0
 
     def _refresh_shards(self) -> None:
         shards = self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
@@ -114,7 +152,7 @@ class StreamPump(_Loop):
             shard_id = shard["ShardId"]
             if shard_id not in self._iterators:
                 self._iterators[shard_id] = self.client.get_shard_iterator(
-                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType=self.starting_position
                 )["ShardIterator"]
                 self._pending[shard_id] = []
 
@@ -130,9 +168,11 @@ class StreamPump(_Loop):
                     record = dict(record)
                     record["eventSourceARN"] = self.stream_arn
                     record.setdefault("awsRegion", self.region)
-                    # The construct's event filter: only INSERT and MODIFY reach the function.
-                    if record.get("eventName") in STREAM_FILTER_EVENTS:
-                        pending.append(_jsonable(record))
+                    record = _jsonable(record)
+                    if passes(self.filters, record):  # the mapping's FilterCriteria
+                        pending.append(record)
+                    else:
+                        self.filtered_records += 1
             if pending:
                 busy = True
                 window = min(self._window.get(shard_id, self.batch_size), self.batch_size)
@@ -141,13 +181,15 @@ class StreamPump(_Loop):
 
     def _invoke(self, shard_id: str, batch: list[dict[str, Any]]) -> None:
         pending = self._pending[shard_id]
-        context = LocalLambdaContext(self.function_name, region=self.region)
         sequence_numbers = [r["dynamodb"]["SequenceNumber"] for r in batch]
         try:
-            result = self.handler({"Records": batch}, context) or {}
-            first_failed = _first_failed(result, sequence_numbers)
+            result = _call(self.handler, {"Records": batch}, self.function_name, self.region) or {}
+            first_failed = _first_failed(result, sequence_numbers) if self.report_batch_item_failures else len(batch)
+        except _Failed as exc:
+            log.warning("%s failed (%s); the batch will be retried", self.function_name, exc)
+            first_failed = 0
         except Exception:
-            log.exception("dispatcher raised; the batch will be bisected and retried")
+            log.exception("%s raised; the batch will be retried", self.function_name)
             first_failed = 0
         # Lambda checkpoints before the first failed record: everything before it is done.
         del pending[:first_failed]
@@ -157,17 +199,18 @@ class StreamPump(_Loop):
             self._window.pop(shard_id, None)
             return
         failing = len(batch) - first_failed
-        if failing > 1:
+        if failing > 1 and self.bisect_on_error:
             # bisect_batch_on_error: split the failing records; bisecting costs no retry.
             self._window[shard_id] = failing // 2
             return
         attempts = self._attempts.get(shard_id, 0) + 1
-        if attempts > self.max_retries:
-            record = pending.pop(0)
-            log.error("dropping stream record %s after %d retries", record["dynamodb"]["SequenceNumber"],
-                      self.max_retries)
-            self.dropped_records += 1
-            self._send_to_failure_queue(shard_id, [record], invoke_count=attempts)
+        if self.max_retries is not None and attempts > self.max_retries:
+            dropped = pending[:failing] if not self.bisect_on_error else pending[:1]
+            del pending[: len(dropped)]
+            log.error("dropping %d stream record(s) from %s after %d retries", len(dropped),
+                      dropped[0]["dynamodb"]["SequenceNumber"], self.max_retries)
+            self.dropped_records += len(dropped)
+            self._send_to_failure_queue(shard_id, dropped, invoke_count=attempts)
             self._attempts.pop(shard_id, None)
             self._window.pop(shard_id, None)
             return
@@ -256,6 +299,9 @@ class QueuePoller(_Loop):
         region: str = "us-east-1",
         batch_size: int = 10,
         interval: float = 0.2,
+        report_batch_item_failures: bool = True,
+        filters: list[str] | None = None,
+        max_concurrency: int = 1,
     ) -> None:
         super().__init__(interval)
         self.client = sqs_client
@@ -265,9 +311,35 @@ class QueuePoller(_Loop):
         self.function_name = function_name
         self.region = region
         self.batch_size = batch_size
+        self.report_batch_item_failures = report_batch_item_failures
+        self.filters = compile_filters(filters)
         self.invocations = 0
+        #: ScalingConfig.MaximumConcurrency: batches in flight at once (each in its own environment).
+        self.max_concurrency = max(1, int(max_concurrency))
+        self._slots = threading.BoundedSemaphore(self.max_concurrency)
 
     def tick(self) -> bool:
+        if self.max_concurrency == 1:
+            return self._poll()
+        if not self._slots.acquire(timeout=self.interval):
+            return True  # every slot busy: wait for one
+
+        def run() -> None:
+            try:
+                self._poll()
+            except Exception:
+                self.errors += 1
+                log.exception("%s failed; retrying", self.name)
+            finally:
+                self._slots.release()
+
+        # The receive happens in the worker too, so an idle queue costs one request per interval.
+        worker = threading.Thread(target=run, name=f"{self.name}-batch", daemon=True)
+        worker.start()
+        worker.join(timeout=0.05)  # a quick empty receive keeps the loop's idle pacing
+        return worker.is_alive()
+
+    def _poll(self) -> bool:
         response = self.client.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=self.batch_size,
@@ -278,14 +350,28 @@ class QueuePoller(_Loop):
         messages = response.get("Messages", [])
         if not messages:
             return False
+        if self.filters is not None:
+            # Lambda deletes a message that matches no filter without invoking the function.
+            records_by_id = {m["MessageId"]: self._record(m) for m in messages}
+            dropped = [m for m in messages if not passes(self.filters, records_by_id[m["MessageId"]])]
+            if dropped:
+                self.client.delete_message_batch(QueueUrl=self.queue_url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(dropped)])
+            messages = [m for m in messages if m not in dropped]
+            if not messages:
+                return True
         records = [self._record(m) for m in messages]
         self.invocations += 1
-        context = LocalLambdaContext(self.function_name, region=self.region)
         try:
-            result = self.handler({"Records": records}, context) or {}
-        except Exception:
-            log.exception("webhook handler raised; every message of the batch stays on the queue")
+            result = _call(self.handler, {"Records": records}, self.function_name, self.region) or {}
+        except _Failed as exc:
+            log.warning("%s failed (%s); every message of the batch stays on the queue", self.function_name, exc)
             return True
+        except Exception:
+            log.exception("%s raised; every message of the batch stays on the queue", self.function_name)
+            return True
+        if not self.report_batch_item_failures:
+            result = {}
         failed = _failed_message_ids(result, [m["MessageId"] for m in messages])
         if failed is None:
             log.error("webhook handler reported an item identifier not in the batch; the whole batch failed")

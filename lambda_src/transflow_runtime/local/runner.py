@@ -1,35 +1,42 @@
-"""``LocalStack``: starts moto, provisions resources, runs the handlers, serves HTTP.
+"""``LocalStack``: runs one ``TransflowStatus`` of a synthesized template on this machine.
 
-Everything runs in this process; handler modules are imported only after the environment points
-every AWS SDK call at the embedded moto server, exactly as Lambda imports them with theirs.
+Template read -> resources made in an embedded moto server (``provision``) -> the instance's
+functions, event sources and HTTP API read from the template (``providers``) -> the options'
+overrides applied -> one identity per function from its role's policies (``iam``) -> execution
+environments started (``functions``) -> event source pollers (``pumps``) -> the gateway serves
+(``gateway``) -> the ready file. ``info`` is what the ready file holds.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import logging
 import os
+import secrets
 import tempfile
+import threading
+import time
 from typing import Any
 
 from .. import schema
-from .environment import (
-    LOCAL_ACCOUNT_ID,
-    LocalResources,
-    LocalSettings,
-    aws_client,
-    endpoint_override_names,
-    handler_environment,
-    point_sdk_at,
-    provision,
-)
-from .gateway import LocalGateway
+from . import assembly, iam
+from .assembly import Instance, StackTemplate
+from .authorizers import JwtAuthorizer, LambdaAuthorizer
+from .dev_issuer import DevIssuer
+from .functions import FunctionRuntime, lambda_environment
+from .gateway import PROXY_TOKEN_HEADER, LocalGateway, Services
+from .http_api import Throttle, compile_routes
+from .inbox import Inbox
 from .moto_server import SerialMotoServer
+from .overrides import apply_overrides
+from .providers import InstanceModel, read_instance
+from .provision import LOCAL_ACCOUNT_ID, Deployment
 from .pumps import QueuePoller, StreamPump
+from .settings import LocalSettings
 
 log = logging.getLogger("transflow.local")
+DEFAULT_REGION = "us-east-1"
 
 
 class ReadyFileError(OSError):
@@ -43,69 +50,78 @@ def _reset_moto() -> None:
     moto_api_backend.reset()
 
 
-def _handler(path: str) -> Any:
-    module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
+def _client(
+    service: str, *, endpoint: str, region: str, identity: iam.Identity, header: dict[str, str] | None = None
+) -> Any:
+    """A boto3 client with exactly these credentials: nothing from the user's AWS_PROFILE or ~/.aws."""
+    import boto3
+    import botocore.session
+    from botocore.config import Config
+
+    isolated = botocore.session.Session(
+        session_vars={
+            "profile": (None, None, None, None),
+            "config_file": (None, None, os.devnull, None),
+            "credentials_file": (None, None, os.devnull, None),
+        }
+    )
+    client = boto3.Session(botocore_session=isolated).client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=identity.access_key_id,
+        aws_secret_access_key=identity.secret_access_key,
+        aws_session_token=identity.session_token,
+        config=Config(retries={"max_attempts": 3, "mode": "standard"}, account_id_endpoint_mode="disabled"),
+    )
+    for name, value in (header or {}).items():
+        client.meta.events.register(
+            "before-send.*.*", lambda request, _n=name, _v=value, **_: request.headers.__setitem__(_n, _v)
+        )
+    return client
 
 
 class LocalStack:
     """The whole system on this machine. State lives in memory and is gone when it stops."""
 
-    def __init__(self, settings: LocalSettings) -> None:
+    def __init__(self, settings: LocalSettings, *, template: tuple[StackTemplate, Instance] | None = None) -> None:
         self.settings = settings
+        self._template = template
+        self.stack: StackTemplate | None = None
+        self.instance: Instance | None = None
+        self.deployment: Deployment | None = None
+        self.model: InstanceModel | None = None
         self.moto: SerialMotoServer | None = None
-        self.resources: LocalResources | None = None
         self.gateway: LocalGateway | None = None
-        self.stream_pump: StreamPump | None = None
-        self.queue_poller: QueuePoller | None = None
-        self._saved_env: dict[str, str | None] = {}
+        self.functions: dict[str, FunctionRuntime] = {}
+        self.pumps: list[Any] = []
+        self.admin: iam.Identity | None = None
+        self.dev_issuer: DevIssuer | None = None
+        self.inbox: Inbox | None = None
+        self.unsupported: list[str] = []
+        self.webhook_secrets: dict[str, str] = {}
+        self.jwt_secret: str | None = None
+        self.startup_seconds: float | None = None
+        self._mint: Any = None
 
     # ------------------------------------------------------------------------------------------
     def start(self) -> LocalStack:
         settings = self.settings
-        self.moto = SerialMotoServer().start()
-        endpoint = self.moto.endpoint_url
-        env_names = [
-            "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_REGION",
-            "AWS_ACCOUNT_ID_ENDPOINT_MODE", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-        ]
         try:
-            # Endpoint overrides from the user's shell would send the handlers' calls elsewhere.
-            self._saved_env = {k: os.environ.get(k) for k in [*env_names, *endpoint_override_names()]}
-            point_sdk_at(endpoint, settings.region)
-            self.resources = provision(settings, endpoint)
-            environment = handler_environment(settings, self.resources)
-            self._saved_env.update({k: os.environ.get(k) for k in environment})
-            os.environ.update(environment)
-            self._reload_handlers()
-            self.gateway = LocalGateway(
-                host=settings.host,
-                port=settings.port,
-                status_handler=_handler(schema.HANDLER_STATUS),
-                authorizer_handler=_handler(schema.HANDLER_AUTHORIZER),
-                status_function_name=settings.status_function_name,
-                aws_backend_url=endpoint,
-                region=settings.region,
-            )
-            self.stream_pump = StreamPump(
-                aws_client("dynamodbstreams", endpoint, settings.region),
-                self.resources.stream_arn,
-                _handler(schema.HANDLER_DISPATCHER),
-                region=settings.region,
-                account_id=LOCAL_ACCOUNT_ID,
-                failure_sqs_client=aws_client("sqs", endpoint, settings.region),
-                failure_queue_url=self.resources.stream_failure_queue_url,
-            )
-            self.queue_poller = QueuePoller(
-                aws_client("sqs", endpoint, settings.region),
-                self.resources.queue_url,
-                self.resources.queue_arn,
-                _handler(schema.HANDLER_WEBHOOK),
-                region=settings.region,
-            )
-            self.gateway.start()
-            self.stream_pump.start()
-            self.queue_poller.start()
+            if self._template is not None:
+                self.stack, self.instance = self._template
+            elif settings.app:
+                self.stack, self.instance = assembly.load(
+                    settings.app, stack=settings.stack, instance=settings.instance
+                )
+            else:
+                from .default_app import synthesize
+
+                wanted = set(settings.webhooks) | ({"*"} if settings.inbox else set())
+                self.stack, self.instance = synthesize(sorted(wanted))
+            started = time.monotonic()  # the figure reported: template read -> ready file
+            self._provision()
+            self.startup_seconds = round(time.monotonic() - started, 2)
             if settings.ready_file:
                 self._write_ready_file(settings.ready_file)
         except BaseException:
@@ -113,25 +129,226 @@ class LocalStack:
             raise
         return self
 
+    def _provision(self) -> None:
+        settings = self.settings
+        assert self.stack is not None and self.instance is not None
+        region = settings.region or self.stack.region or DEFAULT_REGION
+        self.gateway = LocalGateway(host=settings.host, port=settings.port)
+        token = secrets.token_urlsafe(32)
+        self.moto = SerialMotoServer(token=token, header=PROXY_TOKEN_HEADER).start()
+        credentials = iam.Credentials()
+        self.admin = credentials.add(
+            iam.new_identity(
+                "developer",
+                f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/transflow-local-developer",
+                session=False,
+                policies=None,
+            )
+        )
+        moto_url, admin = self.moto.endpoint_url, self.admin
+        gateway_host = self.gateway.url.split("//", 1)[1]
+        admin_clients: dict[str, Any] = {}
+
+        def clients(service: str) -> Any:
+            if service not in admin_clients:
+                # Straight to moto, but in the gateway's name: the queue URLs moto hands out then
+                # name the gateway, the only address that serves them.
+                admin_clients[service] = _client(
+                    service,
+                    endpoint=moto_url,
+                    region=region,
+                    identity=admin,
+                    header={PROXY_TOKEN_HEADER: token, "Host": gateway_host},
+                )
+            return admin_clients[service]
+
+        deployment = Deployment(
+            self.stack, region=region, clients=clients, api_url=self.gateway.url, parameters=settings.parameters
+        )
+        self.deployment = deployment
+        for part in ("table", "webhook-queue", "dead-letter-queue", "stream-failure-queue"):
+            logical_id = self.instance.one(part)
+            if logical_id is not None:
+                deployment.attributes(logical_id, None)
+        model = read_instance(deployment, self.instance)
+        self.model = model
+        if settings.inbox:
+            loopback = self.gateway.url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
+            self.inbox = Inbox(loopback, lambda name: self.webhook_secrets.get(name))
+        applied = apply_overrides(self, model, deployment)
+        self.webhook_secrets, self.jwt_secret = applied.webhook_secrets, applied.jwt_secret
+        names = iam.ResourceNames(region, LOCAL_ACCOUNT_ID)
+        for entry in clients("secretsmanager").list_secrets().get("SecretList", []):
+            names.secrets[entry["Name"]] = entry["ARN"]
+
+        # ---- functions: one identity and one set of execution environments each ----
+        identities: dict[str, iam.Identity] = {}
+        for spec in model.functions.values():
+            role_name = spec.role_arn.rsplit("/", 1)[-1] or spec.name
+            identity = credentials.add(
+                iam.new_identity(
+                    spec.name,
+                    f"arn:aws:sts::{LOCAL_ACCOUNT_ID}:assumed-role/{role_name}/{spec.name}",
+                    session=True,
+                    policies=spec.policies,
+                )
+            )
+            identities[spec.name] = identity
+            if iam.conditional_statements(spec.policies):
+                deployment.note("IAM condition keys (conditional statements are not applied)")
+            env = lambda_environment(
+                spec,
+                credentials=identity.environment,
+                endpoint_url=self.gateway.url,
+                region=region,
+                quiet=not settings.verbose,
+            )
+            self.functions[spec.name] = FunctionRuntime(spec, env, verbose=settings.verbose)
+
+        # ---- the HTTP API and its authorizers ----
+        authorizers: dict[str, JwtAuthorizer | LambdaAuthorizer] = {}
+        api = model.api
+        for route in api.routes if api else []:
+            spec = route.authorizer
+            if spec is None or spec.logical_id in authorizers:
+                continue
+            if spec.kind == "JWT":
+                issuer = settings.oidc_issuer
+                if issuer is None:
+                    self.dev_issuer = DevIssuer(self.gateway.url, spec.audience[0] if spec.audience else "local")
+                    issuer = self.dev_issuer.issuer
+                    dev, claim = self.dev_issuer, self._user_claim()
+                    self._mint = lambda user, ttl, _dev=dev, _claim=claim: _dev.mint(user, ttl=ttl, claim=_claim)
+                authorizers[spec.logical_id] = JwtAuthorizer(spec, issuer=issuer)
+            else:
+                assert spec.function is not None
+                authorizers[spec.logical_id] = LambdaAuthorizer(spec, self.functions[spec.function.name].invoke)
+        if applied.mint is not None:
+            self._mint = applied.mint
+        self.unsupported = list(deployment.unsupported)
+        self.gateway.services = Services(
+            api_id=api.api_id if api else "none",
+            account_id=LOCAL_ACCOUNT_ID,
+            region=region,
+            stage=api.stage if api else "$default",
+            routes=compile_routes(api) if api else [],
+            cors=api.cors if api else None,
+            throttle=Throttle(api.rate_limit if api else None, api.burst_limit if api else None),
+            functions=self.functions,
+            authorizers=authorizers,
+            credentials=credentials,
+            names=names,
+            backend_url=moto_url,
+            backend_token=token,
+            dev_issuer=self.dev_issuer,
+            inbox=self.inbox,
+            mint=self._mint,
+            page_config=self._page_config(),
+        )
+        self.gateway.start()
+
+        # ---- execution environments (the first invocation then has no cold start) ----
+        warmers = [threading.Thread(target=f.warm, daemon=True) for f in self.functions.values()]
+        for thread in warmers:
+            thread.start()
+        for thread in warmers:
+            thread.join()
+
+        # ---- event source mappings ----
+        for source in model.event_sources:
+            if not source.enabled:
+                continue
+            identity = identities[source.function.name]
+            runtime = self.functions[source.function.name]
+            if source.kind == "dynamodb":
+                failure_client = failure_url = None
+                if source.on_failure_arn:
+                    failure_client = _client("sqs", endpoint=self.gateway.url, region=region, identity=identity)
+                    failure_url = self._queue_url(source.on_failure_arn)
+                self.pumps.append(
+                    StreamPump(
+                        _client("dynamodbstreams", endpoint=self.gateway.url, region=region, identity=identity),
+                        source.source_arn,
+                        runtime,
+                        function_name=source.function.name,
+                        region=region,
+                        account_id=LOCAL_ACCOUNT_ID,
+                        batch_size=source.batch_size,
+                        max_retries=source.max_retries,
+                        failure_sqs_client=failure_client,
+                        failure_queue_url=failure_url,
+                        filters=source.filters,
+                        bisect_on_error=source.bisect_on_error,
+                        report_batch_item_failures=source.report_batch_item_failures,
+                        starting_position=source.starting_position,
+                    )
+                )
+            else:
+                sqs = _client("sqs", endpoint=self.gateway.url, region=region, identity=identity)
+                url = self._queue_url(source.source_arn)
+                self.pumps.append(
+                    QueuePoller(
+                        sqs,
+                        url,
+                        source.source_arn,
+                        runtime,
+                        function_name=source.function.name,
+                        region=region,
+                        batch_size=source.batch_size,
+                        report_batch_item_failures=source.report_batch_item_failures,
+                        filters=source.filters,
+                        max_concurrency=min(int(source.max_concurrency or 1), 4),
+                    )
+                )
+        for pump in self.pumps:
+            pump.start()
+
+    def _queue_url(self, arn: str) -> str:
+        """A queue's URL from its ARN, as Lambda's poller knows it (no GetQueueUrl permission needed)."""
+        assert self.deployment is not None
+        logical_id = self.deployment.logical_id_of("AWS::SQS::Queue", arn)
+        if logical_id is None:
+            raise assembly.AssemblyError(f"the event source or destination {arn} is not a queue of this template")
+        return str(self.deployment.attributes(logical_id, None))
+
+    def _user_claim(self) -> str:
+        status = self.model.by_part("status-function") if self.model else None
+        return (status.environment.get(schema.ENV_USER_ID_CLAIM) if status else None) or schema.DEFAULT_USER_ID_CLAIM
+
+    def _page_config(self) -> dict[str, Any]:
+        return {
+            "can_mint": self._mint is not None,
+            "inbox": self.inbox is not None,
+            "auth": "jwt" if self.dev_issuer or self.settings.oidc_issuer else "lambda",
+        }
+
+    def mint(self, user: str, ttl: int = 12 * 3600) -> str | None:
+        """A token the running API accepts for ``user``, when local mode holds the signing key."""
+        return self._mint(user, ttl) if self._mint is not None else None
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for this local mode, with the developer's credentials."""
+        assert self.gateway is not None and self.admin is not None and self.deployment is not None
+        return _client(service, endpoint=self.gateway.url, region=self.deployment.region, identity=self.admin)
+
+    # ------------------------------------------------------------------------------------------
     def stop(self) -> None:
-        for part in (self.queue_poller, self.stream_pump, self.gateway):
-            if part is not None:
-                try:
-                    part.stop()
-                except Exception:  # pragma: no cover - best effort on the way out
-                    log.exception("stopping %s failed", part)
-        self.queue_poller = self.stream_pump = self.gateway = None
+        for part in self.pumps:
+            try:
+                part.stop()
+            except Exception:  # pragma: no cover - best effort on the way out
+                log.exception("stopping %s failed", part)
+        self.pumps = []
+        if self.gateway is not None:
+            self.gateway.stop()
+            self.gateway = None
+        for runtime in self.functions.values():
+            runtime.close()
+        self.functions = {}
         if self.moto is not None:
             self.moto.stop()
             self.moto = None
             _reset_moto()
-        self.resources = None
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        self._saved_env = {}
         if self.settings.ready_file:
             with contextlib.suppress(OSError):
                 os.unlink(self.settings.ready_file)
@@ -143,29 +360,38 @@ class LocalStack:
         self.stop()
 
     # ------------------------------------------------------------------------------------------
-    @staticmethod
-    def _reload_handlers() -> None:
-        """Handlers build their AWS clients at import; rebuild them against this moto server."""
-        for path in (schema.HANDLER_STATUS, schema.HANDLER_AUTHORIZER, schema.HANDLER_DISPATCHER,
-                     schema.HANDLER_WEBHOOK):
-            module_name = path.rpartition(".")[0]
-            module = importlib.import_module(module_name)
-            importlib.reload(module)
+    def _value(self, part: str, attribute: str | None = None) -> Any:
+        assert self.instance is not None and self.deployment is not None
+        logical_id = self.instance.one(part)
+        return self.deployment.attributes(logical_id, attribute) if logical_id else None
 
     @property
     def info(self) -> dict[str, Any]:
         """What the ready file holds: enough for any client or test to use this instance."""
-        assert self.gateway is not None and self.resources is not None and self.moto is not None
+        assert self.gateway is not None and self.admin is not None and self.model is not None
+        assert self.stack is not None and self.instance is not None and self.deployment is not None
+        status = self.model.by_part("status-function")
+        table = self._value("table") or (status.environment.get(schema.ENV_TABLE_NAME) if status else None)
         return {
             "api_url": self.gateway.url,
             "aws_endpoint_url": self.gateway.url,
-            "moto_endpoint_url": self.moto.endpoint_url,
-            "region": self.settings.region,
-            "table_name": self.resources.table_name,
-            "webhook_queue_url": self.resources.queue_url,
-            "dlq_url": self.resources.dlq_url,
-            "stream_failure_queue_url": self.resources.stream_failure_queue_url,
-            "status_function_name": self.settings.status_function_name,
+            "region": self.deployment.region,
+            "table_name": table,
+            "webhook_queue_url": self._value("webhook-queue"),
+            "dlq_url": self._value("dead-letter-queue"),
+            "stream_failure_queue_url": self._value("stream-failure-queue"),
+            "status_function_name": status.name if status else None,
+            "aws_access_key_id": self.admin.access_key_id,
+            "aws_secret_access_key": self.admin.secret_access_key,
+            "stack": self.stack.name,
+            "instance": self.instance.address,
+            "functions": {f.part or f.name: f.name for f in self.model.functions.values()},
+            "oidc_issuer": self.dev_issuer.issuer if self.dev_issuer else self.settings.oidc_issuer,
+            "inbox_url": self.inbox.base_url if self.inbox else None,
+            "webhook_secrets": dict(self.webhook_secrets),
+            "jwt_secret": self.jwt_secret,
+            "unsupported": list(self.unsupported),
+            "startup_seconds": self.startup_seconds,
         }
 
     def _write_ready_file(self, path: str) -> None:
@@ -176,6 +402,7 @@ class LocalStack:
             fd, tmp = tempfile.mkstemp(dir=directory, prefix=".ready-")
             with os.fdopen(fd, "w") as handle:
                 json.dump(self.info, handle)
+            os.chmod(tmp, 0o600)  # it holds the developer's credentials
             os.replace(tmp, path)
         except OSError as exc:
             if tmp is not None:

@@ -180,3 +180,25 @@ def test_sqs_event_source_deletes_all_but_the_reported_failures(webhook_queue):
 
     QueuePoller(sqs, url, "arn:aws:sqs:us-east-1:123456789012:q", handler).tick()
     assert _messages_left(sqs, url) == 1
+
+
+# ------------------------------------------------------------------------------ FilterCriteria
+def test_stream_pump_applies_the_mappings_filter_criteria_as_lambda_does(moto_endpoint, stream, failure_queue):
+    """Lambda "event filtering": a record reaches the function when it matches any filter
+    (EventBridge pattern syntax, here on the new image as in DynamoDB JSON); others are dropped."""
+    put, arn = stream
+    put("plain")
+    put("plain")  # MODIFY of the same item (no state)
+    seen: list[tuple[str, str]] = []
+
+    def dispatcher(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen.extend((r["eventName"], _key(r)) for r in event["Records"])
+        return {"batchItemFailures": []}
+
+    patterns = [json.dumps({"eventName": ["INSERT"]}),
+                json.dumps({"dynamodb": {"NewImage": {"state": {"S": ["ASSEMBLY_COMPLETED"]}}}})]
+    pump = StreamPump(_client("dynamodbstreams", moto_endpoint), arn, dispatcher, filters=patterns,
+                      failure_sqs_client=_client("sqs", moto_endpoint), failure_queue_url=failure_queue)
+    _run(pump, lambda: pump.filtered_records >= 1, ticks=20)
+    assert seen == [("INSERT", "plain")]
+    assert pump.filtered_records == 1

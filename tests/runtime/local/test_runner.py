@@ -1,150 +1,172 @@
-"""``LocalStack`` provisions what the construct provisions, leaves nothing behind when it stops or
-fails to start, and keeps the user's AWS endpoint settings away from the embedded moto server."""
+"""``LocalStack`` runs a template's functions as Lambda runs them (own environment, own
+credentials, the template's timeout), leaves nothing behind when it stops or fails to start, and
+keeps the user's own AWS settings away from the functions."""
 
 from __future__ import annotations
 
-import hashlib
-import http.client
-import importlib
 import json
 import os
-import socket
-import subprocess
-import sys
 import threading
-import uuid
+import time
+from pathlib import Path
 
 import boto3
 import pytest
-from transflow_runtime import schema
+from transflow_runtime.local.runner import LocalStack
+from transflow_runtime.local.settings import LocalSettings
+
+REPO = Path(__file__).resolve().parents[3]
 
 
-def _reset_moto() -> None:
-    from moto.moto_api._internal.models import moto_api_backend
-
-    moto_api_backend.reset()
-
-
-@pytest.fixture
-def clean_moto():
-    """moto's backends are process-global: start each test with empty ones; afterwards rebuild the
-    handler modules (LocalStack binds their clients to its own, stopped, moto) under the restored
-    environment so later tests in this process are unaffected."""
-    _reset_moto()
-    yield
-    for path in (schema.HANDLER_STATUS, schema.HANDLER_AUTHORIZER, schema.HANDLER_DISPATCHER, schema.HANDLER_WEBHOOK):
-        module = sys.modules.get(path.rpartition(".")[0])
-        if module is not None:
-            importlib.reload(module)
+def _function(stack, part: str) -> dict:
+    template = stack.template
+    for resource in template["Resources"].values():
+        if (resource.get("Metadata") or {}).get("transflow:part") == part:
+            return resource
+    raise AssertionError(part)
 
 
-def _free_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in list(os.environ):
-        if key.startswith("AWS_ENDPOINT_URL") or key in ("AWS_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"):
-            monkeypatch.delenv(key, raising=False)
+def _lambda(local: LocalStack):
+    return local.client("lambda")
 
 
-def test_local_mode_has_the_stream_failure_queue_of_the_construct(clean_moto):
-    from transflow_runtime.local.environment import LocalSettings, provision
-    from transflow_runtime.local.moto_server import SerialMotoServer
-
-    with SerialMotoServer() as moto:
-        settings = LocalSettings(port=0, table_name=f"t-{uuid.uuid4().hex[:8]}")
-        resources = provision(settings, moto.endpoint_url)
-        sqs = boto3.client("sqs", endpoint_url=moto.endpoint_url, region_name="us-east-1",
-                           aws_access_key_id="local", aws_secret_access_key="local")
-        urls = sqs.list_queues().get("QueueUrls", [])
-    assert sorted(urls) == sorted([resources.queue_url, resources.dlq_url, resources.stream_failure_queue_url])
-    assert resources.stream_failure_queue_url.endswith("/" + settings.stream_failure_queue_name)
-
-
-def test_ready_file_names_the_stream_failure_queue(clean_moto, monkeypatch, tmp_path):
-    from transflow_runtime.local.environment import LocalSettings
-    from transflow_runtime.local.runner import LocalStack
-
-    _free_env(monkeypatch)
+def test_ready_file_names_every_part_and_the_startup_time(default_template, tmp_path):
     ready = tmp_path / "ready.json"
-    with LocalStack(LocalSettings(port=0, ready_file=str(ready))) as stack:
+    with LocalStack(LocalSettings(port=0, ready_file=str(ready)), template=default_template) as local:
         info = json.loads(ready.read_text())
-        assert info["stream_failure_queue_url"] == stack.resources.stream_failure_queue_url
-        assert stack.stream_pump.failure_queue_url == stack.resources.stream_failure_queue_url
+        assert (
+            info["stream_failure_queue_url"]
+            and info["stream_failure_queue_url"] == local.info["stream_failure_queue_url"]
+        )
+        assert {
+            "api_url",
+            "aws_endpoint_url",
+            "region",
+            "table_name",
+            "webhook_queue_url",
+            "dlq_url",
+            "status_function_name",
+        } <= set(info)
+        assert 0 < info["startup_seconds"] < 10
+        assert oct(ready.stat().st_mode & 0o777) == "0o600"  # it holds the developer's credentials
+    assert not ready.exists()
 
 
-def test_a_ready_file_that_cannot_be_written_leaves_nothing_running(clean_moto, monkeypatch, tmp_path):
-    from transflow_runtime.local.environment import LocalSettings
-    from transflow_runtime.local.runner import LocalStack
-
-    _free_env(monkeypatch)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://sentinel.invalid")
+def test_a_ready_file_that_cannot_be_written_leaves_nothing_running(default_template, tmp_path):
     path = tmp_path / "missing-dir" / "ready.json"
-    stack = LocalStack(LocalSettings(port=0, ready_file=str(path)))
-    before = set(threading.enumerate())  # e.g. the session's own moto server
-    try:
-        with pytest.raises(OSError) as raised:
-            stack.start()
-        assert raised.value.filename == str(path)
-        assert os.environ.get("AWS_ENDPOINT_URL") == "http://sentinel.invalid"
-        assert not [t for t in set(threading.enumerate()) - before
-                    if t.name in ("gateway", "moto-server", "stream-pump", "queue-poller") and t.is_alive()]
-    finally:
-        stack.stop()
+    local = LocalStack(LocalSettings(port=0, ready_file=str(path)), template=default_template)
+    before = set(threading.enumerate())
+    with pytest.raises(OSError) as raised:
+        local.start()
+    assert raised.value.filename == str(path)
+    leftovers = [
+        t
+        for t in set(threading.enumerate()) - before
+        if t.is_alive() and t.name in ("gateway", "moto-server", "stream-pump", "queue-poller")
+    ]
+    assert not leftovers
+    assert local.functions == {}
 
 
-def test_cli_names_the_ready_file_it_cannot_write(tmp_path):
-    path = tmp_path / "missing-dir" / "ready.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "transflow_runtime.cli", "local", "--port", "0", "--ready-file", str(path)],
-        capture_output=True, text=True, timeout=120,
+def test_a_function_past_its_timeout_fails_as_lambda_fails_it_and_the_next_call_gets_a_fresh_environment(
+    template_copy, tmp_path, monkeypatch
+):
+    """Lambda: "Configure Lambda function timeout" - a function running past its timeout is
+    stopped and the invocation fails with "Task timed out after N seconds"; the environment is
+    reset, so the next invocation starts a new one."""
+    stack, instance = template_copy
+    function = _function(stack, "status-function")
+    function["Properties"]["Handler"] = "tests.runtime.local.fault_handlers.sleeps"
+    function["Properties"]["Timeout"] = 2
+    function["Properties"]["Environment"]["Variables"]["FAULT_MARKER_FILE"] = str(tmp_path / "slept")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    with LocalStack(LocalSettings(port=0), template=(stack, instance)) as local:
+        name = local.info["status_function_name"]
+        started = time.monotonic()
+        first = _lambda(local).invoke(FunctionName=name, Payload=b"{}")
+        elapsed = time.monotonic() - started
+        error = json.loads(first["Payload"].read())
+        assert first["FunctionError"] == "Unhandled"
+        assert error["errorType"] == "Sandbox.Timedout"
+        assert "Task timed out after 2.00 seconds" in error["errorMessage"]
+        assert 1.9 < elapsed < 10
+        second = _lambda(local).invoke(FunctionName=name, Payload=b"{}")
+        assert "FunctionError" not in second
+        result = json.loads(second["Payload"].read())
+        assert 0 < result["remaining_ms"] <= 2000
+
+
+def test_a_response_over_lambdas_6_mb_limit_fails_the_invocation(template_copy, monkeypatch):
+    """Lambda quotas: invocation payload (request and response) 6 MB for synchronous invocations;
+    a larger response fails with Function.ResponseSizeTooLarge."""
+    pytest.importorskip(
+        "transflow_runtime.limits", reason="transflow_runtime.limits (CONTRACTS E) is not on this branch"
     )
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert lines[-1].startswith("transflow-status local: error: cannot write the ready file"), result.stderr
-    assert str(path) in lines[-1]
+    stack, instance = template_copy
+    _function(stack, "status-function")["Properties"]["Handler"] = "tests.runtime.local.fault_handlers.oversized"
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    with LocalStack(LocalSettings(port=0), template=(stack, instance)) as local:
+        response = _lambda(local).invoke(FunctionName=local.info["status_function_name"], Payload=b"{}")
+        assert response["FunctionError"] == "Unhandled"
+        assert json.loads(response["Payload"].read())["errorType"] == "Function.ResponseSizeTooLarge"
 
 
-def test_service_specific_endpoint_variables_do_not_leak_into_local_mode(clean_moto, monkeypatch):
-    from transflow_runtime import assembly_id
-    from transflow_runtime.auth import mint_token
-    from transflow_runtime.local.environment import LocalSettings
-    from transflow_runtime.local.runner import LocalStack
-
-    _free_env(monkeypatch)
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        dead_port = closed.getsockname()[1]
-    dead = f"http://127.0.0.1:{dead_port}"
-    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dead)
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    settings = LocalSettings(port=0)
-    with LocalStack(settings) as stack:
-        assert "AWS_ENDPOINT_URL_DYNAMODB" not in os.environ
-        aid = assembly_id(hashlib.md5(b"x").hexdigest(), "tpl", "u1")
-        token = mint_token(settings.jwt_secret, "u1", ttl=600)
-        connection = http.client.HTTPConnection("127.0.0.1", stack.gateway.port, timeout=30)
-        connection.request("GET", f"/status?assemblyId={aid}", headers={"Authorization": f"Bearer {token}"})
-        response = connection.getresponse()
-        body = response.read()
-    assert response.status == 404, body
-    assert os.environ["AWS_ENDPOINT_URL_DYNAMODB"] == dead
-
-
-def test_ignore_configured_endpoint_urls_is_cleared_while_local_mode_runs_and_restored_after(clean_moto, monkeypatch):
-    from transflow_runtime.local.environment import LocalSettings
-    from transflow_runtime.local.runner import LocalStack
-
-    _free_env(monkeypatch)
-    monkeypatch.setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")
-    with LocalStack(LocalSettings(port=0)):
-        assert "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS" not in os.environ
-    assert os.environ["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] == "true"
+def test_each_function_has_its_own_environment_and_credentials_and_none_of_the_users_aws_settings(
+    template_copy, monkeypatch
+):
+    stack, instance = template_copy
+    for part in ("status-function", "dispatcher-function"):
+        _function(stack, part)["Properties"]["Handler"] = "tests.runtime.local.fault_handlers.environment"
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_PROFILE", "someone-elses")
+    with LocalStack(LocalSettings(port=0), template=(stack, instance)) as local:
+        names = local.info["functions"]
+        seen = {}
+        for part in ("status-function", "dispatcher-function"):
+            response = _lambda(local).invoke(FunctionName=names[part], Payload=b"{}")
+            seen[part] = json.loads(response["Payload"].read())
+        status, dispatcher = seen["status-function"], seen["dispatcher-function"]
+        assert status["AWS_ENDPOINT_URL"] == local.info["aws_endpoint_url"]
+        assert "AWS_ENDPOINT_URL_DYNAMODB" not in status and "AWS_PROFILE" not in status
+        assert status["AWS_LAMBDA_FUNCTION_NAME"] == names["status-function"]
+        assert status["AWS_ACCESS_KEY_ID"] != dispatcher["AWS_ACCESS_KEY_ID"]  # one role each
+        assert status["AWS_SESSION_TOKEN"] and status["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+        assert "TRANSFLOW_TABLE_NAME" in status and "TRANSFLOW_TABLE_NAME" not in dispatcher  # as the template says
+    assert os.environ["AWS_ENDPOINT_URL_DYNAMODB"] == "http://127.0.0.1:9"
 
 
-def test_local_stack_can_be_started_again_in_the_same_process(clean_moto, monkeypatch):
-    from transflow_runtime.local.environment import LocalSettings
-    from transflow_runtime.local.runner import LocalStack
+def test_the_lambda_authorizer_result_is_cached_for_the_templates_ttl(default_template):
+    """API Gateway caches a Lambda authorizer's result per identity source for
+    AuthorizerResultTtlInSeconds ("Control access to HTTP APIs with AWS Lambda authorizers")."""
+    import urllib.error
+    import urllib.request
 
-    _free_env(monkeypatch)
-    with LocalStack(LocalSettings(port=0)):
+    with LocalStack(LocalSettings(port=0), template=default_template) as local:
+        token = local.mint("cache-user")
+        authorizer = local.functions[local.info["functions"]["authorizer-function"]]
+        for _ in range(3):
+            request = urllib.request.Request(
+                f"{local.info['api_url']}/assemblies", headers={"Authorization": f"Bearer {token}"}
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert response.status == 200
+        assert authorizer.invocations == 1
+        missing = urllib.request.Request(f"{local.info['api_url']}/assemblies")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(missing, timeout=10)
+        assert refused.value.code == 401 and authorizer.invocations == 1  # answered without the function
+
+
+def test_local_stack_can_be_started_again_in_the_same_process(default_template):
+    with LocalStack(LocalSettings(port=0), template=default_template):
         pass
-    with LocalStack(LocalSettings(port=0)) as again:
-        assert again.info["table_name"]
+    with LocalStack(LocalSettings(port=0), template=default_template) as again:
+        ddb = boto3.client(
+            "dynamodb",
+            endpoint_url=again.info["aws_endpoint_url"],
+            region_name="us-east-1",
+            aws_access_key_id=again.info["aws_access_key_id"],
+            aws_secret_access_key=again.info["aws_secret_access_key"],
+        )
+        assert ddb.list_tables()["TableNames"] == [again.info["table_name"]]

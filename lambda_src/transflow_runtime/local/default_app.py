@@ -1,0 +1,105 @@
+"""The built-in default stack: what ``transflow-status local`` runs without ``--app``.
+
+A ``TransflowStatus`` with shared-secret (HS256) auth, so ``--jwt-secret`` and its tokens keep
+their meaning, one webhook target per ``--webhook TEMPLATE=URL`` (``*``: the default target), each
+with a signing secret, and per-assembly ``notify_url`` deliveries allowed with their own secret.
+It is synthesized in this process with asset bundling skipped (the handlers run from the
+installed package) and then run like any other template. Needs the CDK side of the package
+(aws-cdk-lib), which ``transflow-constructs`` installs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .assembly import Instance, StackTemplate, choose_instance
+
+STACK_NAME = "TransflowLocal"
+#: Stand-in URLs in the template; local mode points each target at its --webhook URL.
+PLACEHOLDER_URL = "https://webhook.local.invalid/"
+
+
+def _cache_key(webhook_templates: list[str]) -> str:
+    """Changes with anything that could change the template: the sources of both packages, the
+    installed aws-cdk-lib, and the targets asked for."""
+    import importlib.metadata
+    import importlib.util
+
+    digest = hashlib.sha256(json.dumps(sorted(webhook_templates)).encode())
+    digest.update(importlib.metadata.version("aws-cdk-lib").encode())
+    for package in ("transflow_constructs", "transflow_runtime"):
+        spec = importlib.util.find_spec(package)  # located, not imported (aws-cdk-lib costs seconds)
+        if spec is None or not spec.submodule_search_locations:
+            raise RuntimeError(f"the built-in default stack needs the {package} package")
+        root = Path(next(iter(spec.submodule_search_locations))).resolve()
+        for path in sorted(root.rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "transflow-local"
+
+
+def synthesize(webhook_templates: list[str]) -> tuple[StackTemplate, Instance]:
+    """The default stack's template: synthesized once per set of targets and package version, then
+    read from the cache (synthesis costs seconds of jsii calls; the result never differs)."""
+    cached = _cache_dir() / f"default-{_cache_key(webhook_templates)}.template.json"
+    try:
+        template = json.loads(cached.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        template = _synthesize(webhook_templates)
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(template), encoding="utf-8")
+            os.replace(tmp, cached)
+        except OSError:
+            pass  # no cache this time
+    stack_template = StackTemplate(name=STACK_NAME, template=template)
+    return stack_template, choose_instance(stack_template, None)
+
+
+def _synthesize(webhook_templates: list[str]) -> dict[str, Any]:
+    import aws_cdk as cdk
+    from aws_cdk import aws_secretsmanager as secretsmanager
+
+    from transflow_constructs import StatusAuth, TransflowStatus, WebhookTarget
+
+    with tempfile.TemporaryDirectory(prefix="transflow-local-") as outdir:
+        app = cdk.App(outdir=outdir, context={"aws:cdk:bundling-stacks": []})
+        stack = cdk.Stack(app, STACK_NAME)
+
+        def secret(construct_id: str) -> secretsmanager.Secret:
+            return secretsmanager.Secret(
+                stack,
+                construct_id,
+                generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True),
+            )
+
+        targets: dict[str, Any] = {}
+        default = None
+        hook_secret = secret("WebhookSecret")
+        for template_id in webhook_templates:
+            target = WebhookTarget(url=PLACEHOLDER_URL + template_id.replace("*", "default"), secret=hook_secret)
+            if template_id == "*":
+                default = target
+            else:
+                targets[template_id] = target
+        TransflowStatus(
+            stack,
+            "Status",
+            auth=StatusAuth.shared_secret(secret("JwtSecret")),
+            webhooks=targets,
+            default_webhook=default,
+            allow_notify_url=True,
+            notify_url_secret=secret("NotifyUrlSecret"),
+            monitoring=False,
+        )
+        return dict(app.synth().get_stack_by_name(STACK_NAME).template)
