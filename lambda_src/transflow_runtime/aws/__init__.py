@@ -8,10 +8,10 @@ package's client when it can do everything boto3 would in this environment, else
 * ``TRANSFLOW_AWS_CLIENT=boto3``: always boto3 (the escape hatch);
 * ``TRANSFLOW_AWS_CLIENT=light``: always the light client (credentials from the environment, or
   botocore's credential chain when the environment has none);
-* unset (the default): the light client on Lambda (``AWS_LAMBDA_FUNCTION_NAME`` set) with
-  credentials in the environment, unless a setting only botocore reads is present (a profile or
-  config file, a proxy, a retry mode other than standard, a defaults mode); boto3 elsewhere, so
-  tests, tools and local runs keep boto3's full configuration chain.
+* unset (the default): the light client on Lambda (``AWS_LAMBDA_FUNCTION_NAME`` set, which local
+  mode sets too) with credentials in the environment, unless a setting only botocore reads is
+  present (a profile, a config file with content, a proxy, a retry mode other than standard, a
+  defaults mode); boto3 elsewhere, so tests and tools keep boto3's full configuration chain.
 
 The light client answers like boto3's low-level client (same parameters, same response dicts,
 botocore-named exceptions with botocore's messages; see ``errors``), signs with Signature
@@ -30,9 +30,18 @@ from ..schema import AWS_CLIENT_BOTO3, AWS_CLIENT_ENV, AWS_CLIENT_LIGHT
 LIGHT_SERVICES = ("dynamodb", "sqs", "secretsmanager")
 #: Settings the light client does not read: with any of them set, the automatic choice is boto3.
 BOTO3_ONLY_SETTINGS = (
-    "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_DEFAULTS_MODE",
+    "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_DEFAULTS_MODE",
     "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy",
 )
+#: Files botocore reads settings from; one that is missing or empty (``/dev/null``) holds none.
+CONFIG_FILE_SETTINGS = ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+
+
+def _holds_settings(path: str) -> bool:
+    try:
+        return os.stat(path).st_size > 0
+    except OSError:
+        return False
 
 
 class Choice(NamedTuple):
@@ -57,6 +66,7 @@ def choose(service: str, environ: Mapping[str, str] | None = None) -> Choice:
     if not (env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY")):
         return Choice(AWS_CLIENT_BOTO3, "no credentials in the environment (SnapStart or a container endpoint)")
     present = [name for name in BOTO3_ONLY_SETTINGS if env.get(name)]
+    present += [name for name in CONFIG_FILE_SETTINGS if env.get(name) and _holds_settings(env[name])]
     if present:
         return Choice(AWS_CLIENT_BOTO3, f"{present[0]} is set, which only botocore reads")
     retry_mode = env.get("AWS_RETRY_MODE", "").strip().lower()

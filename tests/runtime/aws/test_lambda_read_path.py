@@ -63,7 +63,8 @@ LAMBDA = {"AWS_LAMBDA_FUNCTION_NAME": "f", "AWS_ACCESS_KEY_ID": "AKID", "AWS_SEC
     ({"AWS_LAMBDA_FUNCTION_NAME": ""}, "boto3"),
     ({"AWS_ACCESS_KEY_ID": ""}, "boto3"),  # SnapStart: credentials come from a container endpoint
     ({"AWS_PROFILE": "dev"}, "boto3"),
-    ({"AWS_CONFIG_FILE": "/opt/aws/config"}, "boto3"),
+    ({"AWS_CONFIG_FILE": __file__}, "boto3"),  # a file with settings in it
+    ({"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/no/such/file"}, "light"),  # none
     ({"HTTPS_PROXY": "http://proxy:3128"}, "boto3"),
     ({"AWS_RETRY_MODE": "adaptive"}, "boto3"),
     ({"AWS_RETRY_MODE": "standard"}, "light"),
@@ -93,3 +94,18 @@ def test_a_misspelt_setting_makes_the_status_function_answer_500_and_say_why() -
     assert out["responses"][0]["statusCode"] == 500
     (failure,) = [line for line in out["logs"] if line.get("event") == "status_error"]
     assert "TRANSFLOW_AWS_CLIENT must be 'light' or 'boto3', got 'lite'" in failure["detail"]
+
+
+def test_local_modes_function_environment_selects_the_light_client_as_lambda_does() -> None:
+    """Local mode runs each function with Lambda's variables and its role's credentials, so the
+    status and authorizer functions use the light client there too (signed, checked by its gateway)."""
+    from transflow_runtime.local.functions import lambda_environment as local_environment
+    from transflow_runtime.local.providers import FunctionSpec
+
+    spec = FunctionSpec(logical_id="Status", name="status", arn="arn:aws:lambda:us-east-1:123456789012:function:s",
+                        handler=schema.HANDLER_STATUS, timeout=10, memory_size=256, environment={},
+                        role_arn="arn:aws:iam::123456789012:role/r", policies=[])
+    credentials = {"AWS_ACCESS_KEY_ID": "ASIALOCAL", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "t"}
+    env = local_environment(spec, credentials=credentials, endpoint_url="http://127.0.0.1:1", region="us-east-1",
+                            quiet=True)
+    assert aws.choose("dynamodb", env) == aws.Choice("light", "on Lambda with credentials in the environment")
