@@ -72,8 +72,7 @@ _LAMBDA_ENV = {"AWS_LAMBDA_FUNCTION_NAME": "transflow-status", "AWS_LAMBDA_FUNCT
 def _env(kind: str) -> dict[str, str]:
     env = child_env(**_HANDLER_ENV)
     if kind.startswith("lambda"):
-        # Lambda has no AWS config files; pointing at /dev/null (as the plain variants do) would make the
-        # automatic client choice fall back to boto3, which reads them.
+        # As on Lambda: no AWS config files at all (the plain variants point them at /dev/null).
         env.pop("AWS_CONFIG_FILE", None)
         env.pop("AWS_SHARED_CREDENTIALS_FILE", None)
         env.update(_LAMBDA_ENV)
