@@ -18,15 +18,17 @@ from typing import Any
 
 import jwt
 
+from .schema import user_id_problem
+
 ALGORITHM = "HS256"
 #: Tokens larger than this are refused unparsed (HTTP API headers are limited anyway).
 MAX_TOKEN_BYTES = 8 * 1024
 DEFAULT_LEEWAY_SECONDS = 30
 DEFAULT_TTL_SECONDS = 3600
-MAX_USER_ID_LENGTH = 1024
 #: Keys a JSON SecretString may hold the signing secret under (first match wins).
 SECRET_JSON_KEYS = ("secret", "jwtSecret", "jwt_secret", "key")
 
+_INVALID_SUBJECT: Any = getattr(jwt.exceptions, "InvalidSubjectError", ())
 _BEARER_RE = re.compile(r"^\s*bearer[ \t]+([^\s]+)\s*$", re.IGNORECASE)
 _JWS_RE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 
@@ -134,8 +136,9 @@ def verify_token(
 
     Checks: compact JWS shape and size, ``alg`` exactly HS256, the signature, ``exp`` (required)
     and ``nbf``/``iat`` with ``leeway`` seconds, ``iss`` when ``issuer`` is given, ``aud`` when
-    ``audience`` is given (any one of several), and a non-empty string (or integer) user id in
-    ``user_id_claim``. Without a configured audience the ``aud`` claim is not checked.
+    ``audience`` is given (any one of several), and a user id in ``user_id_claim`` that passes
+    ``schema.user_id_problem`` (a non-blank string of at most 1,024 bytes of UTF-8; a number is
+    refused, not converted). Without a configured audience the ``aud`` claim is not checked.
     """
     if not isinstance(token, str) or not token:
         raise TokenError(MISSING, "no token")
@@ -187,6 +190,8 @@ def verify_token(
         raise TokenError(BAD_AUDIENCE, "the token audience is not accepted") from None
     except jwt.MissingRequiredClaimError as exc:
         raise TokenError(MISSING_CLAIM, f"the token lacks the {exc.claim!r} claim") from None
+    except _INVALID_SUBJECT:  # PyJWT >= 2.10 checks that ``sub`` is a string itself
+        raise TokenError(BAD_CLAIM, "the token's 'sub' claim is not a string") from None
     except jwt.InvalidAlgorithmError:
         raise TokenError(BAD_ALGORITHM, f"the token must be signed with {ALGORITHM}") from None
     except (jwt.DecodeError, jwt.InvalidTokenError):
@@ -196,10 +201,9 @@ def verify_token(
     user = claims.get(user_id_claim)
     if user is None:
         raise TokenError(MISSING_CLAIM, f"the token lacks the {user_id_claim!r} claim")
-    if isinstance(user, int) and not isinstance(user, bool):
-        user = str(user)
-    if not isinstance(user, str) or not user.strip() or len(user) > MAX_USER_ID_LENGTH:
-        raise TokenError(BAD_CLAIM, f"the token's {user_id_claim!r} claim is not a usable user id")
+    problem = user_id_problem(user)  # the status function applies the same rule
+    if problem is not None:
+        raise TokenError(BAD_CLAIM, f"the token's {user_id_claim!r} claim {problem}")
     return Identity(user_id=user, claims=claims)
 
 
@@ -215,8 +219,11 @@ def mint_token(
     now: float | None = None,
 ) -> str:
     """An HS256 token for ``user_id`` (development, tests, local mode), valid for ``ttl`` seconds."""
-    if not isinstance(user_id, str) or not user_id:
+    problem = user_id_problem(user_id)
+    if problem in ("is not a string", "is empty"):
         raise ValueError("user_id must be a non-empty string")
+    if problem is not None:
+        raise ValueError(f"user_id {problem}")
     if ttl <= 0:
         raise ValueError("ttl must be positive")
     issued = int(time.time() if now is None else now)

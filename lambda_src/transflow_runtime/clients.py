@@ -13,8 +13,10 @@ seed's client of the same name does, and returns a ``StatusResult``.
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import http.client
 import json
+import math
 import time
 import urllib.error
 import urllib.parse
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .models import AssemblyStatus
-from .schema import STATE_QUEUED, TERMINAL_STATES
+from .schema import STATE_QUEUED
 
 MAX_BATCH_IDS = 100
 _TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -50,6 +52,11 @@ class AuthenticationError(StatusClientError):
 
 class AccessDeniedError(StatusClientError):
     """The token is valid but the assembly belongs to another user (403)."""
+
+
+class _DeadlineReached(Exception):
+    """Internal: ``wait``'s deadline comes before the next request could be answered; the
+    message says what the last attempt ran into, if anything."""
 
 
 class StatusTimeoutError(StatusClientError, TimeoutError):
@@ -98,19 +105,22 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _is_terminal(status: AssemblyStatus) -> bool:
-    return status.state in TERMINAL_STATES or status.ok is not None or status.error is not None
-
-
 def _retry_after(headers: dict[str, str]) -> float | None:
+    """``Retry-After`` in seconds (RFC 9110 10.2.3: delay-seconds or an HTTP-date), else None.
+
+    Long values are kept: callers bound the pause (``max_retry_delay``, ``wait``'s deadline)."""
     value = headers.get("retry-after", "").strip()
     if not value:
         return None
     try:
         seconds = float(value)
     except ValueError:
-        return None  # HTTP-date form: not sent by this service; ignore
-    return seconds if 0 <= seconds <= 3600 else None
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        return max(0.0, seconds)
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def _error_text(body: bytes) -> tuple[str | None, Any]:
@@ -136,6 +146,9 @@ class StatusClient:
     :param session: an ``urllib.request.OpenerDirector`` to send requests with (default: one
         that uses the environment's proxies and never follows redirects).
     :param max_retries: retries of a transient failure (5xx, 429, connection errors) per call.
+    :param max_retry_delay: the longest pause before a retry outside ``wait``: a ``Retry-After``
+        beyond it is not slept through, the call fails at once (``wait`` instead honours it up to
+        its own deadline).
     :param sleep: the function used to wait (tests pass a recorder instead of ``time.sleep``).
     :param clock: monotonic clock used for ``wait`` timeouts.
 
@@ -156,6 +169,7 @@ class StatusClient:
         clock: Callable[[], float] = time.monotonic,
         user_agent: str = "transflow-runtime StatusClient",
         cache_size: int = 256,
+        max_retry_delay: float = 60.0,
     ) -> None:
         parsed = urllib.parse.urlsplit(base_url or "")
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -164,6 +178,8 @@ class StatusClient:
             raise ValueError("timeout must be positive")
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
+        if max_retry_delay < 0:
+            raise ValueError("max_retry_delay must be >= 0")
         self.base_url = base_url.rstrip("/")
         self._token = token
         self.timeout = timeout
@@ -176,6 +192,7 @@ class StatusClient:
         self._user_agent = user_agent
         self._cache: OrderedDict[str, tuple[str, AssemblyStatus]] = OrderedDict()
         self._cache_size = cache_size
+        self.max_retry_delay = max_retry_delay
 
     # ------------------------------------------------------------------ transport
     def _auth_header(self) -> dict[str, str]:
@@ -200,13 +217,23 @@ class StatusClient:
         payload: Any = None,
         headers: dict[str, str] | None = None,
         idempotent: bool = True,
+        deadline: float | None = None,
     ) -> _Response:
+        """One call, retried on transient failures. With a ``deadline`` (``wait``), no request
+        outlives it (each socket timeout is capped by the time left) and no retry is scheduled
+        past it: ``_DeadlineReached`` is raised instead."""
         url = self.base_url + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
         data = None if payload is None else json.dumps(payload, separators=(",", ":")).encode("utf-8")
         attempt = 0
         while True:
+            timeout = self.timeout
+            if deadline is not None:
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    raise _DeadlineReached()
+                timeout = min(timeout, remaining)
             request_headers = {"Accept": "application/json", "User-Agent": self._user_agent}
             request_headers.update(self._auth_header())
             if data is not None:
@@ -215,29 +242,60 @@ class StatusClient:
             # base_url is checked to be http(s) in __init__.
             request = urllib.request.Request(url, data=data, method=method, headers=request_headers)  # noqa: S310
             try:
-                with self._opener.open(request, timeout=self.timeout) as raw:
-                    response = _Response(raw.status, {k.lower(): v for k, v in raw.headers.items()}, raw.read())
+                with self._opener.open(request, timeout=timeout) as raw:
+                    response = _Response(raw.status, {k.lower(): v for k, v in raw.headers.items()},
+                                         self._read_body(raw, deadline))
             except urllib.error.HTTPError as exc:
                 try:
-                    body = exc.read()
+                    body = self._read_body(exc, deadline)
                 except (OSError, http.client.HTTPException):
                     body = b""
                 hdrs = {k.lower(): v for k, v in (exc.headers or {}).items()}
                 response = _Response(exc.code, hdrs, body)
             except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:  # incl. timeouts
-                refused = isinstance(getattr(exc, "reason", exc), ConnectionRefusedError)
-                if attempt < self.max_retries and (idempotent or refused):
-                    self._sleep(self._backoff(attempt))
+                reason = getattr(exc, "reason", exc)
+                unreachable = f"cannot reach the status API ({reason})"
+                if attempt < self.max_retries and (idempotent or isinstance(reason, ConnectionRefusedError)):
+                    self._pause(self._backoff(attempt), deadline, unreachable)
                     attempt += 1
                     continue
-                reason = getattr(exc, "reason", exc)
-                raise StatusClientError(f"{method} {path}: cannot reach the status API ({reason})") from exc
+                if deadline is not None and deadline - self._clock() <= 0:
+                    raise _DeadlineReached(unreachable) from exc
+                raise StatusClientError(f"{method} {path}: {unreachable}") from exc
             retryable = response.status in (_TRANSIENT_STATUSES if idempotent else _NOT_PROCESSED_STATUSES)
             if retryable and attempt < self.max_retries:
-                self._sleep(max(self._backoff(attempt), _retry_after(response.headers) or 0))
+                delay = max(self._backoff(attempt), _retry_after(response.headers) or 0)
+                if deadline is None and delay > self.max_retry_delay:
+                    return response  # the server asks for a longer pause than a call may take
+                self._pause(delay, deadline, f"the status API answered {response.status}")
                 attempt += 1
                 continue
             return response
+
+    def _pause(self, delay: float, deadline: float | None, why: str) -> None:
+        """Sleep before a retry; when the retry would come too late, sleep to the deadline and
+        raise ``_DeadlineReached`` saying ``why`` a retry was needed."""
+        if deadline is not None:
+            remaining = deadline - self._clock()
+            if delay >= remaining:
+                self._sleep(max(0.0, remaining))
+                raise _DeadlineReached(why)
+        self._sleep(delay)
+
+    def _read_body(self, raw: Any, deadline: float | None) -> bytes:
+        """The response body, read in pieces so that a server that trickles it cannot hold a
+        ``wait`` past its deadline (each piece is also bound by the socket timeout)."""
+        if deadline is None:
+            return raw.read()
+        read1 = getattr(raw, "read1", raw.read)  # at most one socket read per call
+        chunks = []
+        while True:
+            chunk = read1(65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            if self._clock() >= deadline:
+                raise TimeoutError("the response did not arrive before the deadline")
 
     def _raise_for(self, response: _Response, what: str) -> None:
         message, data = _error_text(response.body)
@@ -272,12 +330,15 @@ class StatusClient:
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    def _fetch(self, assembly_id: str) -> tuple[int, AssemblyStatus | None, float | None]:
+    def _fetch(
+        self, assembly_id: str, deadline: float | None = None
+    ) -> tuple[int, AssemblyStatus | None, float | None]:
         """(HTTP status 200/304/404, status or None, Retry-After); revalidates with the cached ETag."""
         cached = self._cache.get(assembly_id)
         headers = {"If-None-Match": cached[0]} if cached else None
         what = f"GET assembly {assembly_id}"
-        response = self._send("GET", "/assemblies/" + urllib.parse.quote(assembly_id, safe=""), headers=headers)
+        response = self._send("GET", "/assemblies/" + urllib.parse.quote(assembly_id, safe=""), headers=headers,
+                              deadline=deadline)
         retry_after = _retry_after(response.headers)
         if response.status == 404:
             self._cache.pop(assembly_id, None)
@@ -287,7 +348,7 @@ class StatusClient:
         if response.status != 200:
             self._raise_for(response, what)
         try:
-            status = AssemblyStatus.model_validate(self._json(response, what))
+            status = AssemblyStatus.from_item(self._json(response, what))
         except ValueError as exc:
             raise StatusClientError(f"{what}: the response is not an AssemblyStatus ({exc})", status_code=200) from None
         self._remember(assembly_id, response.headers.get("etag"), status)
@@ -318,7 +379,7 @@ class StatusClient:
         found = data.get("assemblies") if isinstance(data, dict) else None
         if not isinstance(found, dict):
             raise StatusClientError("POST /status/batch: unexpected response", status_code=200)
-        return {i: (AssemblyStatus.model_validate(found[i]) if found.get(i) else None) for i in ids}
+        return {i: (AssemblyStatus.from_item(found[i]) if found.get(i) else None) for i in ids}
 
     def list(self, *, limit: int = 25, cursor: str | None = None, active: bool = False) -> StatusPage:
         """One page of the caller's assemblies, newest first."""
@@ -336,7 +397,7 @@ class StatusClient:
         if not isinstance(data, dict) or not isinstance(data.get("assemblies"), list):
             raise StatusClientError("GET /assemblies: unexpected response", status_code=200)
         return StatusPage(
-            [AssemblyStatus.model_validate(a) for a in data["assemblies"]],
+            [AssemblyStatus.from_item(a) for a in data["assemblies"]],
             data.get("next_cursor") if isinstance(data.get("next_cursor"), str) else None,
         )
 
@@ -377,14 +438,24 @@ class StatusClient:
         ``queued_interval`` while queued, and while the assembly does not exist yet the interval
         grows by ``not_found_backoff`` up to ``not_found_max_interval``; a larger
         ``Retry-After`` from the server wins. ``on_update`` is called with every new status
-        (not for 304 revalidations). Raises ``StatusTimeoutError`` after ``timeout`` seconds.
+        (not for 304 revalidations). Raises ``StatusTimeoutError`` once ``timeout`` seconds have
+        passed: the deadline holds across retries, ``Retry-After`` (a pause ending past it is cut
+        short) and hung connections (every request's socket timeout is capped by the time left),
+        so it comes at the deadline, or at most one socket timeout later from a server that
+        trickles its answer.
         """
         assembly_id = self._check_id(assembly_id)
-        deadline = None if timeout is None else self._clock() + timeout
+        # No timeout: no deadline, and a long Retry-After is honoured (not capped by max_retry_delay).
+        deadline = math.inf if timeout is None else self._clock() + timeout
         not_found_interval = active_interval
         last: AssemblyStatus | None = None
         while True:
-            code, status, retry_after = self._fetch(assembly_id)
+            try:
+                code, status, retry_after = self._fetch(assembly_id, deadline)
+            except _DeadlineReached as exc:
+                cause = f"; the last attempt: {exc}" if str(exc) else ""
+                message = f"assembly {assembly_id} did not finish within {timeout} s{cause}"
+                raise StatusTimeoutError(message, last) from None
             if code == 404:
                 not_found_interval = min(not_found_interval * not_found_backoff, not_found_max_interval)
                 delay = not_found_interval
@@ -402,7 +473,7 @@ class StatusClient:
                         on_update(status)
                 elif last is None:
                     last = status
-                if _is_terminal(last):
+                if last.is_terminal:  # terminal.py: by state, or by the seed's ok/error
                     return last
                 delay = queued_interval if last.state == STATE_QUEUED else active_interval
             delay = max(delay, retry_after or 0)
@@ -485,7 +556,7 @@ class StatusLambdaClient:
         lowered = {k.lower(): v for k, v in headers.items()}
         if status_code == 200 and isinstance(body, dict):
             try:
-                status = AssemblyStatus.model_validate(body)
+                status = AssemblyStatus.from_item(body)
             except ValueError as exc:
                 return StatusResult(False, error=f"unexpected status document: {exc}", status_code=status_code)
             return StatusResult(

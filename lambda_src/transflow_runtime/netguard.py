@@ -3,10 +3,10 @@
 A webhook URL may be whatever a user typed (``notify_url``). Inside a Lambda the runtime API
 listens on 127.0.0.1:9001 and the metadata service on 169.254.169.254, and inside a VPC every
 private address is reachable. So a target host is resolved, *every* address it resolves to is
-checked (loopback, private, link-local, CGNAT, multicast, reserved, IPv6 ULA and link-local, and
-IPv4 addresses embedded in IPv4-mapped, NAT64, 6to4 and Teredo forms), and the TCP connection is
-opened to the address that was checked while TLS (SNI, certificate check) and ``Host`` use the
-original hostname. A second DNS answer is never consulted, so DNS rebinding has nothing to race.
+checked against ``ADDRESS_BLOCKS`` (IANA's special-purpose registries and their "Globally
+Reachable" column, plus unallocated space; IPv4 addresses embedded in IPv6 forms are named), and
+the TCP connection is opened to the address that was checked while TLS (SNI, certificate check)
+and ``Host`` use the original hostname. A second DNS answer is never consulted, so DNS rebinding has nothing to race.
 
 An explicit allow-list (CIDRs or hostnames; used by local mode and tests) lets private targets
 through. The metadata endpoints and the Lambda runtime API are refused even when allow-listed.
@@ -37,47 +37,106 @@ METADATA_ADDRESSES = frozenset(
 DEFAULT_LAMBDA_RUNTIME_API = "127.0.0.1:9001"
 
 
-def _nets(pairs: Iterable[tuple[str, str]]) -> tuple[tuple[IPNetwork, str], ...]:
-    return tuple((ipaddress.ip_network(cidr), reason) for cidr, reason in pairs)
+_V4_SPECIAL = "IANA IPv4 Special-Purpose Address Registry"
+_V6_SPECIAL = "IANA IPv6 Special-Purpose Address Registry"
+_V4_SPACE = "IANA IPv4 Address Space Registry"
+_V6_SPACE = "IANA IPv6 Address Space Registry"
 
 
-_BLOCKED_V4 = _nets(
-    [
-        ("0.0.0.0/8", "unspecified ('this network'; 0.0.0.0 reaches the local host)"),
-        ("10.0.0.0/8", "private (RFC 1918)"),
-        ("100.64.0.0/10", "carrier-grade NAT (RFC 6598)"),
-        ("127.0.0.0/8", "loopback"),
-        ("169.254.0.0/16", "link-local"),
-        ("172.16.0.0/12", "private (RFC 1918)"),
-        ("192.0.0.0/24", "IETF protocol assignments"),
-        ("192.0.2.0/24", "documentation (TEST-NET-1)"),
-        ("192.88.99.0/24", "6to4 relay anycast"),
-        ("192.168.0.0/16", "private (RFC 1918)"),
-        ("198.18.0.0/15", "benchmarking"),
-        ("198.51.100.0/24", "documentation (TEST-NET-2)"),
-        ("203.0.113.0/24", "documentation (TEST-NET-3)"),
-        ("224.0.0.0/4", "multicast"),
-        ("255.255.255.255/32", "broadcast"),
-        ("240.0.0.0/4", "reserved"),
-    ]
+@dataclass(frozen=True)
+class AddressBlock:
+    """One row of ``ADDRESS_BLOCKS``: a registry's entry and its "Globally Reachable" value."""
+
+    network: IPNetwork
+    name: str
+    reference: str
+    globally_reachable: bool | None  # None: the registry says N/A (or leaves it blank)
+    registry: str
+
+
+def _block(cidr: str, name: str, reference: str, reachable: bool | None, registry: str) -> AddressBlock:
+    return AddressBlock(ipaddress.ip_network(cidr), name, reference, reachable, registry)
+
+
+#: Every special or unallocated address block, with the "Globally Reachable" column of
+#: https://www.iana.org/assignments/iana-ipv4-special-registry and
+#: https://www.iana.org/assignments/iana-ipv6-special-registry (rows as of 2025; N/A and blank are
+#: None). The most specific row containing an address decides; only ``True`` may be a webhook
+#: target. The two special registries do not list what was never allocated, so the table also
+#: holds IPv4 multicast (IANA IPv4 Address Space: 224/4 "Multicast") and every IPv6 block outside
+#: 2000::/3 Global Unicast (IANA IPv6 Address Space: "Reserved by IETF", ULA, link-local,
+#: multicast). An address in no row is ordinary unicast.
+ADDRESS_BLOCKS: tuple[AddressBlock, ...] = (
+    _block("0.0.0.0/8", '"This network"', "RFC 791", False, _V4_SPECIAL),
+    _block("0.0.0.0/32", '"This host on this network"', "RFC 1122", False, _V4_SPECIAL),
+    _block("10.0.0.0/8", "Private-Use", "RFC 1918", False, _V4_SPECIAL),
+    _block("100.64.0.0/10", "Shared Address Space (carrier-grade NAT)", "RFC 6598", False, _V4_SPECIAL),
+    _block("127.0.0.0/8", "Loopback", "RFC 1122", False, _V4_SPECIAL),
+    _block("169.254.0.0/16", "Link Local", "RFC 3927", False, _V4_SPECIAL),
+    _block("172.16.0.0/12", "Private-Use", "RFC 1918", False, _V4_SPECIAL),
+    _block("192.0.0.0/24", "IETF Protocol Assignments", "RFC 6890", False, _V4_SPECIAL),
+    _block("192.0.0.0/29", "IPv4 Service Continuity Prefix", "RFC 7335", False, _V4_SPECIAL),
+    _block("192.0.0.8/32", "IPv4 dummy address", "RFC 7600", False, _V4_SPECIAL),
+    _block("192.0.0.9/32", "Port Control Protocol Anycast", "RFC 7723", True, _V4_SPECIAL),
+    _block("192.0.0.10/32", "Traversal Using Relays around NAT Anycast", "RFC 8155", True, _V4_SPECIAL),
+    _block("192.0.0.170/32", "NAT64/DNS64 Discovery", "RFC 8880", False, _V4_SPECIAL),
+    _block("192.0.0.171/32", "NAT64/DNS64 Discovery", "RFC 8880", False, _V4_SPECIAL),
+    _block("192.0.2.0/24", "Documentation (TEST-NET-1)", "RFC 5737", False, _V4_SPECIAL),
+    _block("192.31.196.0/24", "AS112-v4", "RFC 7535", True, _V4_SPECIAL),
+    _block("192.52.193.0/24", "AMT", "RFC 7450", True, _V4_SPECIAL),
+    _block("192.88.99.0/24", "Deprecated (6to4 Relay Anycast)", "RFC 7526", None, _V4_SPECIAL),
+    _block("192.88.99.2/32", "6a44-relay anycast address", "RFC 6751", False, _V4_SPECIAL),
+    _block("192.168.0.0/16", "Private-Use", "RFC 1918", False, _V4_SPECIAL),
+    _block("192.175.48.0/24", "Direct Delegation AS112 Service", "RFC 7534", True, _V4_SPECIAL),
+    _block("198.18.0.0/15", "Benchmarking", "RFC 2544", False, _V4_SPECIAL),
+    _block("198.51.100.0/24", "Documentation (TEST-NET-2)", "RFC 5737", False, _V4_SPECIAL),
+    _block("203.0.113.0/24", "Documentation (TEST-NET-3)", "RFC 5737", False, _V4_SPECIAL),
+    _block("240.0.0.0/4", "Reserved", "RFC 1112", False, _V4_SPECIAL),
+    _block("255.255.255.255/32", "Limited Broadcast", "RFC 919", False, _V4_SPECIAL),
+    _block("224.0.0.0/4", "Multicast", "RFC 5771", False, _V4_SPACE),
+    _block("::1/128", "Loopback Address", "RFC 4291", False, _V6_SPECIAL),
+    _block("::/128", "Unspecified Address", "RFC 4291", False, _V6_SPECIAL),
+    _block("::ffff:0:0/96", "IPv4-mapped Address", "RFC 4291", False, _V6_SPECIAL),
+    _block("64:ff9b::/96", "IPv4-IPv6 Translat.", "RFC 6052", True, _V6_SPECIAL),
+    _block("64:ff9b:1::/48", "IPv4-IPv6 Translat. (local-use NAT64)", "RFC 8215", False, _V6_SPECIAL),
+    _block("100::/64", "Discard-Only Address Block", "RFC 6666", False, _V6_SPECIAL),
+    _block("100:0:0:1::/64", "Dummy IPv6 Prefix", "RFC 9780", False, _V6_SPECIAL),
+    _block("2001::/23", "IETF Protocol Assignments", "RFC 2928", False, _V6_SPECIAL),
+    _block("2001::/32", "TEREDO", "RFC 4380", None, _V6_SPECIAL),
+    _block("2001:1::1/128", "Port Control Protocol Anycast", "RFC 7723", True, _V6_SPECIAL),
+    _block("2001:1::2/128", "Traversal Using Relays around NAT Anycast", "RFC 8155", True, _V6_SPECIAL),
+    _block("2001:1::3/128", "DNS-SD Service Registration Protocol Anycast", "RFC 9665", True, _V6_SPECIAL),
+    _block("2001:2::/48", "Benchmarking", "RFC 5180", False, _V6_SPECIAL),
+    _block("2001:3::/32", "AMT", "RFC 7450", True, _V6_SPECIAL),
+    _block("2001:4:112::/48", "AS112-v6", "RFC 7535", True, _V6_SPECIAL),
+    _block("2001:10::/28", "Deprecated (previously ORCHID)", "RFC 4843", None, _V6_SPECIAL),
+    _block("2001:20::/28", "ORCHIDv2", "RFC 7343", True, _V6_SPECIAL),
+    _block("2001:30::/28", "Drone Remote ID Protocol Entity Tags (DETs) Prefix", "RFC 9374", True, _V6_SPECIAL),
+    _block("2001:db8::/32", "Documentation", "RFC 3849", False, _V6_SPECIAL),
+    _block("2002::/16", "6to4", "RFC 3056", None, _V6_SPECIAL),
+    _block("2620:4f:8000::/48", "Direct Delegation AS112 Service", "RFC 7534", True, _V6_SPECIAL),
+    _block("3fff::/20", "Documentation", "RFC 9637", False, _V6_SPECIAL),
+    _block("5f00::/16", "Segment Routing (SRv6) SIDs", "RFC 9602", False, _V6_SPECIAL),
+    _block("fc00::/7", "Unique-Local", "RFC 4193", False, _V6_SPECIAL),
+    _block("fe80::/10", "Link-Local Unicast", "RFC 4291", False, _V6_SPECIAL),
+    *(
+        _block(cidr, "Reserved by IETF", "RFC 4291", False, _V6_SPACE)
+        for cidr in ("::/8", "100::/8", "200::/7", "400::/6", "800::/5", "1000::/4", "4000::/3", "6000::/3",
+                     "8000::/3", "a000::/3", "c000::/3", "e000::/4", "f000::/5", "f800::/6", "fe00::/9")
+    ),
+    _block("fec0::/10", "Reserved by IETF (deprecated site-local)", "RFC 3879", False, _V6_SPACE),
+    _block("ff00::/8", "Multicast", "RFC 4291", False, _V6_SPACE),
 )
-_BLOCKED_V6 = _nets(
-    [
-        ("::/128", "unspecified"),
-        ("::1/128", "loopback"),
-        ("::/96", "IPv4-compatible (deprecated)"),
-        ("64:ff9b:1::/48", "local-use NAT64"),
-        ("100::/64", "discard-only"),
-        ("2001:db8::/32", "documentation"),
-        ("3fff::/20", "documentation"),
-        ("2001::/23", "IETF protocol assignments"),
-        ("fc00::/7", "unique local (ULA)"),
-        ("fe80::/10", "link-local"),
-        ("fec0::/10", "site-local (deprecated)"),
-        ("ff00::/8", "multicast"),
-    ]
-)
+#: Per IP version, most specific first: the first block containing an address is its row.
+_BY_VERSION = {
+    version: tuple(sorted((b for b in ADDRESS_BLOCKS if b.network.version == version),
+                          key=lambda b: -b.network.prefixlen))
+    for version in (4, 6)
+}
+
 _MAPPED = ipaddress.ip_network("::ffff:0:0/96")
+_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # RFC 2765 "IPv4-translated"
+_COMPATIBLE = ipaddress.ip_network("::/96")  # RFC 4291 2.5.5.1, deprecated
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _SIXTOFOUR = ipaddress.ip_network("2002::/16")
 _TEREDO = ipaddress.ip_network("2001::/32")
@@ -87,20 +146,39 @@ class UnsafeTargetError(TransflowError, ValueError):
     """The webhook URL is not allowed (scheme, syntax, or an address it resolves to)."""
 
 
+def address_block(ip: IPAddress) -> AddressBlock | None:
+    """The most specific row of ``ADDRESS_BLOCKS`` holding ``ip`` (None: ordinary unicast)."""
+    for block in _BY_VERSION[ip.version]:
+        if ip in block.network:
+            return block
+    return None
+
+
 def _embedded_v4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, str] | None:
+    """The IPv4 address an IPv6 address carries, and the form (mapped, NAT64, 6to4, ...)."""
+    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     if ip in _MAPPED:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF), "IPv4-mapped"
+        return low32, "IPv4-mapped"
+    if ip in _TRANSLATED:
+        return low32, "IPv4-translated"
     if ip in _NAT64:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF), "NAT64"
+        return low32, "NAT64"
     if ip in _SIXTOFOUR:
         return ipaddress.IPv4Address((int(ip) >> 80) & 0xFFFFFFFF), "6to4"
     if ip in _TEREDO and ip.teredo is not None:
         return ip.teredo[1], "Teredo"
+    if ip in _COMPATIBLE and int(ip) > 1:  # not :: or ::1, which have rows of their own
+        return low32, "IPv4-compatible"
     return None
 
 
 def address_refusal(ip: IPAddress) -> str | None:
-    """Why ``ip`` may not be a webhook target, or ``None`` when it is a public unicast address."""
+    """Why ``ip`` may not be a webhook target, or ``None`` when it is globally reachable.
+
+    The verdict is the "Globally Reachable" column of ``ADDRESS_BLOCKS``' most specific row. An
+    IPv4-mapped address is IPv4 on the wire and is judged as its IPv4 address; an address in
+    NAT64's 64:ff9b::/96 (globally reachable) is refused when the IPv4 address it reaches is.
+    """
     if ip in METADATA_ADDRESSES:
         return f"{ip} is a cloud metadata endpoint"
     if isinstance(ip, ipaddress.IPv6Address):
@@ -112,18 +190,14 @@ def address_refusal(ip: IPAddress) -> str | None:
             reason = address_refusal(v4)
             if reason is not None:
                 return f"{ip} is the {form} form of {v4}, and {reason}"
-            if form == "Teredo":
-                return f"{ip} is a Teredo tunnel address"
-            return None
-        table = _BLOCKED_V6
-    else:
-        table = _BLOCKED_V4
-    for network, label in table:
-        if ip in network:
-            return f"{ip} is {label}"
-    if not ip.is_global:
-        return f"{ip} is not a globally routable address"
-    return None
+            if form == "IPv4-mapped":
+                return None
+    block = address_block(ip)
+    if block is None or block.globally_reachable is True:
+        return None
+    reachable = "N/A" if block.globally_reachable is None else "False"
+    return (f"{ip} is {block.name} ({block.network}, {block.reference}; {block.registry}: "
+            f"Globally Reachable {reachable})")
 
 
 def _runtime_api() -> tuple[str, int] | None:

@@ -20,8 +20,12 @@ VERSION_ATTRIBUTE = "version"
 #: atomic update expression instead of a read-modify-write.
 START_EPOCH_ATTRIBUTE = "execution_start_epoch"
 
+#: Idempotency tokens of recent writes (string sets), one attribute per time window in rotation:
+#: a write retried after a lost response finds its token and is recognised as already applied.
+WRITE_TOKEN_ATTRIBUTES = ("write_tokens_0", "write_tokens_1", "write_tokens_2", "write_tokens_3")
+
 #: Attributes the store keeps for itself; they never appear in API responses or webhooks.
-INTERNAL_ATTRIBUTES = frozenset({USER_ID_ATTRIBUTE, START_EPOCH_ATTRIBUTE})
+INTERNAL_ATTRIBUTES = frozenset({USER_ID_ATTRIBUTE, START_EPOCH_ATTRIBUTE, *WRITE_TOKEN_ATTRIBUTES})
 
 # --- States -----------------------------------------------------------------------------------
 OK_COMPLETED = "ASSEMBLY_COMPLETED"
@@ -54,6 +58,9 @@ ENV_TABLE_NAME = "TRANSFLOW_TABLE_NAME"
 ENV_WEBHOOK_QUEUE_URL = "TRANSFLOW_WEBHOOK_QUEUE_URL"
 #: The webhook handler moves a message here itself after its last attempt, with the reason.
 ENV_WEBHOOK_DLQ_URL = "TRANSFLOW_WEBHOOK_DLQ_URL"
+#: The dispatcher dead-letters stream records it cannot understand here, with the reason (the
+#: stream mapping's on-failure queue, where Lambda also reports batches it gave up on).
+ENV_STREAM_FAILURE_QUEUE_URL = "TRANSFLOW_STREAM_FAILURE_QUEUE_URL"
 ENV_USER_ID_CLAIM = "TRANSFLOW_USER_ID_CLAIM"
 ENV_ASSEMBLY_ID_PATTERN = "TRANSFLOW_ASSEMBLY_ID_PATTERN"
 ENV_JWT_SECRET_ARN = "TRANSFLOW_JWT_SECRET_ARN"  # noqa: S105 - a variable name, not a secret
@@ -101,6 +108,29 @@ HANDLER_DISPATCHER = "transflow_runtime.handlers.dispatcher.handler"
 #: Key of the user id in the shared-secret authorizer's context
 #: (``requestContext.authorizer.lambda.userId`` in payload format 2.0).
 AUTHORIZER_CONTEXT_USER_KEY = "userId"
+
+#: The longest user id anywhere (token claim, authorizer context, direct-invoke ``userId``), in
+#: bytes of UTF-8: the authorizer and the status function apply this one limit.
+MAX_USER_ID_BYTES = 1024
+
+
+def user_id_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a user id, or None when it can.
+
+    A user id is a string (RFC 7519 makes ``sub`` a StringOrURI: a number or anything else is
+    refused, never converted), not blank, valid UTF-8 and at most ``MAX_USER_ID_BYTES`` bytes.
+    """
+    if not isinstance(value, str):
+        return "is not a string"
+    if not value.strip():
+        return "is empty"
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "is not valid UTF-8"
+    if size > MAX_USER_ID_BYTES:
+        return f"is longer than {MAX_USER_ID_BYTES} bytes of UTF-8"
+    return None
 
 # --- HTTP API -----------------------------------------------------------------------------------
 SIGNATURE_HEADER = "X-Transflow-Signature"

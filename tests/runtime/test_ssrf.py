@@ -14,35 +14,35 @@ from transflow_runtime.netguard import NetGuard, UnsafeTargetError, address_refu
 from tests.runtime.webhook_receivers import Receiver, fake_dns, self_signed
 
 REFUSED = {
-    "127.0.0.1": "loopback",
-    "127.53.1.9": "loopback",
-    "10.1.2.3": "private",
-    "172.16.0.1": "private",
-    "172.31.255.254": "private",
-    "192.168.1.1": "private",
+    "127.0.0.1": "Loopback",
+    "127.53.1.9": "Loopback",
+    "10.1.2.3": "Private-Use",
+    "172.16.0.1": "Private-Use",
+    "172.31.255.254": "Private-Use",
+    "192.168.1.1": "Private-Use",
     "100.64.0.1": "carrier-grade NAT",
     "100.127.255.254": "carrier-grade NAT",
-    "169.254.1.1": "link-local",
+    "169.254.1.1": "Link Local",
     "169.254.169.254": "metadata",
     "169.254.170.2": "metadata",
-    "0.0.0.0": "unspecified",  # noqa: S104 - the address under test
-    "0.1.2.3": "unspecified",
-    "224.0.0.1": "multicast",
-    "239.255.255.250": "multicast",
-    "240.0.0.1": "reserved",
-    "255.255.255.255": "broadcast",
-    "192.0.0.8": "IETF",
-    "192.0.2.10": "documentation",
-    "198.18.0.1": "benchmarking",
-    "::1": "loopback",
-    "::": "unspecified",
-    "fc00::1": "unique local",
-    "fd12:3456:789a::1": "unique local",
+    "0.0.0.0": "This host on this network",  # noqa: S104 - the address under test
+    "0.1.2.3": "This network",
+    "224.0.0.1": "Multicast",
+    "239.255.255.250": "Multicast",
+    "240.0.0.1": "Reserved",
+    "255.255.255.255": "Limited Broadcast",
+    "192.0.0.8": "IPv4 dummy address",
+    "192.0.2.10": "Documentation",
+    "198.18.0.1": "Benchmarking",
+    "::1": "Loopback",
+    "::": "Unspecified",
+    "fc00::1": "Unique-Local",
+    "fd12:3456:789a::1": "Unique-Local",
     "fd00:ec2::254": "metadata",
-    "fe80::1": "link-local",
+    "fe80::1": "Link-Local",
     "fec0::1": "site-local",
-    "ff02::1": "multicast",
-    "2001:db8::1": "documentation",
+    "ff02::1": "Multicast",
+    "2001:db8::1": "Documentation",
     "::ffff:127.0.0.1": "IPv4-mapped form of 127.0.0.1",
     "::ffff:10.0.0.1": "IPv4-mapped form of 10.0.0.1",
     "::ffff:169.254.169.254": "metadata",
@@ -82,7 +82,7 @@ def test_public_addresses_pass(address):
 def test_every_resolved_address_is_checked_not_just_the_first(monkeypatch):
     fake_dns(monkeypatch, {"multi.example.com": ["93.184.216.34", "2606:4700:4700::1111", "10.0.0.7"]})
     guard = NetGuard()
-    with pytest.raises(UnsafeTargetError, match=r"10\.0\.0\.7 is private"):
+    with pytest.raises(UnsafeTargetError, match=r"10\.0\.0\.7 is Private-Use"):
         guard.resolve(guard.parse("https://multi.example.com/"))
 
 
@@ -90,7 +90,7 @@ def test_numeric_host_spellings_resolve_to_loopback_and_are_refused():
     # inet_aton accepts decimal and hex spellings of 127.0.0.1; the resolver's answer is checked.
     for url in ("https://2130706433/", "https://0x7f.1/", "https://127.1/"):
         result = deliver(url, b"{}", {}, guard=NetGuard(), timeout=1)
-        assert result.outcome == STOP and "loopback" in (result.error or ""), url
+        assert result.outcome == STOP and "Loopback" in (result.error or ""), url
 
 
 def test_allow_list_lets_private_cidrs_and_hostnames_through(monkeypatch):
@@ -99,7 +99,7 @@ def test_allow_list_lets_private_cidrs_and_hostnames_through(monkeypatch):
     assert [str(a) for a in by_cidr.resolve(by_cidr.parse("https://other.internal/"))] == ["10.20.30.41"]
     by_name = NetGuard(["hooks.internal"])
     assert [str(a) for a in by_name.resolve(by_name.parse("https://hooks.internal/"))] == ["10.20.30.40"]
-    with pytest.raises(UnsafeTargetError, match="private"):
+    with pytest.raises(UnsafeTargetError, match="Private-Use"):
         by_name.resolve(by_name.parse("https://other.internal/"))
 
 
@@ -164,7 +164,7 @@ def test_rebinding_to_a_refused_address_on_the_first_answer_is_refused_without_c
     connected: list[object] = []
     monkeypatch.setattr(socket, "create_connection", lambda *a, **k: connected.append(a))
     result = deliver("https://rebind.example.com/hook", b"{}", {}, guard=NetGuard(), timeout=2)
-    assert result.outcome == STOP and "loopback" in (result.error or "") and connected == []
+    assert result.outcome == STOP and "Loopback" in (result.error or "") and connected == []
 
 
 def test_tls_uses_the_original_hostname_for_sni_certificate_and_host_while_connecting_to_the_checked_ip(

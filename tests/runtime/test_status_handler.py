@@ -269,14 +269,40 @@ def test_an_item_without_state_is_terminal_through_ok_alone(status_env, dynamodb
 def test_items_without_a_state_are_terminal_when_ok_or_error_is_set(status_env, dynamodb):
     ident = aid(5)
     dynamodb.put_item(TableName=status_env.table_name, Item={
-        "assembly_id": {"S": ident}, "user_id": {"S": "alice"}, "created_at": {"S": "2026-01-01T00:00:00.000Z"},
-        "error": {"S": "legacy failure"},
+        "assembly_id": {"S": ident}, "user": {"M": {"userId": {"S": "alice"}}},
+        "created_at": {"S": "2026-01-01T00:00:00.000Z"}, "error": {"S": "legacy failure"},
     })
     response = get_status(ident)
     assert response["statusCode"] == 200
     assert headers_of(response)["cache-control"] == f"private, max-age={status_handler.TERMINAL_MAX_AGE}"
     assert "retry-after" not in headers_of(response)
     assert headers_of(response)["etag"].startswith('"')  # no version: content hash
+
+
+@pytest.mark.parametrize(
+    "owner_fields",
+    [
+        {"user_id": {"S": "alice"}},  # the index's copy alone is no owner
+        {"user": {"M": {}}, "user_id": {"S": "alice"}},
+        {"user": {"M": {"userId": {"S": ""}}}},
+        {"user": {"M": {"userId": {"N": "7"}}}},
+        {"user": {"S": "alice"}},
+        {"user": {"M": {"userId": {"S": "bob"}}}, "user_id": {"S": "alice"}},  # copies disagree
+    ],
+)
+def test_an_item_without_a_consistent_user_userid_belongs_to_no_one(status_env, dynamodb, owner_fields):
+    """Fail closed: whoever wrote the item, no caller is its owner unless ``user.userId`` says so."""
+    ident = aid(7)
+    dynamodb.put_item(TableName=status_env.table_name, Item={
+        "assembly_id": {"S": ident}, "created_at": {"S": "2026-01-01T00:00:00.000Z"}, **owner_fields,
+    })
+    for user in ("alice", "bob", "7"):
+        response = get_status(ident, user=user)
+        assert response["statusCode"] == 403, (user, body_of(response))
+        batch = call(http_event("POST", "/status/batch", user=user, body=json.dumps({"assemblyIds": [ident]})))
+        assert body_of(batch) == {"assemblies": {ident: None}}
+        listed = call(http_event("GET", "/assemblies", user=user))
+        assert body_of(listed)["assemblies"] == []
 
 
 # --- ETag / If-None-Match ----------------------------------------------------------------------------
@@ -387,7 +413,9 @@ def test_bad_batch_requests_are_400_naming_the_problem(status_env, payload, mess
 
 
 def test_batch_too_large_for_one_response_is_413(status_env, dynamodb):
-    ids = [aid(n) for n in range(200, 215)]
+    """17 statuses of 390 KB are a 6.6 MB invocation response: over Lambda's 6,291,556 bytes
+    (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html); 15 are 5.85 MB and fit."""
+    ids = [aid(n) for n in range(200, 217)]
     for ident in ids:
         dynamodb.put_item(TableName=status_env.table_name, Item={
             "assembly_id": {"S": ident}, "user_id": {"S": "alice"}, "user": {"M": {"userId": {"S": "alice"}}},
@@ -396,7 +424,7 @@ def test_batch_too_large_for_one_response_is_413(status_env, dynamodb):
     response = batch(ids)
     assert response["statusCode"] == 413
     assert "request fewer ids" in body_of(response)["error"]
-    assert batch(ids[:5])["statusCode"] == 200
+    assert batch(ids[:15])["statusCode"] == 200
 
 
 def test_batch_get_retries_unprocessed_keys_until_all_are_read(status_env, dynamodb):
@@ -518,15 +546,16 @@ def test_bad_list_parameters_are_400(many, query, message):
 
 
 def test_a_page_too_large_for_one_response_is_shortened_and_continues(status_env, dynamodb):
-    ids = [aid(n) for n in range(220, 236)]
+    # 17 x 390 KB: over Lambda's 6,291,556-byte response limit (16 would still fit).
+    ids = [aid(n) for n in range(220, 237)]
     for i, ident in enumerate(ids):
         dynamodb.put_item(TableName=status_env.table_name, Item={
             "assembly_id": {"S": ident}, "user_id": {"S": "alice"}, "user": {"M": {"userId": {"S": "alice"}}},
             "created_at": {"S": f"2026-01-01T00:00:{i:02d}.000Z"}, "blob": {"S": "z" * 390_000},
         })
-    first = body_of(list_page(limit=16))
-    assert 1 <= len(first["assemblies"]) < 16 and first["next_cursor"]
-    second = body_of(list_page(limit=16, cursor=first["next_cursor"]))
+    first = body_of(list_page(limit=17))
+    assert len(first["assemblies"]) == 16 and first["next_cursor"]
+    second = body_of(list_page(limit=17, cursor=first["next_cursor"]))
     listed = [a["assembly_id"] for a in first["assemblies"] + second["assemblies"]]
     assert listed == list(reversed(ids))
 

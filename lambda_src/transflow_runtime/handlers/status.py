@@ -36,7 +36,9 @@ from .. import aws, schema, telemetry
 from ..aws.errors import error_types
 from ..dynamo import batch_get_items, deserialize_item, encode_cursor, iso_now, item_owner, query_user_items
 from ..errors import StoreError
+from ..limits import LAMBDA_RESPONSE_LIMIT_BYTES, fits_lambda_response, invocation_response_bytes, json_string_bytes
 from ..serialize import js_dumps, public_view
+from ..terminal import is_terminal
 
 # --- limits ------------------------------------------------------------------------------------
 MAX_BATCH_IDS = 100
@@ -44,11 +46,8 @@ DEFAULT_LIST_LIMIT = 25
 MAX_LIST_LIMIT = 100
 #: Request bodies above this are refused (a full batch of 100 ids is about 7 KB).
 MAX_BODY_BYTES = 32 * 1024
-#: Lambda's response limit is 6 MB; keep headroom for headers and the JSON envelope.
-MAX_RESPONSE_BYTES = 5_500_000
 #: Anything longer cannot be a DynamoDB partition key we would find (limit 2048 bytes).
 MAX_ID_BYTES = 1024
-MAX_USER_ID_BYTES = 1024
 MAX_HEADER_CHARS = 4096
 
 #: ``Retry-After`` seconds: the seed's recommended polling intervals.
@@ -181,10 +180,22 @@ def _response(status: int, body: str | None, headers: dict[str, str] | None = No
     return {"statusCode": status, "headers": merged, "body": body or "", "isBase64Encoded": False}
 
 
+#: A response whose body has at most this many characters fits Lambda's limit whatever they are:
+#: one character serializes to at most 12 bytes (an astral one as two ``\\uXXXX`` escapes), and
+#: the rest of the response (status, this handler's few headers) stays under 8 KB.
+_SURELY_FITS_CHARS = (LAMBDA_RESPONSE_LIMIT_BYTES - 8192) // 12
+
+
+def _fits(response: dict[str, Any]) -> bool:
+    """Whether Lambda returns ``response``, measured as its Python runtime serializes it."""
+    return len(response["body"]) <= _SURELY_FITS_CHARS or fits_lambda_response(response)
+
+
 def _wire(value: Any) -> str:
-    """JS-compatible JSON; an item that cannot be serialized is a store-side failure (500)."""
+    """JS-compatible JSON of stored items: a value JSON cannot hold (binary, from another writer)
+    is answered as null, never as a 500 (serialize.js_dumps, lenient)."""
     try:
-        return js_dumps(value)
+        return js_dumps(value, lenient=True)
     except (ValueError, TypeError, RecursionError) as exc:
         raise StoreError(f"stored status cannot be serialized: {exc}") from None
 
@@ -238,16 +249,6 @@ def _log_failure(kind: str, exc: BaseException, request_id: str | None, assembly
 
 
 # --- status semantics ----------------------------------------------------------------------------
-def _is_terminal(item: dict[str, Any]) -> bool:
-    state = item.get("state")
-    if state in schema.TERMINAL_STATES:
-        return True
-    if state in schema.ACTIVE_STATES:
-        return False
-    # Items written by other tools may lack ``state``: the seed's clients stop on ok/error.
-    return bool(item.get("ok") or item.get("error"))
-
-
 def _etag(item: dict[str, Any]) -> str:
     """A strong ETag from the assembly id and its write counter.
 
@@ -282,7 +283,7 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 
 def _status_headers(item: dict[str, Any], etag: str) -> dict[str, str]:
     headers = {"ETag": etag}
-    if _is_terminal(item):
+    if is_terminal(item):  # by state, or by the seed's ok/error (terminal.py)
         headers["Cache-Control"] = f"private, max-age={TERMINAL_MAX_AGE}"
     else:
         headers["Cache-Control"] = "no-store"
@@ -341,9 +342,11 @@ def _read_one(
     if _etag_matches(if_none_match, etag):
         _track(assembly_id, user_id, "not_modified", request_id=request_id)
         return _response(304, None, headers), item
-    body = _wire(public_view(item))
+    response = _response(200, _wire(public_view(item)), headers)
+    if not _fits(response):  # a 400 KB item cannot get there; measured all the same
+        raise _HttpError(413, "this status is too large for one response", result="too_large")
     _track(assembly_id, user_id, "found", request_id=request_id)
-    return _response(200, body, headers), item
+    return response, item
 
 
 def _enqueue_replay(config: _Config, assembly_id: str) -> str:
@@ -403,11 +406,10 @@ def _user_id(event: dict[str, Any], config: _Config) -> str:
             claims = jwt.get("claims") if isinstance(jwt, dict) else None
             if isinstance(claims, dict):
                 user = claims.get(config.user_id_claim)
-    if isinstance(user, int) and not isinstance(user, bool):
-        user = str(user)
-    if not isinstance(user, str) or not user.strip():
+    problem = schema.user_id_problem(user)  # the authorizer's rule too: never a number made a string
+    if problem in ("is not a string", "is empty"):  # None, blank, a number, a list: no usable identity
         raise _HttpError(401, "authentication required", result="unauthorized")
-    if len(user.encode("utf-8", "surrogatepass")) > MAX_USER_ID_BYTES:
+    if problem is not None:  # too long, not UTF-8
         raise _HttpError(401, "the token's user id is not acceptable", result="unauthorized")
     return user
 
@@ -602,21 +604,24 @@ def _batch(config: _Config, user_id: str, body: dict[str, Any], request_id: str 
     unique = list(dict.fromkeys(ids))
     found = batch_get_items(_dynamodb_client(), config.table_name, unique)
     out: dict[str, Any] = {}
-    counts: dict[str, int] = {}
+    results: dict[str, str] = {}
     for assembly_id in unique:
         item = found.get(assembly_id)
         if item is None:
-            result, out[assembly_id] = "not_found", None
+            results[assembly_id], out[assembly_id] = "not_found", None
         elif item_owner(item) != user_id:
-            result, out[assembly_id] = "forbidden", None  # another user's id reads as null
+            results[assembly_id], out[assembly_id] = "forbidden", None  # another user's id reads as null
         else:
-            result, out[assembly_id] = "found", public_view(item)
-        counts[result] = counts.get(result, 0) + 1
+            results[assembly_id], out[assembly_id] = "found", public_view(item)
+    response = _response(200, _wire({"assemblies": out}))
+    if not _fits(response):
+        # Lambda would refuse the invocation response (API Gateway: a bare 500): say so instead.
+        raise _HttpError(
+            413, "these statuses are too large for one response; request fewer ids at a time", result="too_large"
+        )
+    for assembly_id, result in results.items():
         _track(assembly_id, user_id, result, request_id=request_id)
-    body_text = _wire({"assemblies": out})
-    if len(body_text) > MAX_RESPONSE_BYTES or len(body_text.encode("utf-8", "surrogatepass")) > MAX_RESPONSE_BYTES:
-        raise _HttpError(413, "these statuses are too large for one response; request fewer ids at a time")
-    return _response(200, body_text)
+    return response
 
 
 def _list(config: _Config, user_id: str, query: dict[str, str], request_id: str | None) -> dict[str, Any]:
@@ -631,27 +636,47 @@ def _list(config: _Config, user_id: str, query: dict[str, str], request_id: str 
     except ValueError as exc:
         # Malformed, tampered with, or another user's cursor: never a way into their list.
         raise _HttpError(400, "cursor is invalid" if "cursor" in str(exc) else str(exc)) from None
-    views = [public_view(i) for i in items]
-    body_text = _wire({"assemblies": views, "next_cursor": next_cursor})
-    if len(body_text.encode("utf-8", "surrogatepass")) > MAX_RESPONSE_BYTES:
-        # Items can reach 400 KB each: shorten the page and continue after its last item.
-        while len(views) > 1:
-            views.pop()
-            items.pop()
-            tail = items[-1]
-            next_cursor = encode_cursor(
-                {
-                    schema.PARTITION_KEY: {"S": tail[schema.PARTITION_KEY]},
-                    schema.USER_ID_ATTRIBUTE: {"S": user_id},
-                    schema.CREATED_AT_ATTRIBUTE: {"S": tail[schema.CREATED_AT_ATTRIBUTE]},
-                },
-                user_id,
-            )
-            body_text = _wire({"assemblies": views, "next_cursor": next_cursor})
-            if len(body_text.encode("utf-8", "surrogatepass")) <= MAX_RESPONSE_BYTES:
+    # Each status serialized once: a shorter page (below) only joins fewer of them.
+    views = [_wire(public_view(i)) for i in items]
+
+    def cursor_after(count: int) -> str | None:
+        if count == len(items):
+            return next_cursor
+        tail = items[count - 1]
+        return encode_cursor(
+            {
+                schema.PARTITION_KEY: {"S": tail[schema.PARTITION_KEY]},
+                schema.USER_ID_ATTRIBUTE: {"S": user_id},
+                schema.CREATED_AT_ATTRIBUTE: {"S": tail[schema.CREATED_AT_ATTRIBUTE]},
+            },
+            user_id,
+        )
+
+    def page(count: int) -> dict[str, Any]:
+        """The response holding the first ``count`` items, continuing after the last of them."""
+        # Byte for byte what _wire({"assemblies": [...], "next_cursor": cursor}) writes.
+        body = '{"assemblies":[' + ",".join(views[:count]) + '],"next_cursor":' + _wire(cursor_after(count)) + "}"
+        return _response(200, body)
+
+    response = page(len(items))
+    if items and len(response["body"]) > _SURELY_FITS_CHARS:
+        # Items reach 400 KB each: the longest page Lambda still returns. Its size is summed from
+        # each status's serialized size (escaping is per character), then checked whole once.
+        envelope = invocation_response_bytes(_response(200, "")) + json_string_bytes('{"assemblies":[')
+        sizes = [json_string_bytes(v) + 1 for v in views]  # + the comma that follows it
+        count, total = len(items), envelope + sum(sizes) - 1
+        while count > 1:
+            tail = json_string_bytes('],"next_cursor":' + _wire(cursor_after(count)) + "}")
+            if total + tail <= LAMBDA_RESPONSE_LIMIT_BYTES:
                 break
+            count -= 1
+            total -= sizes[count]
+        if count < len(items):
+            response = page(count)
+        if not _fits(response):  # a 400 KB item cannot get there; measured all the same
+            raise _HttpError(413, "a status on this page is too large for one response", result="too_large")
     _track(None, user_id, "listed", request_id=request_id, count=1)
-    return _response(200, body_text)
+    return response
 
 
 def _notify(config: _Config, assembly_id: str, user_id: str, request_id: str | None) -> dict[str, Any]:
@@ -672,6 +697,21 @@ def _notify(config: _Config, assembly_id: str, user_id: str, request_id: str | N
 
 
 # --- direct invoke -------------------------------------------------------------------------------
+#: Every key a direct invoke may carry. Anything else is refused: a near miss such as ``userID``
+#: would otherwise be ignored, and the call served as a trusted one without a user.
+DIRECT_INVOKE_KEYS = ("assemblyId", "userId", "triggerWebhook", "ifNoneMatch")
+
+
+def _check_direct_keys(event: dict[str, Any]) -> None:
+    unknown = sorted(str(key) for key in event if key not in DIRECT_INVOKE_KEYS)
+    if unknown:
+        shown = ", ".join(json.dumps(key[:64]) for key in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        raise _HttpError(
+            400, f"unknown key{'s' if len(unknown) > 1 else ''} in the event: {shown}; "
+            f"a direct invoke takes only {', '.join(DIRECT_INVOKE_KEYS)}",
+        )
+
+
 def _handle_direct(event: Any, request_id: str | None) -> dict[str, Any]:
     user_id: str | None = None
     assembly_id: str | None = None
@@ -679,17 +719,17 @@ def _handle_direct(event: Any, request_id: str | None) -> dict[str, Any]:
         config = _config()
         if not isinstance(event, dict):
             raise _HttpError(400, "the event must be a JSON object with assemblyId")
-        raw_user = event.get("userId", event.get("user_id"))
-        if raw_user is None and ("userId" in event or "user_id" in event):
+        _check_direct_keys(event)
+        raw_user = event.get("userId")
+        if raw_user is None and "userId" in event:
             # An explicit null is most likely a proxy that lost the user: fail closed, not open.
             raise _HttpError(400, "userId must be a non-empty string when given; omit it for a trusted caller")
         if raw_user is not None:
-            if isinstance(raw_user, int) and not isinstance(raw_user, bool):
-                raw_user = str(raw_user)
-            if not isinstance(raw_user, str) or not raw_user.strip():
+            problem = schema.user_id_problem(raw_user)
+            if problem in ("is not a string", "is empty"):
                 raise _HttpError(400, "userId must be a non-empty string when given")
-            if len(raw_user.encode("utf-8", "surrogatepass")) > MAX_USER_ID_BYTES:
-                raise _HttpError(400, "userId is too long")
+            if problem is not None:
+                raise _HttpError(400, f"userId {problem}")
             user_id = raw_user
         trigger = event.get("triggerWebhook", False)
         if trigger is None:
@@ -699,7 +739,7 @@ def _handle_direct(event: Any, request_id: str | None) -> dict[str, Any]:
         if_none_match = event.get("ifNoneMatch")
         if if_none_match is not None and not isinstance(if_none_match, str):
             raise _HttpError(400, "ifNoneMatch must be a string")
-        assembly_id = _check_id(event.get("assemblyId", event.get("assembly_id")), config)
+        assembly_id = _check_id(event.get("assemblyId"), config)
         response, item = _read_one(
             config, assembly_id, user_id,
             enforce_owner=user_id is not None,  # without userId the IAM caller is trusted

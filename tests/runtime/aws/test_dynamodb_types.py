@@ -136,15 +136,18 @@ def test_wire_binaries_round_trip() -> None:
     assert dynamodb_types.item_from_wire(wire) == item
 
 
-def test_the_store_writes_back_binaries_it_read(store) -> None:
-    """Items read through the store carry this module's ``Binary``; writing them back must work as it
-    did with boto3's ``Binary`` (the store's serializer knows only boto3's)."""
+def test_the_store_refuses_a_binary_read_back_as_it_refuses_boto3s(store, dynamodb, table_name) -> None:
+    """Items read through the store carry this module's ``Binary`` (for attributes another writer
+    stored as B); writing one back is refused with the store's own error, as boto3's ``Binary`` is."""
     from transflow_runtime import assembly_id
+    from transflow_runtime.errors import StatusValueError
 
     aid = assembly_id("b" * 32, "tpl", "alice")
-    store.create(aid, user_id="alice", template_id="tpl", extra={"blob": b"\x00\x01", "bins": {b"a", b"b"}})
+    store.create(aid, user_id="alice", template_id="tpl")
+    dynamodb.update_item(TableName=table_name, Key={"assembly_id": {"S": aid}}, UpdateExpression="SET #b = :b",
+                         ExpressionAttributeNames={"#b": "blob"}, ExpressionAttributeValues={":b": {"B": b"\x00\x01"}})
     item = store.get_item(aid)
     assert type(item["blob"]) is Binary and item["blob"] == b"\x00\x01"
-    store.progress(aid, fields={"blob_copy": item["blob"], "bins_copy": item["bins"]})
-    again = store.get_item(aid)
-    assert again["blob_copy"] == b"\x00\x01" and again["bins_copy"] == {Binary(b"a"), Binary(b"b")}
+    for value in (item["blob"], BotoBinary(b"\x00\x01")):
+        with pytest.raises(StatusValueError, match="binary data"):
+            store.progress(aid, fields={"blob_copy": value})

@@ -24,3 +24,11 @@ def oversized(event: Any, context: Any) -> dict[str, Any]:
 def environment(event: Any, context: Any) -> dict[str, Any]:
     """What the execution environment looks like from inside."""
     return {key: value for key, value in os.environ.items() if key.startswith(("AWS_", "TRANSFLOW_"))}
+
+
+def sized(event: Any, context: Any) -> dict[str, Any]:
+    """A response of ``quotes`` quotes and ``spaces`` spaces as its body (the test sizes it with
+    Lambda's own marshaller): read from a direct invoke's event or the HTTP query string."""
+    params = event.get("queryStringParameters") or event
+    body = '"' * int(params["quotes"]) + " " * int(params["spaces"])
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": body, "isBase64Encoded": False}
