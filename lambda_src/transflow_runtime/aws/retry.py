@@ -5,18 +5,20 @@ the ``RequestTimeout`` family of codes, connections that fail, time out or close
 DynamoDB, a response whose CRC32 does not match ``x-amz-crc32``. Everything else (validation
 errors, missing tables, access denied) fails at once.
 
-How often and when: at most ``max_attempts`` attempts (3, or ``AWS_MAX_ATTEMPTS``); before retry
-*i* (0-based) the client sleeps a jittered exponential backoff, ``rand(0, 1) x 2^i`` seconds
-capped at 20 s. A retry quota of 500 tokens per client bounds retries when a dependency is
-down: a retry costs 5 tokens (10 after a timeout); a success refunds what its retry cost, or
-adds 1 when it needed none; with the quota spent, errors fail at once.
+How often and when (the guide's 2026 revision, the default of the AWS SDKs since November 10,
+2026 and of botocore 1.44 and later, which no longer reads an opt-in: AWS Developer Tools Blog,
+"Updated default retry behavior for AWS SDKs and tools"): at most 3 attempts (4 for DynamoDB, or
+``AWS_MAX_ATTEMPTS``); before retry *i* (0-based) a jittered exponential backoff,
+``rand(0, 1) x min(base x 2^i, 20)`` seconds with base 50 ms for transient errors (25 ms for
+DynamoDB) and 1 s for throttling, ``x-amz-retry-after`` honoured (at most 5 s beyond the backoff);
+a 429 whose code the service does not model counts as throttling. A retry quota of 500 tokens per
+client bounds retries when a dependency is down: a retry costs 14 tokens (5 when throttled); a
+success refunds what its retry cost, or adds 1 when it needed none; with the quota spent, errors
+fail at once.
 
-The guide's 2026 revision (opt-in with ``AWS_NEW_RETRIES_2026=true``, the default of botocore
-1.44 and later) changes the numbers, not the flow: backoff base 50 ms for transient errors
-(25 ms for DynamoDB) and 1 s for throttling, capped after jitter, ``x-amz-retry-after`` honoured
-(at most 5 s beyond the backoff), a 429 whose code the service does not model counts as
-throttling, retries cost 14 tokens (5 when throttled), and DynamoDB gets
-4 attempts. ``policy_for`` picks the parameter set; the flow below is shared.
+``AWS_NEW_RETRIES_2026=false`` selects the numbers from before the revision (botocore before 1.44
+by default): 3 attempts, ``min(rand x 2^i, 20)`` s for every kind, 5 tokens a retry (10 after a
+timeout). ``policy_for`` picks the parameter set; the flow is shared.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ def _max_attempts(environ: Mapping[str, str], default: int) -> int:
 
 def policy_for(service: str, environ: Mapping[str, str] | None = None) -> RetryPolicy:
     env = os.environ if environ is None else environ
-    if env.get("AWS_NEW_RETRIES_2026", "").strip().lower() == "true":
+    if env.get("AWS_NEW_RETRIES_2026", "").strip().lower() != "false":
         dynamodb = service == "dynamodb"
         return RetryPolicy(
             max_attempts=_max_attempts(env, 4 if dynamodb else 3), transient_cost=14, timeout_cost=14,

@@ -1,11 +1,13 @@
 """Standard-mode retries against a server that throttles, answers 5xx, drops and hangs.
 
-The rules are the AWS SDKs and Tools Reference Guide's ("Retry behavior"): at most 3 attempts,
-``rand x 2^i`` seconds of backoff capped at 20 s, a 500-token retry quota (5 per retry, 10 after
-a timeout, refunded on success, +1 for a success without retries), throttling and transient
-errors retried, nothing else. With ``AWS_NEW_RETRIES_2026=true`` the guide's 2026 numbers apply,
-and those are also what botocore 1.44 does: there botocore itself is the oracle, on the same
-misbehaving server.
+The rules are the AWS SDKs and Tools Reference Guide's ("Retry behavior"). By default its 2026
+revision applies, as in botocore 1.44 and later (AWS Developer Tools Blog, "Updated default retry
+behavior for AWS SDKs and tools": the updated behavior is the default from November 10, 2026,
+botocore 1.44.0, with no opt-in): botocore itself is the oracle there, on the same misbehaving
+server, with no variable set. ``AWS_NEW_RETRIES_2026=false`` keeps the numbers from before:
+at most 3 attempts, ``rand x 2^i`` seconds of backoff capped at 20 s, a 500-token retry quota
+(5 per retry, 10 after a timeout, refunded on success, +1 for a success without retries),
+throttling and transient errors retried, nothing else.
 """
 
 from __future__ import annotations
@@ -50,16 +52,24 @@ def light(server: FaultServer, sleeps: Sleeps | None = None, rand: float = 0.5, 
                           rand=lambda: rand, transport=Transport(read_timeout=0.5, connect_timeout=0.5))
 
 
+#: The guide's numbers before its 2026 revision (botocore before 1.44), now an explicit opt-out.
+LEGACY = {"AWS_NEW_RETRIES_2026": "false"}
+
+
+def legacy(server: FaultServer, sleeps: Sleeps | None = None, rand: float = 0.5, **env: str) -> DynamoDBClient:
+    return light(server, sleeps, rand, **{**LEGACY, **env})
+
+
 def attempts(server: FaultServer) -> list[str]:
     return [r.headers.get("amz-sdk-request", "") for r in server.requests]
 
 
-# --- the guide's standard mode (the default) ------------------------------------------------------
+# --- the guide's standard mode before 2026 (AWS_NEW_RETRIES_2026=false) ------------------------------------------------------
 def test_throttling_is_retried_with_jittered_exponential_backoff_and_the_quota_refunded() -> None:
     sleeps = Sleeps()
     with FaultServer([error(400, "ThrottlingException"), error(400, "ProvisionedThroughputExceededException"),
                       ok(ITEM)]) as server:
-        client = light(server, sleeps, rand=0.5)
+        client = legacy(server, sleeps, rand=0.5)
         out = client.get_item(**GET)
     assert out["Item"] == ITEM["Item"] and out["ResponseMetadata"]["RetryAttempts"] == 2
     assert attempts(server) == ["attempt=1; max=3", "attempt=2; max=3", "attempt=3; max=3"]
@@ -72,7 +82,7 @@ def test_throttling_is_retried_with_jittered_exponential_backoff_and_the_quota_r
 def test_after_three_attempts_the_error_is_raised_as_botocore_words_it() -> None:
     throttled = error(400, "ThrottlingException", "Rate of requests exceeds the allowed throughput.")
     with FaultServer([throttled]) as server, pytest.raises(ClientError) as caught:
-        light(server).get_item(**GET)
+        legacy(server).get_item(**GET)
     assert len(server.requests) == 3
     assert type(caught.value).__name__ == "ThrottlingException"  # a modeled DynamoDB error
     assert str(caught.value) == ("An error occurred (ThrottlingException) when calling the GetItem operation "
@@ -86,14 +96,14 @@ def test_after_three_attempts_the_error_is_raised_as_botocore_words_it() -> None
                          ids=["500", "502", "503-html", "504", "RequestTimeoutException"])
 def test_transient_errors_are_retried(action: Action) -> None:
     with FaultServer([action, ok(ITEM)]) as server:
-        assert light(server).get_item(**GET)["Item"] == ITEM["Item"]
+        assert legacy(server).get_item(**GET)["Item"] == ITEM["Item"]
     assert len(server.requests) == 2
 
 
 def test_an_html_5xx_reads_as_botocore_reads_it() -> None:
     with FaultServer([raw(503, b"<html><body>Service Unavailable</body></html>")]) as server, \
             pytest.raises(ClientError) as caught:
-        light(server).get_item(**GET)
+        legacy(server).get_item(**GET)
     assert str(caught.value) == ("An error occurred (503) when calling the GetItem operation (reached max retries: 2): "
                                  "Service Unavailable")
 
@@ -104,7 +114,7 @@ def test_an_html_5xx_reads_as_botocore_reads_it() -> None:
                                     error(400, "ConditionalCheckFailedException")])
 def test_other_errors_fail_at_once(action: Action) -> None:
     with FaultServer([action, ok(ITEM)]) as server:
-        client = light(server)
+        client = legacy(server)
         with pytest.raises(ClientError) as caught:
             client.get_item(**GET)
     assert len(server.requests) == 1 and client.retry_quota.available == 500
@@ -113,13 +123,13 @@ def test_other_errors_fail_at_once(action: Action) -> None:
 
 def test_a_dropped_connection_is_retried_on_a_new_connection() -> None:
     with FaultServer([drop(), ok(ITEM)]) as server:
-        assert light(server).get_item(**GET)["Item"] == ITEM["Item"]
+        assert legacy(server).get_item(**GET)["Item"] == ITEM["Item"]
     assert server.connections == 2 and len(server.requests) == 2
 
 
 def test_connections_dropped_every_time_end_in_botocores_error() -> None:
     with FaultServer([drop()]) as server, pytest.raises(ConnectionClosedError) as caught:
-        light(server).get_item(**GET)
+        legacy(server).get_item(**GET)
     assert len(server.requests) == 3
     assert str(caught.value) == ("Connection was closed before we received a valid response from endpoint URL: "
                                  f'"{server.url}/".')
@@ -128,7 +138,7 @@ def test_connections_dropped_every_time_end_in_botocores_error() -> None:
 def test_a_hung_response_times_out_costs_ten_tokens_and_is_retried() -> None:
     sleeps = Sleeps()
     with FaultServer([hang(1.0), ok(ITEM)]) as server:
-        client = light(server, sleeps)
+        client = legacy(server, sleeps)
         started = time.monotonic()
         assert client.get_item(**GET)["Item"] == ITEM["Item"]
     assert time.monotonic() - started < 1.0 + 0.5 * 2  # the 0.5 s read timeout, not the server's hang
@@ -137,7 +147,7 @@ def test_a_hung_response_times_out_costs_ten_tokens_and_is_retried() -> None:
 
 def test_timeouts_every_time_end_in_read_timeout_error() -> None:
     with FaultServer([hang(1.0)]) as server:
-        client = light(server)
+        client = legacy(server)
         with pytest.raises(ReadTimeoutError, match="Read timeout on endpoint URL"):
             client.get_item(**GET)
     assert client.retry_quota.available == 500 - 2 * 10
@@ -148,7 +158,7 @@ def test_nothing_listening_is_an_endpoint_connection_error_after_the_retries() -
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     sleeps = Sleeps()
-    client = DynamoDBClient(light_environment(f"http://127.0.0.1:{port}"), sleep=sleeps, rand=lambda: 0.1)
+    client = DynamoDBClient(light_environment(f"http://127.0.0.1:{port}", **LEGACY), sleep=sleeps, rand=lambda: 0.1)
     with pytest.raises(EndpointConnectionError) as caught:
         client.get_item(**GET)
     assert str(caught.value) == f'Could not connect to the endpoint URL: "http://127.0.0.1:{port}/"'
@@ -160,16 +170,16 @@ def test_a_crc32_mismatch_is_retried_and_in_the_end_refused() -> None:
     bad = ok(ITEM)
     bad.crc = "bad"
     with FaultServer([bad, ok(ITEM)]) as server:
-        assert light(server).get_item(**GET)["Item"] == ITEM["Item"]
+        assert legacy(server).get_item(**GET)["Item"] == ITEM["Item"]
     assert len(server.requests) == 2
     with FaultServer([bad]) as server, pytest.raises(ChecksumError, match="Checksum crc32 failed"):
-        light(server).get_item(**GET)
+        legacy(server).get_item(**GET)
     assert len(server.requests) == 3
 
 
 def test_an_exhausted_quota_stops_retrying() -> None:
     with FaultServer([error(400, "ThrottlingException"), ok(ITEM)]) as server:
-        client = light(server)
+        client = legacy(server)
         client.retry_quota.available = 4  # less than one retry's cost
         with pytest.raises(ClientError) as caught:
             client.get_item(**GET)
@@ -180,7 +190,7 @@ def test_an_exhausted_quota_stops_retrying() -> None:
 
 def test_a_success_without_retries_adds_one_token_up_to_the_initial_500() -> None:
     with FaultServer([ok(ITEM)]) as server:
-        client = light(server)
+        client = legacy(server)
         client.retry_quota.available = 490
         client.get_item(**GET)
         assert client.retry_quota.available == 491
@@ -199,7 +209,7 @@ def test_max_attempts_comes_from_aws_max_attempts() -> None:
 
 @pytest.mark.parametrize("attempt", range(1, 9))
 def test_backoff_is_capped_at_twenty_seconds(attempt: int) -> None:
-    policy = retry.policy_for("dynamodb", {})
+    policy = retry.policy_for("dynamodb", LEGACY)
     assert policy.delay(retry.THROTTLING, attempt, 0.999) == min(0.999 * 2 ** (attempt - 1), 20.0)
     assert 0 <= policy.delay(retry.TRANSIENT, attempt, 0.0) <= policy.delay(retry.TRANSIENT, attempt, 0.999) <= 20
 
@@ -260,8 +270,14 @@ def _boto3_attempts(url: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, tup
     return 1, ("", "")
 
 
-@needs_2026_botocore
-@pytest.mark.parametrize("script", [
+def test_the_default_is_the_2026_revision() -> None:
+    """With no variable set the numbers are the 2026 ones (DynamoDB: 4 attempts, 25 ms base)."""
+    for service in ("dynamodb", "sqs", "secretsmanager"):
+        assert retry.policy_for(service, {}) == retry.policy_for(service, NEW)
+    assert retry.policy_for("dynamodb", {}).max_attempts == 4
+
+
+SCRIPTS = [
     [error(400, "ThrottlingException", "slow down")],
     [error(500, "InternalServerError", "oops")],
     [raw(503, b"")],
@@ -269,21 +285,40 @@ def _boto3_attempts(url: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, tup
     [drop()],
     [error(400, "ValidationException", "no")],
     [error(400, "ThrottlingException"), error(500, "InternalServerError"), ok(ITEM)],
-], ids=["throttled", "500", "503-empty", "429-empty", "dropped", "validation", "recovers"])
-def test_2026_retries_end_like_botocores_on_the_same_server(script: list[Action], monkeypatch) -> None:
-    monkeypatch.setenv("AWS_NEW_RETRIES_2026", "true")  # the variable botocore 1.44 no longer needs
+]
+SCRIPT_IDS = ["throttled", "500", "503-empty", "429-empty", "dropped", "validation", "recovers"]
+
+
+def _light_outcome(script: list[Action], **env: str) -> tuple[tuple[int, tuple[str, str]], int]:
     with FaultServer(list(script)) as server:
-        theirs = _boto3_attempts(server.url, monkeypatch)
-        boto_requests = len(server.requests)
-    with FaultServer(list(script)) as server:
-        client = light(server, **NEW)
+        client = light(server, **env)
         try:
             client.get_item(**GET)
             ours = (1, ("", ""))
         except Exception as exc:
             ours = (0, (type(exc).__name__, str(exc).replace(server.url, "<endpoint>")))
-        our_requests = len(server.requests)
-    assert (ours, our_requests) == (theirs, boto_requests)
+        return ours, len(server.requests)
+
+
+@needs_2026_botocore
+@pytest.mark.parametrize("script", SCRIPTS, ids=SCRIPT_IDS)
+def test_by_default_retries_end_like_the_installed_botocores(script: list[Action], monkeypatch) -> None:
+    """No opt-in variable on either side: same attempts, same exception and message (the log line)."""
+    monkeypatch.delenv("AWS_NEW_RETRIES_2026", raising=False)
+    with FaultServer(list(script)) as server:
+        theirs = _boto3_attempts(server.url, monkeypatch)
+        boto_requests = len(server.requests)
+    assert _light_outcome(script) == (theirs, boto_requests)
+
+
+@needs_2026_botocore
+@pytest.mark.parametrize("script", SCRIPTS, ids=SCRIPT_IDS)
+def test_2026_retries_end_like_botocores_on_the_same_server(script: list[Action], monkeypatch) -> None:
+    monkeypatch.setenv("AWS_NEW_RETRIES_2026", "true")  # the variable botocore 1.44 no longer needs
+    with FaultServer(list(script)) as server:
+        theirs = _boto3_attempts(server.url, monkeypatch)
+        boto_requests = len(server.requests)
+    assert _light_outcome(script, **NEW) == (theirs, boto_requests)
 
 
 def test_2026_honours_x_amz_retry_after() -> None:
