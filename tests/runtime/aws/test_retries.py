@@ -64,7 +64,7 @@ def attempts(server: FaultServer) -> list[str]:
     return [r.headers.get("amz-sdk-request", "") for r in server.requests]
 
 
-# --- the guide's standard mode before 2026 (AWS_NEW_RETRIES_2026=false) ------------------------------------------------------
+# --- the guide's standard mode before 2026 (AWS_NEW_RETRIES_2026=false) ---------------------------------
 def test_throttling_is_retried_with_jittered_exponential_backoff_and_the_quota_refunded() -> None:
     sleeps = Sleeps()
     with FaultServer([error(400, "ThrottlingException"), error(400, "ProvisionedThroughputExceededException"),
