@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from .. import __version__
 from . import credentials as credential_sources
-from . import endpoints, retry, sigv4
+from . import deadlines, endpoints, retry, sigv4
 from .errors import ChecksumError, ClientError, HTTPClientError, modeled_error
 from .errors import ConnectionError as AwsConnectionError
 from .transport import Response, Transport, is_timeout
@@ -114,6 +114,7 @@ class JsonClient:
         credentials: Callable[[], sigv4.Credentials] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         env = os.environ if environ is None else environ
         self.protocol = protocol
@@ -128,6 +129,7 @@ class JsonClient:
         self._credentials = credentials or credential_sources.provider(env)
         self._sleep = sleep
         self._rand = rand
+        self._clock = clock
         self._content_type = f"application/x-amz-json-{protocol.json_version}"
 
     def _random(self) -> float:
@@ -159,8 +161,13 @@ class JsonClient:
         return ChecksumError(checksum_type="crc32", expected_checksum=expected, actual_checksum=actual)
 
     def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """One API call with standard-mode retries; the parsed JSON answer."""
+        """One API call with standard-mode retries; the parsed JSON answer.
+
+        Under a deadline (``deadlines.within``/``for_invocation``) every attempt ends by it, and a
+        retry whose backoff would end past it is not made: the last failure is raised instead.
+        """
         policy, quota = self.retry_policy, self.retry_quota
+        deadline = deadlines.current()
         body = json.dumps(params, separators=(",", ":")).encode("utf-8")
         invocation = _invocation_id()
         service = self.protocol.service.name
@@ -175,7 +182,7 @@ class JsonClient:
             headers = sigv4.sign("POST", self._url, self._headers(operation, invocation, attempt), body,
                                  self._credentials(), self.region, service)
             try:
-                response = self.transport.send("POST", self._url, headers, body)
+                response = self.transport.send("POST", self._url, headers, body, deadline=deadline)
             except (AwsConnectionError, HTTPClientError) as exc:
                 failure, kind = exc, (retry.TIMEOUT if is_timeout(exc) else retry.TRANSIENT)
             else:
@@ -198,11 +205,14 @@ class JsonClient:
             if attempt >= policy.max_attempts:
                 metadata["MaxAttemptsReached"] = True
             elif kind is not None:
+                retry_after = response.headers.get("x-amz-retry-after") if response is not None else None
+                delay = policy.delay(kind, attempt, self._random(), retry_after)
                 cost = policy.cost(kind)
-                if quota.acquire(cost):
+                if deadline is not None and self._clock() + delay >= deadline:
+                    pass  # the retry could not finish in time: the failure is the answer
+                elif quota.acquire(cost):
                     acquired = cost
-                    retry_after = response.headers.get("x-amz-retry-after") if response is not None else None
-                    self._sleep(policy.delay(kind, attempt, self._random(), retry_after))
+                    self._sleep(delay)
                     retried = True
                 else:
                     metadata["RetryQuotaReached"] = True

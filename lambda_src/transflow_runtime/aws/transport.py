@@ -16,10 +16,12 @@ transient, as botocore's standard mode does.
 from __future__ import annotations
 
 import http.client
+import io
 import select
 import ssl
 import threading
 import time
+from contextvars import ContextVar
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -34,7 +36,8 @@ from .errors import (
 #: Seconds to open a TCP connection (and finish the TLS handshake). AWS endpoints answer a SYN in
 #: milliseconds; waiting botocore's 60 s would outlive the status function's 10 s timeout.
 CONNECT_TIMEOUT = 3.0
-#: Seconds any single read or write may block. DynamoDB answers a GetItem in single-digit ms.
+#: Seconds a whole response may take once the request is sent (not per read: a server trickling
+#: its answer one byte at a time is cut off too). DynamoDB answers a GetItem in single-digit ms.
 READ_TIMEOUT = 5.0
 #: An idle connection older than this is not reused (typical idle timeouts are 60 to 350 s).
 MAX_IDLE_SECONDS = 50.0
@@ -45,6 +48,55 @@ class Response(NamedTuple):
     status: int
     headers: dict[str, str]  #: names lower-cased; a repeated header's values joined with ", "
     body: bytes
+
+
+#: (end, clock) of the response being read: when the bounded response below must be complete.
+_response_end: ContextVar[tuple[float, Any]] = ContextVar("transflow_response_end")
+
+
+class _BoundedReader(io.RawIOBase):
+    """The socket's bytes, each read given only the time left until the response's end.
+
+    Reads go through the socket's own unbuffered ``SocketIO``, which keeps the socket open while
+    the response is read even when the connection is closed meanwhile (``Connection: close``)."""
+
+    def __init__(self, sock: Any, end: float, clock: Any) -> None:
+        super().__init__()
+        self._sock, self._end, self._clock = sock, end, clock
+        self._raw = sock.makefile("rb", buffering=0)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self._end - self._clock()
+        if left <= 0:
+            raise TimeoutError("the response did not arrive in time")
+        self._sock.settimeout(left)
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+class _BoundedSocket:
+    """What ``HTTPResponse`` needs of a socket (``makefile``), reading through ``_BoundedReader``."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+
+    def makefile(self, mode: str, *args: Any, **kwargs: Any) -> io.BufferedReader:
+        end, clock = _response_end.get()
+        return io.BufferedReader(_BoundedReader(self._sock, end, clock))
+
+
+class _BoundedResponse(http.client.HTTPResponse):
+    """Status line, headers and body all read before the response's end (``Transport.send``)."""
+
+    def __init__(self, sock: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(_BoundedSocket(sock), *args, **kwargs)  # type: ignore[arg-type]
 
 
 _ssl_contexts: dict[str | None, ssl.SSLContext] = {}
@@ -118,13 +170,12 @@ class Transport:
             for conn, _ in idle:
                 conn.close()
 
-    def _connect(self, scheme: str, host: str, port: int, url: str) -> http.client.HTTPConnection:
+    def _connect(self, scheme: str, host: str, port: int, url: str, timeout: float) -> http.client.HTTPConnection:
         conn: http.client.HTTPConnection
         if scheme == "https":
-            conn = http.client.HTTPSConnection(host, port, timeout=self.connect_timeout,
-                                               context=ssl_context(self.ca_bundle))
+            conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ssl_context(self.ca_bundle))
         else:
-            conn = http.client.HTTPConnection(host, port, timeout=self.connect_timeout)
+            conn = http.client.HTTPConnection(host, port, timeout=timeout)
         try:
             conn.connect()
         except ssl.SSLError as exc:
@@ -136,11 +187,15 @@ class Transport:
         except OSError as exc:  # refused, unreachable, DNS failure
             conn.close()
             raise EndpointConnectionError(endpoint_url=url) from exc
-        conn.sock.settimeout(self.read_timeout)
+        conn.response_class = _BoundedResponse
         self.connections_opened += 1
         return conn
 
-    def send(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes) -> Response:
+    def send(
+        self, method: str, url: str, headers: list[tuple[str, str]], body: bytes, *, deadline: float | None = None
+    ) -> Response:
+        """One request and its whole response, within the connect and read timeouts and before
+        ``deadline`` (a ``time.monotonic()`` instant; see ``deadlines``), else a timeout error."""
         parts = urlsplit(url)
         scheme = parts.scheme
         if scheme not in ("http", "https"):
@@ -149,8 +204,22 @@ class Transport:
         port = parts.port or (443 if scheme == "https" else 80)
         key = (scheme, host, port)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        conn = self._checkout(key) or self._connect(scheme, host, port, url)
+        conn = self._checkout(key)
+        if conn is None:
+            left = self.connect_timeout if deadline is None else min(self.connect_timeout, deadline - self._clock())
+            if left <= 0:
+                raise ConnectTimeoutError(endpoint_url=url)
+            conn = self._connect(scheme, host, port, url, left)
+        end = self._clock() + self.read_timeout
+        if deadline is not None:
+            end = min(end, deadline)
+        token = _response_end.set((end, self._clock))
         try:
+            left = end - self._clock()
+            if left <= 0:
+                raise TimeoutError("no time left for the request")
+            assert conn.sock is not None
+            conn.sock.settimeout(left)
             conn.request(method, target, body=body, headers=dict(headers))
             response = conn.getresponse()
             payload = response.read()
@@ -160,6 +229,8 @@ class Transport:
         except (http.client.HTTPException, OSError) as exc:  # reset, closed, truncated, garbled
             conn.close()
             raise ConnectionClosedError(endpoint_url=url) from exc
+        finally:
+            _response_end.reset(token)
         received: dict[str, str] = {}
         for name, value in response.getheaders():
             lname = name.lower()

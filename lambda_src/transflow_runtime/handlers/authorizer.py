@@ -27,6 +27,7 @@ from ..auth import (
     secret_from_value,
     verify_token,
 )
+from ..aws import deadlines
 
 #: How long a fetched secret is trusted before it is read again (rotation takes effect within it).
 SECRET_TTL_SECONDS = 300
@@ -182,6 +183,11 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     """Lambda entry point (HTTP API Lambda authorizer, payload 2.0, simple response)."""
     request_id = getattr(context, "aws_request_id", None)
     request_id = request_id if isinstance(request_id, str) else None
+    with deadlines.for_invocation(context):  # a slow Secrets Manager fails, logged, before Lambda's timeout
+        return _authorize(event, request_id)
+
+
+def _authorize(event: Any, request_id: str | None) -> dict[str, Any]:
     api_request_id = _api_request_id(event)
     config = _config()  # a missing secret ARN is a deployment error: raise (API Gateway -> 500)
     try:

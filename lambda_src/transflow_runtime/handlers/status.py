@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from .. import aws, schema, telemetry
+from ..aws import deadlines
 from ..aws.errors import error_types
 from ..dynamo import batch_get_items, deserialize_item, encode_cursor, iso_now, item_owner, query_user_items
 from ..errors import StoreError
@@ -771,9 +772,10 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     if not isinstance(request_id, str):
         request_id = None
     try:
-        if _is_http_event(event):
-            return _handle_http(event)
-        return _handle_direct(event, request_id)
+        with deadlines.for_invocation(context):  # the store's calls end in time for our own 500
+            if _is_http_event(event):
+                return _handle_http(event)
+            return _handle_direct(event, request_id)
     except Exception as exc:  # a bug, not a bad request: log it in full, leak nothing
         _log_failure("unexpected", exc, request_id)
         return _error_response(500, "internal error")

@@ -19,9 +19,9 @@ class RecordingTransport(Transport):
         self.sent: list[tuple[str, list[tuple[str, str]], bytes]] = []
         self.received: list[Response] = []
 
-    def send(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes) -> Response:
+    def send(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes, **kwargs: Any) -> Response:
         self.sent.append((url, headers, body))
-        response = super().send(method, url, headers, body)
+        response = super().send(method, url, headers, body, **kwargs)
         self.received.append(response)
         return response
 

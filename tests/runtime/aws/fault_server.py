@@ -23,7 +23,7 @@ from typing import Any
 
 @dataclass
 class Action:
-    kind: str  # "json" | "raw" | "drop" | "hang" | "close-after"
+    kind: str  # "json" | "raw" | "drop" | "hang" | "drip-head" | "drip-body"
     status: int = 200
     body: bytes = b"{}"
     headers: dict[str, str] = field(default_factory=dict)
@@ -51,6 +51,12 @@ def drop() -> Action:
 
 def hang(seconds: float) -> Action:
     return Action("hang", seconds=seconds)
+
+
+def drip(seconds: float, *, part: str = "body") -> Action:
+    """Answer 200 one byte every ``seconds``: the headers (``part="head"``) or the body, so no
+    single read ever waits long enough to time out."""
+    return Action(f"drip-{part}", body=b'{"Item": {"assembly_id": {"S": "a"}}}', seconds=seconds, crc=None)
 
 
 @dataclass
@@ -157,7 +163,16 @@ class FaultServer:
                     crc = binascii.crc32(action.body) & 0xFFFFFFFF
                     out_headers["x-amz-crc32"] = str(crc if action.crc == "good" else (crc + 1) % 2**32)
                 head = f"HTTP/1.1 {action.status} X\r\n" + "".join(f"{k}: {v}\r\n" for k, v in out_headers.items())
-                conn.sendall(head.encode() + b"\r\n" + action.body)
+                message = head.encode() + b"\r\n" + action.body
+                if action.kind.startswith("drip-"):
+                    start = 0 if action.kind == "drip-head" else len(message) - len(action.body)
+                    conn.sendall(message[:start])
+                    for i in range(start, len(message)):
+                        if self._stop.wait(action.seconds):
+                            return
+                        conn.sendall(message[i:i + 1])
+                    continue
+                conn.sendall(message)
         except OSError:
             return
         finally:

@@ -28,18 +28,29 @@ log = io.StringIO()
 telemetry.configure(stream=log)
 module = importlib.import_module(spec["module"])
 after_import = sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore") and sys.modules[m])
-responses = []
+import time
+class Context:  # Lambda's context: the time left counts down from the invocation's start
+    aws_request_id = "lambda-request-1"
+    def __init__(self, millis):
+        self._end = time.monotonic() + millis / 1000.0
+    def get_remaining_time_in_millis(self):
+        return max(0, int((self._end - time.monotonic()) * 1000))
+responses, elapsed = [], []
 for event in spec["events"]:
+    context = Context(spec["remaining_ms"]) if spec["remaining_ms"] is not None else None
+    started = time.monotonic()
     try:
-        responses.append(module.handler(event, None))
+        responses.append(module.handler(event, context))
     except Exception as exc:
         responses.append({"raised": type(exc).__name__, "message": str(exc)})
+    elapsed.append(time.monotonic() - started)
 clients = {name: type(getattr(module, name)).__module__ + "." + type(getattr(module, name)).__name__
            for name in ("_dynamodb", "_sqs", "_secrets") if hasattr(module, name)}
 print(json.dumps({
     "after_import": after_import,
     "after_requests": sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore") and sys.modules[m]),
     "responses": responses,
+    "elapsed": elapsed,
     "logs": [json.loads(line) for line in log.getvalue().splitlines() if line.strip()],
     "clients": clients,
 }))
@@ -66,8 +77,10 @@ def lambda_environment(**values: str) -> dict[str, str]:
     return env
 
 
-def run_handler(module: str, events: list[Any], env: dict[str, str], *, block_boto3: bool = False) -> dict[str, Any]:
-    spec = json.dumps({"module": module, "events": events, "block_boto3": block_boto3})
+def run_handler(module: str, events: list[Any], env: dict[str, str], *, block_boto3: bool = False,
+                remaining_ms: int | None = None) -> dict[str, Any]:
+    """``remaining_ms``: each event gets a Lambda-like context with that much time left (else None)."""
+    spec = json.dumps({"module": module, "events": events, "block_boto3": block_boto3, "remaining_ms": remaining_ms})
     result = subprocess.run([sys.executable, "-c", _CHILD], input=spec, capture_output=True, text=True, env=env,
                             cwd=REPO, timeout=120, check=False)
     if result.returncode != 0:

@@ -49,7 +49,7 @@ def test_a_connection_the_server_closed_is_replaced_without_a_failed_attempt() -
         time.sleep(0.05)
         client.get_item(**GET)
     assert server.connections == 2
-    assert [r.headers["amz-sdk-request"] for r in server.requests] == ["attempt=1; max=3"] * 2
+    assert [r.headers["amz-sdk-request"] for r in server.requests] == ["attempt=1; max=4"] * 2
     assert client.retry_quota.available == 500
 
 
