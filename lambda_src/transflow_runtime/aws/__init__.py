@@ -44,6 +44,10 @@ def _holds_settings(path: str) -> bool:
         return False
 
 
+class ClientSettingError(ValueError):
+    """``TRANSFLOW_AWS_CLIENT`` holds something else than ``light`` or ``boto3`` (a deployment error)."""
+
+
 class Choice(NamedTuple):
     kind: str  #: ``light`` or ``boto3``
     reason: str
@@ -54,7 +58,9 @@ def choose(service: str, environ: Mapping[str, str] | None = None) -> Choice:
     env = os.environ if environ is None else environ
     setting = env.get(AWS_CLIENT_ENV, "").strip().lower()
     if setting not in ("", AWS_CLIENT_LIGHT, AWS_CLIENT_BOTO3):
-        raise ValueError(f"{AWS_CLIENT_ENV} must be {AWS_CLIENT_LIGHT!r} or {AWS_CLIENT_BOTO3!r}, got {setting!r}")
+        raise ClientSettingError(
+            f"{AWS_CLIENT_ENV} must be {AWS_CLIENT_LIGHT!r} or {AWS_CLIENT_BOTO3!r}, got {setting!r}"
+        )
     if service not in LIGHT_SERVICES:
         return Choice(AWS_CLIENT_BOTO3, f"the light client does not serve {service}")
     if setting == AWS_CLIENT_BOTO3:

@@ -18,7 +18,13 @@ from collections.abc import Mapping
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from .errors import EndpointResolutionError, EndpointVariantError, InvalidRegionError, NoRegionError
+from .errors import (
+    EndpointResolutionError,
+    EndpointVariantError,
+    InvalidConfigError,
+    InvalidRegionError,
+    NoRegionError,
+)
 
 
 class Partition(NamedTuple):
@@ -126,8 +132,8 @@ def settings_from(service: Service, environ: Mapping[str, str] | None = None) ->
         endpoint = env.get(f"AWS_ENDPOINT_URL_{service.env_name}") or env.get("AWS_ENDPOINT_URL") or None
     mode = (env.get("AWS_ACCOUNT_ID_ENDPOINT_MODE") or "preferred").lower()
     if mode not in ACCOUNT_ID_ENDPOINT_MODES:
-        raise ValueError(f"AWS_ACCOUNT_ID_ENDPOINT_MODE must be one of {', '.join(ACCOUNT_ID_ENDPOINT_MODES)}, "
-                         f"got {mode!r}")
+        raise InvalidConfigError(error_msg=f"The configured value '{mode}' for 'account_id_endpoint_mode' is "
+                                           f"invalid. Valid values are: {ACCOUNT_ID_ENDPOINT_MODES}.")
     return Settings(
         region=region_from(env),
         use_fips=_true(env.get("AWS_USE_FIPS_ENDPOINT")),

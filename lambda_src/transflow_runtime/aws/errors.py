@@ -52,6 +52,17 @@ class ReadTimeoutError(HTTPClientError):
     fmt = 'Read timeout on endpoint URL: "{endpoint_url}"'
 
 
+class InvalidMaxRetryAttemptsError(BotoCoreError):
+    fmt = (
+        'Value provided to "max_attempts": {provided_max_attempts} must be an integer greater than or equal to '
+        "{min_value}."
+    )
+
+
+class InvalidConfigError(BotoCoreError):
+    fmt = "{error_msg}"
+
+
 class NoCredentialsError(BotoCoreError):
     fmt = "Unable to locate credentials"
 

@@ -28,6 +28,8 @@ import threading
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from .errors import InvalidMaxRetryAttemptsError
+
 THROTTLING_CODES = frozenset({
     "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
     "TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
@@ -95,12 +97,9 @@ def _max_attempts(environ: Mapping[str, str], default: int) -> int:
     raw = environ.get("AWS_MAX_ATTEMPTS", "").strip()
     if not raw:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"AWS_MAX_ATTEMPTS must be a whole number greater than 0, got {raw!r}") from None
+    value = int(raw)  # botocore too lets int()'s ValueError through
     if value < 1:
-        raise ValueError(f"AWS_MAX_ATTEMPTS must be a whole number greater than 0, got {raw!r}")
+        raise InvalidMaxRetryAttemptsError(provided_max_attempts=value, min_value=1)
     return value
 
 

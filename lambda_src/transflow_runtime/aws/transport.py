@@ -26,9 +26,11 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from .errors import (
+    BotoCoreError,
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    HTTPClientError,
     ReadTimeoutError,
     SSLError,
 )
@@ -171,22 +173,31 @@ class Transport:
                 conn.close()
 
     def _connect(self, scheme: str, host: str, port: int, url: str, timeout: float) -> http.client.HTTPConnection:
-        conn: http.client.HTTPConnection
-        if scheme == "https":
-            conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ssl_context(self.ca_bundle))
-        else:
-            conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        conn: http.client.HTTPConnection | None = None
         try:
+            if scheme == "https":
+                try:
+                    context = ssl_context(self.ca_bundle)
+                except OSError as exc:  # an AWS_CA_BUNDLE that cannot be read: botocore's SSLError too
+                    raise SSLError(endpoint_url=url, error=exc) from exc
+                conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+            else:
+                conn = http.client.HTTPConnection(host, port, timeout=timeout)
             conn.connect()
+        except SSLError:
+            raise
         except ssl.SSLError as exc:
-            conn.close()
+            _close(conn)
             raise SSLError(endpoint_url=url, error=exc) from exc
         except TimeoutError as exc:
-            conn.close()
+            _close(conn)
             raise ConnectTimeoutError(endpoint_url=url) from exc
         except OSError as exc:  # refused, unreachable, DNS failure
-            conn.close()
+            _close(conn)
             raise EndpointConnectionError(endpoint_url=url) from exc
+        except Exception as exc:  # a bad port, a control character: botocore's catch-all
+            _close(conn)
+            raise HTTPClientError(error=exc) from exc
         conn.response_class = _BoundedResponse
         self.connections_opened += 1
         return conn
@@ -195,7 +206,20 @@ class Transport:
         self, method: str, url: str, headers: list[tuple[str, str]], body: bytes, *, deadline: float | None = None
     ) -> Response:
         """One request and its whole response, within the connect and read timeouts and before
-        ``deadline`` (a ``time.monotonic()`` instant; see ``deadlines``), else a timeout error."""
+        ``deadline`` (a ``time.monotonic()`` instant; see ``deadlines``), else a timeout error.
+
+        Every failure is one of botocore's exceptions: what it has no name for becomes
+        ``HTTPClientError``, as botocore's ``URLLib3Session.send`` does."""
+        try:
+            return self._send(method, url, headers, body, deadline)
+        except BotoCoreError:
+            raise
+        except Exception as exc:
+            raise HTTPClientError(error=exc) from exc
+
+    def _send(
+        self, method: str, url: str, headers: list[tuple[str, str]], body: bytes, deadline: float | None
+    ) -> Response:
         parts = urlsplit(url)
         scheme = parts.scheme
         if scheme not in ("http", "https"):
@@ -240,6 +264,11 @@ class Transport:
         else:
             self._checkin(key, conn)
         return Response(response.status, received, payload)
+
+
+def _close(conn: http.client.HTTPConnection | None) -> None:
+    if conn is not None:
+        conn.close()
 
 
 def is_timeout(exc: BaseException) -> bool:

@@ -135,17 +135,26 @@ def reset_for_tests(*, dynamodb: Any = None, sqs: Any = None) -> None:
     _sqs = sqs
 
 
+def _client(service: str) -> Any:
+    """``aws.client(service)``: a BotoCoreError is a store failure (500); a bad
+    ``TRANSFLOW_AWS_CLIENT`` is this function's misconfiguration, like any other bad setting."""
+    try:
+        return aws.client(service)
+    except aws.ClientSettingError as exc:
+        raise _ConfigError(str(exc)) from None
+
+
 def _dynamodb_client() -> Any:
     global _dynamodb
     if _dynamodb is None:
-        _dynamodb = aws.client("dynamodb")  # raises a BotoCoreError: a store failure (500)
+        _dynamodb = _client("dynamodb")
     return _dynamodb
 
 
 def _sqs_client() -> Any:
     global _sqs
     if _sqs is None:
-        _sqs = aws.client("sqs")
+        _sqs = _client("sqs")
     return _sqs
 
 

@@ -82,3 +82,59 @@ def test_authorizer_secret_failures_raise_as_with_boto3(action: Action) -> None:
         light, boto = _both(AUTHORIZER, [event], server.url)
     assert light["responses"] == boto["responses"]
     assert light["responses"][0]["raised"] == "AuthorizerConfigError"
+
+
+def _both_with(module: str, events: list[Any], endpoint: str, **extra: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Like ``_both`` with the SDKs' default attempt count, and ``extra`` settings for both."""
+    env = lambda_environment(AWS_ENDPOINT_URL=endpoint, **extra)
+    return run_handler(module, events, env, block_boto3=True), run_handler(
+        module, events, {**env, schema.AWS_CLIENT_ENV: "boto3"})
+
+
+@pytest.mark.parametrize("action", [raw(429, b""), error(500, "InternalServerError", "Internal server error")],
+                         ids=["429-empty", "500"])
+def test_with_the_default_attempt_count_failures_log_as_with_boto3(action: Action) -> None:
+    """AWS SDKs and Tools Reference Guide, "Retry behavior" (2026): a 429 without a modeled code is
+    throttling, and DynamoDB gets 4 attempts; both clients' log lines say "reached max retries: 3"."""
+    with FaultServer([action]) as server:
+        light, boto = _both_with(STATUS, [EVENT], server.url)
+        endpoint = server.url
+    assert light["responses"] == boto["responses"]
+    assert _failures(light, endpoint) == _failures(boto, endpoint)
+    assert "reached max retries: 3" in _failures(light, endpoint)[0]["detail"]
+
+
+@pytest.mark.parametrize("extra", [{"AWS_MAX_ATTEMPTS": "0"}, {"AWS_ACCOUNT_ID_ENDPOINT_MODE": "bogus"}],
+                         ids=["max-attempts-0", "account-id-mode"])
+def test_settings_botocore_refuses_answer_and_log_as_with_boto3(extra: dict[str, str]) -> None:
+    """botocore refuses them with a ``BotoCoreError`` (``InvalidMaxRetryAttemptsError``,
+    ``InvalidConfigError``): a store failure, not an unexpected crash."""
+    endpoint = "http://127.0.0.1:9"
+    light, boto = _both_with(STATUS, [EVENT], endpoint, **extra)
+    assert light["responses"] == boto["responses"]
+    assert _failures(light, endpoint) == _failures(boto, endpoint)
+    assert _failures(light, endpoint)[0]["kind"] == "store"
+
+
+def test_a_missing_ca_bundle_answers_and_logs_as_with_boto3(tmp_path) -> None:
+    """``AWS_CA_BUNDLE`` naming no file (a typo, a layer not attached), against an HTTPS endpoint."""
+    from .fault_server import ok, self_signed_certificate
+
+    with FaultServer([ok()], tls=self_signed_certificate(tmp_path)) as server:
+        light, boto = _both_with(STATUS, [EVENT], server.url, AWS_CA_BUNDLE=str(tmp_path / "missing.pem"),
+                                 AWS_MAX_ATTEMPTS="1")
+        endpoint = server.url
+    assert light["responses"] == boto["responses"]
+    assert json.loads(light["responses"][0]["body"]) == {"error": "the status store is unavailable; try again"}
+    light_failure, boto_failure = _failures(light, endpoint)[0], _failures(boto, endpoint)[0]
+    assert (light_failure["kind"], light_failure["error_type"]) == (boto_failure["kind"], boto_failure["error_type"])
+
+
+def test_a_misspelt_client_setting_is_a_configuration_error() -> None:
+    """Like every other bad setting of the function: "the status service is misconfigured", kind config."""
+    out = run_handler(STATUS, [EVENT], lambda_environment(**{schema.AWS_CLIENT_ENV: "botocore"}), block_boto3=True)
+    assert out["responses"][0]["statusCode"] == 500
+    assert json.loads(out["responses"][0]["body"]) == {"error": "the status service is misconfigured"}
+    (failure,) = [line for line in out["logs"] if line.get("event") == "status_error"]
+    assert failure["kind"] == "config"
+    assert "TRANSFLOW_AWS_CLIENT must be 'light' or 'boto3', got 'botocore'" in failure["detail"]

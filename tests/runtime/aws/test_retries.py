@@ -31,6 +31,7 @@ from transflow_runtime.aws.errors import (
     ClientError,
     ConnectionClosedError,
     EndpointConnectionError,
+    InvalidMaxRetryAttemptsError,
     ReadTimeoutError,
 )
 from transflow_runtime.aws.transport import Transport
@@ -203,7 +204,7 @@ def test_max_attempts_comes_from_aws_max_attempts() -> None:
     with FaultServer([error(500, "InternalServerError")]) as server, pytest.raises(ClientError):
         light(server, AWS_MAX_ATTEMPTS="5").get_item(**GET)
     assert attempts(server)[-1] == "attempt=5; max=5" and len(server.requests) == 5
-    with pytest.raises(ValueError, match="AWS_MAX_ATTEMPTS"):
+    with pytest.raises(InvalidMaxRetryAttemptsError, match='"max_attempts": 0 must be an integer'):
         retry.policy_for("dynamodb", {"AWS_MAX_ATTEMPTS": "0"})
 
 
