@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from .. import __version__
 from . import credentials as credential_sources
@@ -149,6 +149,12 @@ class JsonClient:
         ]
         if self.protocol.query_compatible:
             headers.append(("x-amzn-query-mode", "true"))
+        # botocore's recursion detection header (handlers.add_recursion_detection_header): the
+        # invocation's X-Ray trace, read from the process environment at each request, as Lambda
+        # sets it per invocation. Not signed (sigv4.UNSIGNED_HEADERS).
+        trace_id = os.environ.get("_X_AMZN_TRACE_ID")
+        if "AWS_LAMBDA_FUNCTION_NAME" in os.environ and trace_id:
+            headers.append(("X-Amzn-Trace-Id", quote(trace_id, safe="-=;:+&[]{}\"',")))
         return headers
 
     def _checksum_failure(self, response: Response) -> ChecksumError | None:
