@@ -138,3 +138,25 @@ def test_a_misspelt_client_setting_is_a_configuration_error() -> None:
     (failure,) = [line for line in out["logs"] if line.get("event") == "status_error"]
     assert failure["kind"] == "config"
     assert "TRANSFLOW_AWS_CLIENT must be 'light' or 'boto3', got 'botocore'" in failure["detail"]
+
+
+def test_a_replay_retried_after_a_dropped_connection_carries_one_event_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQS may have queued a SendMessage whose answer was lost; the retry then queues a second copy
+    (SQS standard queues are at-least-once anyway). Both copies carry the same event id, which is
+    the deliveries' ``webhook-id``, so receivers deduplicate them: the replay's body is built once,
+    before the call, and the light client sends the same body on every attempt."""
+    from types import SimpleNamespace
+
+    from transflow_runtime.aws.sqs import SQSClient
+    from transflow_runtime.handlers import status
+
+    from .conftest import light_environment
+    from .fault_server import ok
+
+    queue = "https://sqs.us-east-1.amazonaws.com/123456789012/webhooks"
+    with FaultServer([drop(), ok({"MessageId": "m-2"})]) as server:
+        monkeypatch.setattr(status, "_sqs", SQSClient(light_environment(server.url), sleep=lambda _s: None))
+        event_id = status._enqueue_replay(SimpleNamespace(queue_url=queue), "a" * 64)
+        bodies = [json.loads(r.body)["MessageBody"] for r in server.requests]
+    assert len(bodies) == 2 and bodies[0] == bodies[1]
+    assert json.loads(bodies[0])["event_id"] == event_id
