@@ -2,7 +2,8 @@
 
 Numbers become ``Decimal`` in DynamoDB's own context (38 digits; anything inexact raises),
 binaries a ``Binary`` wrapper, sets Python sets, ``L`` lists and ``M`` dicts; the type key is
-matched case-insensitively and an unknown one raises ``TypeError`` with boto3's message. The
+matched case-insensitively and an unknown one raises ``TypeError`` with boto3's message (on the
+wire, ``item_from_wire`` first drops keys that are not AttributeValue members, as botocore does). The
 equality with boto3's deserializer is tested over generated items; importing this costs no more
 than ``decimal``.
 """
@@ -107,8 +108,17 @@ def deserialize_item(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # --- the wire: base64 for binaries, as the JSON protocol carries them -----------------------------
+#: DynamoDB API Reference, "AttributeValue": its members, case-sensitive. botocore's parser drops
+#: any other key of an attribute value (``{"s": "x"}`` reads as ``{}``), and so does ``_from_wire``.
+ATTRIBUTE_VALUE_MEMBERS = frozenset({"S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"})
+
+
 def _from_wire(value: Any) -> Any:
-    if not isinstance(value, dict) or len(value) != 1:
+    if not isinstance(value, dict):
+        return value
+    if not value.keys() <= ATTRIBUTE_VALUE_MEMBERS:
+        value = {k: v for k, v in value.items() if k in ATTRIBUTE_VALUE_MEMBERS}
+    if len(value) != 1:
         return value
     ((kind, inner),) = value.items()
     if kind == "B" and isinstance(inner, str):

@@ -151,3 +151,43 @@ def test_the_store_refuses_a_binary_read_back_as_it_refuses_boto3s(store, dynamo
     for value in (item["blob"], BotoBinary(b"\x00\x01")):
         with pytest.raises(StatusValueError, match="binary data"):
             store.progress(aid, fields={"blob_copy": value})
+
+
+# --- over the wire: the same raw GetItem answer read by boto3's parser and by the light client ------
+WIRE_ODDITIES = {
+    "lower-case type key": {"s": "x"},
+    "unknown type key": {"X": "1"},
+    "two type keys": {"S": "a", "N": "1"},
+    "nested lower-case key": {"M": {"k": {"s": "x"}}},
+    "lower-case key in a list": {"L": [{"n": "1"}, {"S": "y"}]},
+    "empty": {},
+    "NaN": {"N": "NaN"},
+    "nested binary": {"M": {"l": {"L": [{"B": "AAEC"}, {"BS": ["AQ=="]}, {"NULL": True}]}}},
+}
+
+
+@pytest.mark.parametrize("value", list(WIRE_ODDITIES.values()), ids=list(WIRE_ODDITIES))
+def test_wire_values_read_as_boto3_reads_them(value: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB API Reference, "AttributeValue": the members are ``S``, ``N``, ``B``, ``SS``, ``NS``,
+    ``BS``, ``M``, ``L``, ``NULL`` and ``BOOL``, case-sensitive; botocore's parser drops any other
+    key, so ``{"s": "x"}`` reads as an empty value and the deserializer refuses it."""
+    import boto3
+    from transflow_runtime.aws.dynamodb import DynamoDBClient
+
+    from .conftest import REGION, light_environment
+    from .fault_server import FaultServer, ok
+
+    def outcome(read) -> tuple[str, object]:
+        try:
+            return "ok", repr(read())
+        except Exception as exc:  # noqa: BLE001 - the exception's type is what is compared
+            return "raised", type(exc).__name__
+
+    get = {"TableName": "t", "Key": {"assembly_id": {"S": "a"}}}
+    with FaultServer([ok({"Item": {"assembly_id": {"S": "a"}, "v": value}})]) as server:
+        boto = boto3.client("dynamodb", region_name=REGION, endpoint_url=server.url,
+                            aws_access_key_id="a", aws_secret_access_key="b")
+        light = DynamoDBClient(light_environment(server.url))
+        theirs = outcome(lambda: {k: BOTO.deserialize(v) for k, v in boto.get_item(**get)["Item"].items()}["v"])
+        ours = outcome(lambda: dynamodb_types.deserialize_item(light.get_item(**get)["Item"])["v"])
+    assert ours == theirs
