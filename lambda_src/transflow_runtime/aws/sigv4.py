@@ -1,14 +1,17 @@
 """AWS Signature Version 4 with the standard library (non-S3 services).
 
 The algorithm of AWS's "Create a signed AWS API request" page (IAM User Guide), with the choices
-botocore's ``SigV4Auth`` makes where the page leaves room, so the two sign any request alike:
+botocore's ``SigV4Auth`` makes where the page leaves room, so the two sign alike any request
+whose query is percent-encoded (every request this client makes: ``POST /``, no query):
 
 * the canonical URI is the request's (already percent-encoded) path with dot segments and
   repeated slashes removed, percent-encoded once more (``/`` and ``~`` kept): every service but
   S3 expects the path encoded twice;
 * the canonical query string is the request's query split on ``&`` and ``=``, each name and
   value left as sent when it is already encoded (and encoded when it is not), sorted by name
-  and then value; a parameter without ``=`` gets an empty value;
+  and then value; a parameter without ``=`` gets an empty value. Characters a query carries raw
+  (``+``, ``*``, a space, ``é``) are encoded as the page and AWS's suite (``get-vanilla-utf8-query``)
+  say; botocore signs them as sent, so there the two differ and AWS's rule is followed;
 * every header is signed except the hop-by-hop and tracing ones botocore leaves out
   (``user-agent``, ``x-amzn-trace-id``, ...); a header's value has its whitespace runs folded to
   one space, and repeated headers are joined with ``,`` in the order sent;
