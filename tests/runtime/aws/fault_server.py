@@ -23,7 +23,7 @@ from typing import Any
 
 @dataclass
 class Action:
-    kind: str  # "json" | "raw" | "drop" | "hang" | "drip-head" | "drip-body"
+    kind: str  # "json" | "raw" | "drop" | "hang" | "drip-head" | "drip-body" | "truncated"
     status: int = 200
     body: bytes = b"{}"
     headers: dict[str, str] = field(default_factory=dict)
@@ -51,6 +51,11 @@ def drop() -> Action:
 
 def hang(seconds: float) -> Action:
     return Action("hang", seconds=seconds)
+
+
+def truncated(payload: dict[str, Any], cut: int = 20) -> Action:
+    """A 200 whose ``Content-Length`` is the whole body but only ``cut`` bytes come, then close."""
+    return Action("truncated", 200, json.dumps(payload).encode(), seconds=cut, crc=None)
 
 
 def drip(seconds: float, *, part: str = "body") -> Action:
@@ -164,6 +169,11 @@ class FaultServer:
                     out_headers["x-amz-crc32"] = str(crc if action.crc == "good" else (crc + 1) % 2**32)
                 head = f"HTTP/1.1 {action.status} X\r\n" + "".join(f"{k}: {v}\r\n" for k, v in out_headers.items())
                 message = head.encode() + b"\r\n" + action.body
+                if action.kind == "truncated":
+                    conn.sendall(message[:len(message) - len(action.body) + int(action.seconds)])
+                    conn.shutdown(socket.SHUT_RDWR)
+                    conn.close()
+                    return
                 if action.kind.startswith("drip-"):
                     start = 0 if action.kind == "drip-head" else len(message) - len(action.body)
                     conn.sendall(message[:start])

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from transflow_runtime import schema
 
-from .fault_server import Action, FaultServer, drop, error, raw
+from .fault_server import Action, FaultServer, drop, error, raw, truncated
 from .lambda_process import lambda_environment, run_handler
 
 STATUS = "transflow_runtime.handlers.status"
@@ -160,3 +160,24 @@ def test_a_replay_retried_after_a_dropped_connection_carries_one_event_id(monkey
         bodies = [json.loads(r.body)["MessageBody"] for r in server.requests]
     assert len(bodies) == 2 and bodies[0] == bodies[1]
     assert json.loads(bodies[0])["event_id"] == event_id
+
+
+ITEM = {"Item": {"assembly_id": {"S": "a" * 64}, "state": {"S": "ASSEMBLY_COMPLETED"}, "user_id": {"S": "u"}}}
+
+
+@pytest.mark.parametrize("action", [truncated(ITEM), Action("json", 200, json.dumps(ITEM).encode(), crc="bad")],
+                         ids=["truncated-body", "bad-crc32"])
+def test_where_boto3_answers_an_unverified_body_the_light_client_answers_the_store_500(action: Action) -> None:
+    """Intended differences (README, "Where it differs"): a 200 cut short (Content-Length not
+    reached before the connection closed) and one whose ``x-amz-crc32`` never matches. boto3 reads
+    the fragment as an item-less answer (a false ``404``, which the seed's client takes for "not
+    there yet") or returns the unverified item; the light client retries and then answers the
+    store 500. A later "parity" change must not make the light client answer like boto3 here."""
+    with FaultServer([action]) as server:
+        light, boto = _both_with(STATUS, [EVENT], server.url, AWS_MAX_ATTEMPTS="2")
+    assert light["responses"][0]["statusCode"] == 500
+    assert json.loads(light["responses"][0]["body"]) == {"error": "the status store is unavailable; try again"}
+    (failure,) = [line for line in light["logs"] if line.get("event") == "status_error"]
+    assert failure["kind"] == "store"
+    assert failure["error_type"] == ("ConnectionClosedError" if action.kind == "truncated" else "ChecksumError")
+    assert boto["responses"][0]["statusCode"] in (200, 404)  # what boto3 (the escape hatch) does today
