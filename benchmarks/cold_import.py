@@ -11,6 +11,12 @@ builds the light stdlib client: ``transflow_runtime.aws``), costs at most 0.35x 
 Every sample is a new interpreter (or node process) that times the statement from inside
 (``time.perf_counter`` / ``process.hrtime`` around it), so interpreter start-up is excluded from every side
 alike. Variants run interleaved, in a rotating order, after one untimed run each (bytecode caches, disk cache).
+
+The Lambda asset ships no bytecode (``bundling.py`` leaves ``*.pyc`` out, and ``/var/task`` is read-only), so
+on Lambda every cold start compiles the handler's modules. The ``*_as_deployed`` variants time that: they
+import the runtime (and PyJWT, for the authorizer) from a copy holding only the ``.py`` files, with ``-B``
+so nothing is cached between samples; they are the figures the goals are checked on. The boto3 baseline
+keeps its cached bytecode, as the Lambda runtime's own boto3 has it; Node compiles the SDK each time.
 ``-X importtime`` then shows which modules each handler imports beyond the baseline's.
 
     .venv/bin/python benchmarks/cold_import.py [--runs 20]
@@ -19,10 +25,13 @@ alike. Variants run interleaved, in a rotating order, after one untimed run each
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import shutil
 import statistics
 import subprocess
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from _common import PYTHON, ROOT, child_env, ratio, summary
@@ -51,7 +60,28 @@ VARIANTS: dict[str, tuple[str, str]] = {
     "webhook_ready": ("import transflow_runtime.handlers.webhook as w; w.sender_from_env()", "plain"),
     # What the authorizer would create with boto3 is a Secrets Manager client: its like-for-like baseline.
     "baseline_secretsmanager": ('import boto3; boto3.client("secretsmanager")', "plain"),
+    # As Lambda loads the asset: source only, compiled on every cold start (see the module docstring).
+    "status_as_deployed": ("import transflow_runtime.handlers.status", "deployed"),
+    "authorizer_as_deployed": ("import sys; sys.modules['cryptography'] = None\n"
+                               "import transflow_runtime.handlers.authorizer", "deployed"),
 }
+#: Packages of the asset the ``deployed`` variants import from their source-only copy.
+DEPLOYED_PACKAGES = ("transflow_runtime", "jwt")
+_deployed_dir: Path | None = None
+
+
+def deployed_copy() -> Path:
+    """A directory with only the ``.py`` files of ``DEPLOYED_PACKAGES`` (made once per process)."""
+    global _deployed_dir
+    if _deployed_dir is None:
+        target = Path(tempfile.mkdtemp(prefix="transflow-asset-"))
+        for package in DEPLOYED_PACKAGES:
+            spec = importlib.util.find_spec(package)
+            assert spec is not None and spec.submodule_search_locations, package
+            source = Path(next(iter(spec.submodule_search_locations)))
+            shutil.copytree(source, target / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        _deployed_dir = target
+    return _deployed_dir
 MODULES = {
     "status": "transflow_runtime.handlers.status",
     "authorizer": "transflow_runtime.handlers.authorizer",
@@ -59,7 +89,7 @@ MODULES = {
 }
 #: variant -> handler module, for the ``-X importtime`` breakdown.
 BREAKDOWN = {"status": MODULES["status"], "authorizer_as_bundled": MODULES["authorizer"],
-             "status_boto3": MODULES["status"]}
+             "status_boto3": MODULES["status"], "status_as_deployed": MODULES["status"]}
 _TIMER = "import time\n_t = time.perf_counter()\n{stmt}\nprint(repr(time.perf_counter() - _t))\n"
 
 #: Configuration the handlers read (only ``webhook_ready`` uses it before a request).
@@ -78,7 +108,19 @@ def _env(kind: str) -> dict[str, str]:
         env.update(_LAMBDA_ENV)
     if kind == "lambda_boto3":
         env["TRANSFLOW_AWS_CLIENT"] = "boto3"
+    if kind == "deployed":
+        env.pop("AWS_CONFIG_FILE", None)
+        env.pop("AWS_SHARED_CREDENTIALS_FILE", None)
+        env.update(_LAMBDA_ENV)
     return env
+
+
+def _command(statement: str, kind: str, *flags: str) -> list[str]:
+    if kind != "deployed":
+        return [PYTHON, "-I", *flags, "-c", statement]
+    # The asset's directory first on sys.path (as /var/task on Lambda), set before the timer starts.
+    prefix = f"import sys; sys.path.insert(0, {str(deployed_copy())!r})\n"
+    return [PYTHON, "-I", "-B", *flags, "-c", prefix + statement]
 
 
 def _run(name: str) -> float:
@@ -87,7 +129,7 @@ def _run(name: str) -> float:
         env, cwd = child_env(), NODE_DIR
     else:
         statement, kind = VARIANTS[name]
-        command = [PYTHON, "-I", "-c", _TIMER.format(stmt=statement)]
+        command = _command(_TIMER.format(stmt=statement), kind)
         env, cwd = _env(kind), ROOT
     out = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, timeout=60, check=False)
     if out.returncode != 0:
@@ -113,7 +155,7 @@ def install_node_original() -> dict[str, Any]:
 def _importtime(statement: str, kind: str) -> dict[str, tuple[int, int]]:
     """module -> (self us, cumulative us) from one ``-X importtime`` run."""
     out = subprocess.run(
-        [PYTHON, "-I", "-X", "importtime", "-c", statement],
+        _command(statement, kind, "-X", "importtime"),
         capture_output=True, text=True, env=_env(kind), cwd=ROOT, timeout=60, check=False,
     )
     modules: dict[str, tuple[int, int]] = {}
@@ -174,19 +216,25 @@ def measure(runs: int = 20, breakdown: bool = True) -> dict[str, Any]:
         "ratios": {},
     }
     ratios = result["ratios"]
-    for name in ("status", "authorizer_as_bundled", "authorizer", "status_boto3", "webhook", "webhook_ready"):
+    for name in ("status", "authorizer_as_bundled", "authorizer", "status_boto3", "webhook", "webhook_ready",
+                 "status_as_deployed", "authorizer_as_deployed"):
         ratios[name] = ratio(samples[name], samples[BASELINE])
     ratios["status_vs_node_original"] = ratio(samples["status"], samples[NODE])
     ratios["authorizer_as_bundled_vs_node_original"] = ratio(samples["authorizer_as_bundled"], samples[NODE])
+    ratios["status_as_deployed_vs_node_original"] = ratio(samples["status_as_deployed"], samples[NODE])
+    ratios["authorizer_as_deployed_vs_node_original"] = ratio(samples["authorizer_as_deployed"], samples[NODE])
+    ratios["status_as_deployed_vs_cached_bytecode"] = ratio(samples["status_as_deployed"], samples["status"])
     ratios["authorizer_as_bundled_vs_secretsmanager_client"] = ratio(
         samples["authorizer_as_bundled"], samples["baseline_secretsmanager"])
     ratios["node_original_vs_baseline"] = ratio(samples[NODE], samples[BASELINE])
     result["goal"] = GOAL
     result["node_goal"] = NODE_GOAL
-    result["cold_import_ratio"] = ratios["status"]["ratio_of_medians"]
-    result["cold_import_vs_node_ratio"] = ratios["status_vs_node_original"]["ratio_of_medians"]
-    result["authorizer_cold_import_ratio"] = ratios["authorizer_as_bundled"]["ratio_of_medians"]
-    result["authorizer_vs_node_ratio"] = ratios["authorizer_as_bundled_vs_node_original"]["ratio_of_medians"]
+    # The goals are checked on the handlers as Lambda loads them (source only, compiled each cold start).
+    result["cold_import_ratio"] = ratios["status_as_deployed"]["ratio_of_medians"]
+    result["cold_import_vs_node_ratio"] = ratios["status_as_deployed_vs_node_original"]["ratio_of_medians"]
+    result["authorizer_cold_import_ratio"] = ratios["authorizer_as_deployed"]["ratio_of_medians"]
+    result["authorizer_vs_node_ratio"] = ratios["authorizer_as_deployed_vs_node_original"]["ratio_of_medians"]
+    result["cold_import_ratio_cached_bytecode"] = ratios["status"]["ratio_of_medians"]
     result["met"] = (result["cold_import_ratio"] <= GOAL and result["cold_import_vs_node_ratio"] <= NODE_GOAL
                      and result["authorizer_cold_import_ratio"] <= GOAL
                      and result["authorizer_vs_node_ratio"] <= NODE_GOAL)

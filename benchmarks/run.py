@@ -141,8 +141,8 @@ def collect(quick: bool) -> dict[str, Any]:
 def _noise(d: dict[str, Any]) -> dict[str, str]:
     cold, warm, hook = d["cold_import"], d["warm_request"], d["webhook_batch"]
     synth, polls = d["synth"], d["local_polls"]
-    cr, wr = cold["ratios"]["status"], warm["ratio"]
-    cn = cold["ratios"]["status_vs_node_original"]
+    cr, wr = cold["ratios"]["status_as_deployed"], warm["ratio"]
+    cn = cold["ratios"]["status_as_deployed_vs_node_original"]
     return {
         "cold_import_ratio": f"per-pair ratio IQR {cr['pair_ratio_p25']}-{cr['pair_ratio_p75']}; baseline "
                              f"spread {cold['seconds']['baseline']['spread_pct']}% (n={cold['runs']})",

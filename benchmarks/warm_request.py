@@ -10,7 +10,8 @@ one call; the handler with its light client, the bare get_item, and the handler 
 client (the escape hatch) alternate. The handler's output (one EMF log line per request, as on
 Lambda) goes to ``/dev/null``.
 
-Also reported: the handler's CPU time per request (``time.process_time``: this process only, so
+Also reported: the handler ÷ a bare ``get_item`` on the same light client (the handler's own overhead,
+which the main ratio, against boto3's slower client, would hide), and the handler's CPU time per request (``time.process_time``: this process only, so
 the moto server's work is excluded) for a small assembly and for one with 1,000 results, next to
 the CPU time of a bare ``get_item`` of the same item, so the difference is the handler's own work
 (routing, auth context, ownership, deserialization, JSON, ETag, the EMF line).
@@ -190,6 +191,9 @@ def measure(requests: int = 400, cpu_requests: int = 200) -> dict[str, Any]:
         def bare_get(aid: str = small) -> Any:
             return bare.get_item(TableName=TABLE, Key={"assembly_id": {"S": aid}})
 
+        def bare_light_get(aid: str = small) -> Any:
+            return light_client.get_item(TableName=TABLE, Key={"assembly_id": {"S": aid}})
+
         # Correctness first: the handler must answer 200 with the item, else the timing is meaningless.
         captured = io.StringIO()
         with contextlib.redirect_stdout(captured):
@@ -204,7 +208,8 @@ def measure(requests: int = 400, cpu_requests: int = 200) -> dict[str, Any]:
             for _ in range(max(20, requests // 10)):  # warm: connections, caches, code paths
                 via_handler()
                 bare_get()
-            handler_s, bare_s, handler_boto3_s = _alternate(via_handler, bare_get, via_handler_boto3, n=requests)
+            handler_s, bare_s, handler_boto3_s, bare_light_s = _alternate(
+                via_handler, bare_get, via_handler_boto3, bare_light_get, n=requests)
             cpu_small_boto3, _ = _cpu_per_call(via_handler_boto3, cpu_requests)
             cpu_small, _ = _cpu_per_call(via_handler, cpu_requests)
             cpu_small_bare, _ = _cpu_per_call(bare_get, cpu_requests)
@@ -234,6 +239,9 @@ def measure(requests: int = 400, cpu_requests: int = 200) -> dict[str, Any]:
         "bare_get_item_ms": summary(bare_s, ms),
         "handler_boto3_ms": summary(handler_boto3_s, ms),
         "handler_boto3_ratio": ratio(handler_boto3_s, bare_s),
+        # The handler's own overhead on its client: handler ÷ the same light client's bare get_item.
+        "bare_light_get_item_ms": summary(bare_light_s, ms),
+        "handler_vs_bare_light_get_item_ratio": ratio(handler_s, bare_light_s),
         "client": type(light_client).__module__ + "." + type(light_client).__name__,
         "overhead_ms_median": round((summary(handler_s, ms)["median"] - summary(bare_s, ms)["median"]), 3),
         "cpu_ms_per_request": {
@@ -270,6 +278,7 @@ def main() -> None:
     print(f"get_item median {b['median']:.3f} ms (IQR {b['iqr']:.3f})")
     print(f"ratio {result['warm_request_ratio']:.3f}  pairs {result['ratio']}")
     hb = result["handler_boto3_ms"]
+    print(f"handler ÷ bare light get_item {result['handler_vs_bare_light_get_item_ratio']['ratio_of_medians']:.3f}")
     print(f"handler on boto3 (escape hatch) median {hb['median']:.3f} ms, ratio "
           f"{result['handler_boto3_ratio']['ratio_of_medians']:.3f}")
     for k, v in result["cpu_ms_per_request"].items():

@@ -109,3 +109,17 @@ def test_local_modes_function_environment_selects_the_light_client_as_lambda_doe
     env = local_environment(spec, credentials=credentials, endpoint_url="http://127.0.0.1:1", region="us-east-1",
                             quiet=True)
     assert aws.choose("dynamodb", env) == aws.Choice("light", "on Lambda with credentials in the environment")
+
+
+def test_the_writers_keep_boto3_even_when_the_light_client_is_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15: writers, the webhook and dispatcher functions keep boto3 (``TRANSFLOW_AWS_CLIENT``
+    is the read side's setting; the construct never sets it on them, and it changes nothing there)."""
+    env = lambda_environment(**{schema.AWS_CLIENT_ENV: "light"})
+    assert "boto3" in run_handler("transflow_runtime.handlers.webhook", [], env)["after_import"]
+    from transflow_runtime.handlers import dispatcher
+
+    for name, value in env.items():
+        if name.startswith(("AWS_", "TRANSFLOW_")):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setattr(dispatcher, "_sqs_client", None)
+    assert type(dispatcher._sqs()).__module__ == "botocore.client"
