@@ -11,7 +11,8 @@ client (the escape hatch) alternate. The handler's output (one EMF log line per 
 Lambda) goes to ``/dev/null``.
 
 Also reported: the handler ÷ a bare ``get_item`` on the same light client (the handler's own overhead,
-which the main ratio, against boto3's slower client, would hide), and the handler's CPU time per request (``time.process_time``: this process only, so
+which the main ratio, against boto3's slower client, would hide), and the handler's CPU time per
+request (``time.process_time``: this process only, so
 the moto server's work is excluded) for a small assembly and for one with 1,000 results, next to
 the CPU time of a bare ``get_item`` of the same item, so the difference is the handler's own work
 (routing, auth context, ownership, deserialization, JSON, ETag, the EMF line).
