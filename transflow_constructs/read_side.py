@@ -65,12 +65,15 @@ class ReadOptions:
     # ---- read-side functions (status and authorizer) ----
     status_timeout: cdk.Duration = DEFAULT_STATUS_TIMEOUT
     assembly_id_pattern: str | None = None
+    light_aws_client: bool = True
     #: Derived (validated) values.
     origins: tuple[str, ...] | None = field(init=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.auth, StatusAuth):
             raise ValueError("auth must be StatusAuth.oidc(...) or StatusAuth.shared_secret(...)")
+        if not isinstance(self.light_aws_client, bool):
+            raise ValueError(f"light_aws_client must be True or False, got {self.light_aws_client!r}")
         claim = self.user_id_claim
         if not is_unresolved(claim) and not _CLAIM_PATTERN.match(claim or ""):
             raise ValueError(f"user_id_claim must be a JWT claim name, got {claim!r}")
@@ -184,8 +187,16 @@ class ReadSide:
         )
 
     def function_environment(self) -> dict[str, str]:
-        """Variables both read-side functions get (read-side function options go here)."""
-        return {schema.ENV_USER_ID_CLAIM: self.options.user_id_claim}
+        """Variables both read-side functions get (read-side function options go here).
+
+        With ``light_aws_client=False`` both get ``TRANSFLOW_AWS_CLIENT=boto3`` (the runtime's
+        escape hatch); by default the variable is not set and the runtime picks the light client on
+        Lambda (``transflow_runtime.aws.choose``).
+        """
+        env = {schema.ENV_USER_ID_CLAIM: self.options.user_id_claim}
+        if not self.options.light_aws_client:
+            env[schema.AWS_CLIENT_ENV] = schema.AWS_CLIENT_BOTO3
+        return env
 
     def parts(self) -> dict[IConstruct, str]:
         """Resources created here, by part name (``_metadata.PartMarker``)."""

@@ -148,6 +148,9 @@ class TransflowStatus(Construct):
         Default: ``RETAIN`` (logs are evidence).
     :param assembly_id_pattern: regular expression a valid assembly id matches. Default: the
         runtime's (64 lowercase hex characters).
+    :param light_aws_client: the status and authorizer functions make their AWS calls with the
+        runtime's standard-library client (no boto3 import, a fraction of the cold start); ``False``
+        sets ``TRANSFLOW_AWS_CLIENT=boto3`` on both, switching them back to boto3. Default: ``True``.
     :param metrics_namespace: CloudWatch namespace of the handlers' metrics. Default: ``"Transflow"``.
     :param queue_encryption_key: KMS key for the three queues. Default: SQS-managed encryption.
 
@@ -233,6 +236,7 @@ class TransflowStatus(Construct):
         log_retention: logs.RetentionDays = DEFAULT_LOG_RETENTION,
         log_removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
         assembly_id_pattern: str | None = None,
+        light_aws_client: bool = True,
         metrics_namespace: str = schema.DEFAULT_METRICS_NAMESPACE,
         queue_encryption_key: kms.IKey | None = None,
         stream_starting_position: lambda_.StartingPosition | None = None,
@@ -296,6 +300,7 @@ class TransflowStatus(Construct):
             disable_execute_api_endpoint=disable_execute_api_endpoint,
             status_timeout=status_timeout,
             assembly_id_pattern=assembly_id_pattern,
+            light_aws_client=light_aws_client,
         )
         check_secret_separation(auth, webhook_options)
         event_bus = check_event_bus(event_bus)

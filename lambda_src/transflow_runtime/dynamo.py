@@ -3,7 +3,9 @@
 The status Lambda serves items straight from DynamoDB without building models: importing
 pydantic would cost its cold start tens of milliseconds. So everything the read path needs
 (deserializing, batch reads with unprocessed-key retries, the per-user index query and its
-cursor) lives here, on stdlib + boto3 only; ``store.py`` re-exports these names.
+cursor) lives here, on the stdlib only: the ``client`` passed in is boto3's low-level DynamoDB client
+or the light one (``transflow_runtime.aws``), which take the same calls; items are deserialized
+exactly as boto3's ``TypeDeserializer`` does. ``store.py`` re-exports these names.
 """
 
 from __future__ import annotations
@@ -13,11 +15,9 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
-
+from .aws.dynamodb_types import deserialize_item
 from .errors import StoreError
 from .schema import (
     CREATED_AT_ATTRIBUTE,
@@ -37,36 +37,10 @@ _MAX_KEY_VALUE_BYTES = 1024
 #: history in one request; a short page then comes back with a cursor to continue.
 DEFAULT_MAX_PAGES = 10
 
-
-
-class _ExactDeserializer(TypeDeserializer):
-    """boto3's deserializer, but numbers become ``Decimal(text)`` exactly.
-
-    boto3 builds numbers in a 38-digit context that traps ``Rounded``/``Inexact``, so a number
-    DynamoDB stores without complaint (``1234567895171680000000000000000000000000``: 16
-    significant digits, 40 characters, as the AWS SDK for JavaScript writes a ``BigInt``; boto3
-    issue #2500) raised on every read of its item. Reads must never break on a stored value.
-    """
-
-    def _deserialize_n(self, value: str) -> Decimal:
-        try:
-            return Decimal(value)
-        except (InvalidOperation, TypeError, ValueError):
-            return super()._deserialize_n(value)
-
-
-_deserializer = _ExactDeserializer()
-
-
 def iso_now(epoch: float | None = None) -> str:
     """An ISO-8601 UTC timestamp the way JavaScript's ``toISOString`` writes it (sortable)."""
     moment = datetime.fromtimestamp(time.time() if epoch is None else epoch, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def deserialize_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A low-level client item (``{"S": ...}`` values) as plain Python values."""
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
 
 
 def item_owner(item: Mapping[str, Any]) -> str | None:

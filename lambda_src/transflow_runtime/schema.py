@@ -81,6 +81,11 @@ ENV_WEBHOOK_TIMEOUT = "TRANSFLOW_WEBHOOK_TIMEOUT_SECONDS"
 ENV_WEBHOOK_ALLOW_PRIVATE = "TRANSFLOW_WEBHOOK_ALLOW_PRIVATE"
 ENV_WEBHOOK_ALLOW_HTTP = "TRANSFLOW_WEBHOOK_ALLOW_HTTP"
 ENV_METRICS_NAMESPACE = "TRANSFLOW_METRICS_NAMESPACE"
+#: ``boto3`` switches the status and authorizer functions back to boto3; unset or ``light`` lets
+#: them use the stdlib AWS client (``transflow_runtime.aws``) on Lambda.
+AWS_CLIENT_ENV = "TRANSFLOW_AWS_CLIENT"
+AWS_CLIENT_LIGHT = "light"
+AWS_CLIENT_BOTO3 = "boto3"
 #: Which ``TransflowStatus`` a function belongs to (set by the construct on every function):
 #: every metric carries it as the ``Instance`` dimension and every log line as a field, so two
 #: instances in one account (a dev and a prod stack) never feed each other's alarms.

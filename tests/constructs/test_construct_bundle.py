@@ -147,7 +147,9 @@ def _lambda_like_env() -> dict[str, str]:
     return env
 
 
-def run_isolated(python: str, paths: list[Path], code: str) -> subprocess.CompletedProcess[str]:
+def run_isolated(
+    python: str, paths: list[Path], code: str, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``python -I -S``: no site-packages, no user site, no PYTHON* variables; only ``paths`` added."""
     prelude = f"import sys; sys.path[0:0] = {[str(p) for p in paths]!r}\n"
     return subprocess.run(
@@ -155,7 +157,7 @@ def run_isolated(python: str, paths: list[Path], code: str) -> subprocess.Comple
         capture_output=True,
         text=True,
         timeout=120,
-        env=_lambda_like_env(),
+        env={**_lambda_like_env(), **(extra_env or {})},
         cwd="/",
         check=False,
     )
@@ -254,6 +256,22 @@ def test_every_handler_imports_with_only_the_bundle_and_boto3(host_build: dict[s
         assert result.returncode == 0, f"{module} failed to import:\n{result.stderr[-4000:]}"
         seen = json.loads(result.stdout.strip().splitlines()[-1])
         assert seen["runtime"].startswith(str(asset)), seen
+
+
+def test_the_status_and_authorizer_functions_need_no_boto3_on_lambda(host_build: dict[str, Any]) -> None:
+    """Issue 15: with only the asset on the path (no boto3 at all), as Lambda runs it, both read-path
+    handlers import and build their light AWS clients."""
+    code = (
+        "import json, sys\n"
+        "import transflow_runtime.handlers.status as s, transflow_runtime.handlers.authorizer as a\n"
+        "print(json.dumps({'clients': [type(s._dynamodb).__name__, type(a._secrets).__name__],\n"
+        "                  'boto': sorted(m for m in sys.modules if m.startswith(('boto3', 'botocore')))}))\n"
+    )
+    result = run_isolated(host_build["python"], [host_build["asset"]], code,
+                          {"AWS_LAMBDA_FUNCTION_NAME": "transflow-status", "AWS_SESSION_TOKEN": "testing"})
+    assert result.returncode == 0, result.stderr[-4000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen == {"clients": ["DynamoDBClient", "SecretsManagerClient"], "boto": []}
 
 
 def test_compiled_and_third_party_dependencies_load_from_the_bundle(

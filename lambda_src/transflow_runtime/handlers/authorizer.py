@@ -18,9 +18,7 @@ import threading
 import time
 from typing import Any, NamedTuple
 
-import boto3
-
-from .. import schema, telemetry
+from .. import aws, schema, telemetry
 from ..auth import (
     BAD_SIGNATURE,
     DEFAULT_LEEWAY_SECONDS,
@@ -29,6 +27,7 @@ from ..auth import (
     secret_from_value,
     verify_token,
 )
+from ..aws import deadlines
 
 #: How long a fetched secret is trusted before it is read again (rotation takes effect within it).
 SECRET_TTL_SECONDS = 300
@@ -39,8 +38,9 @@ METRIC_DIMENSION = "Result"
 
 
 def _make_client(service: str) -> Any:
+    """The AWS client (light on Lambda, else boto3; see ``transflow_runtime.aws``), or None."""
     try:
-        return boto3.client(service)
+        return aws.client(service)
     except Exception:  # no region yet (tests, local tools): created on first use
         return None
 
@@ -98,7 +98,7 @@ def reset_for_tests(*, secrets_client: Any = None) -> None:
 def _fetch_secret(arn: str) -> bytes:
     global _secrets
     if _secrets is None:
-        _secrets = boto3.client("secretsmanager")
+        _secrets = aws.client("secretsmanager")
     try:
         response = _secrets.get_secret_value(SecretId=arn)
     except Exception as exc:
@@ -183,6 +183,11 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     """Lambda entry point (HTTP API Lambda authorizer, payload 2.0, simple response)."""
     request_id = getattr(context, "aws_request_id", None)
     request_id = request_id if isinstance(request_id, str) else None
+    with deadlines.for_invocation(context):  # a slow Secrets Manager fails, logged, before Lambda's timeout
+        return _authorize(event, request_id)
+
+
+def _authorize(event: Any, request_id: str | None) -> dict[str, Any]:
     api_request_id = _api_request_id(event)
     config = _config()  # a missing secret ARN is a deployment error: raise (API Gateway -> 500)
     try:

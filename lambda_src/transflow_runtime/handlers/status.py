@@ -8,10 +8,12 @@ One handler serves two event shapes, told apart by shape:
 * direct invoke ``{"assemblyId": ID, "userId": U?, "triggerWebhook": bool?}``, answered as
   ``{"statusCode", "body", "headers"}`` (the seed's ``StatusLambdaClient`` shape).
 
-Cold starts pay for every import, so at module level this imports only the stdlib, boto3 and the
-project's stdlib-only modules; items are served straight from the low-level client without
-pydantic. Importing this module calls ``gc.freeze()`` (see below): import-time objects are
-permanent in a Lambda process, and scanning them again is pure cold-start and latency cost.
+Cold starts pay for every import, so at module level this imports only the stdlib and the
+project's stdlib-only modules; on Lambda the AWS calls go through ``transflow_runtime.aws``'s light
+client (no boto3 at all; ``TRANSFLOW_AWS_CLIENT=boto3`` switches back), elsewhere through boto3.
+Items are served straight from the low-level client without pydantic. Importing this module
+calls ``gc.freeze()`` (see below): import-time objects are permanent in a Lambda process, and
+scanning them again is pure cold-start and latency cost.
 
 Every input is validated before the store is touched: malformed requests get a 4xx with a JSON
 ``{"error": ...}`` body, and 500 is reserved for store (DynamoDB/SQS) failures.
@@ -30,10 +32,9 @@ import traceback
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
-from .. import schema, telemetry
+from .. import aws, schema, telemetry
+from ..aws import deadlines
+from ..aws.errors import error_types
 from ..dynamo import batch_get_items, deserialize_item, encode_cursor, iso_now, item_owner, query_user_items
 from ..errors import StoreError
 from ..limits import LAMBDA_RESPONSE_LIMIT_BYTES, fits_lambda_response, invocation_response_bytes, json_string_bytes
@@ -67,14 +68,15 @@ _BASE_HEADERS = {
 
 
 def _make_client(service: str) -> Any:
-    """A boto3 client, or None when the environment cannot build one (e.g. no region yet)."""
+    """The AWS client (light on Lambda, else boto3), or None when the environment cannot build
+    one (e.g. no region yet)."""
     try:
-        return boto3.client(service)
+        return aws.client(service)
     except Exception:  # NoRegionError and friends: retried on first use
         return None
 
 
-# Everything imported so far (boto3's ~100k objects among it) lives as long as the process.
+# Everything imported so far (with boto3, its ~100k objects among it) lives as long as the process.
 # Freezing it keeps the cyclic GC from scanning it again: otherwise a full collection lands in
 # the middle of the cold start (about 20 ms, measured) and recurs during warm invocations.
 gc.freeze()
@@ -132,17 +134,26 @@ def reset_for_tests(*, dynamodb: Any = None, sqs: Any = None) -> None:
     _sqs = sqs
 
 
+def _client(service: str) -> Any:
+    """``aws.client(service)``: a BotoCoreError is a store failure (500); a bad
+    ``TRANSFLOW_AWS_CLIENT`` is this function's misconfiguration, like any other bad setting."""
+    try:
+        return aws.client(service)
+    except aws.ClientSettingError as exc:
+        raise _ConfigError(str(exc)) from None
+
+
 def _dynamodb_client() -> Any:
     global _dynamodb
     if _dynamodb is None:
-        _dynamodb = boto3.client("dynamodb")  # raises a BotoCoreError: a store failure (500)
+        _dynamodb = _client("dynamodb")
     return _dynamodb
 
 
 def _sqs_client() -> Any:
     global _sqs
     if _sqs is None:
-        _sqs = boto3.client("sqs")
+        _sqs = _client("sqs")
     return _sqs
 
 
@@ -164,8 +175,9 @@ class _HttpError(Exception):
         self.headers = headers or {}
 
 
-#: Errors the store's AWS calls raise: the only causes of a 500.
-_STORE_ERRORS = (ClientError, BotoCoreError, StoreError)
+def _store_errors() -> tuple[type[BaseException], ...]:
+    """Errors the store's AWS calls raise (either client's): the only causes of a 500."""
+    return (*error_types(), StoreError)
 
 
 def _response(status: int, body: str | None, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -593,7 +605,7 @@ def _handle_http(event: dict[str, Any]) -> dict[str, Any]:
             assembly_id = _check_id(request.path_id, config)
             return _notify(config, assembly_id, user_id, request_id)
         raise _HttpError(404, "no such route", result="no_route")  # pragma: no cover - routes are exhaustive
-    except (_HttpError, _ConfigError, *_STORE_ERRORS) as exc:
+    except (_HttpError, _ConfigError, *_store_errors()) as exc:
         return _failure_response(exc, assembly_id, user_id, request_id)
 
 
@@ -768,7 +780,7 @@ def _handle_direct(event: Any, request_id: str | None) -> dict[str, Any]:
             response["headers"]["X-Transflow-Event-Id"] = event_id
             _track(assembly_id, user_id, "replayed", request_id=request_id)
         return response
-    except (_HttpError, _ConfigError, *_STORE_ERRORS) as exc:
+    except (_HttpError, _ConfigError, *_store_errors()) as exc:
         return _failure_response(exc, assembly_id, user_id, request_id)
 
 
@@ -785,9 +797,10 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     if not isinstance(request_id, str):
         request_id = None
     try:
-        if _is_http_event(event):
-            return _handle_http(event)
-        return _handle_direct(event, request_id)
+        with deadlines.for_invocation(context):  # the store's calls end in time for our own 500
+            if _is_http_event(event):
+                return _handle_http(event)
+            return _handle_direct(event, request_id)
     except Exception as exc:  # a bug, not a bad request: log it in full, leak nothing
         _log_failure("unexpected", exc, request_id)
         return _error_response(500, "internal error")
