@@ -18,7 +18,24 @@ from boto3.dynamodb.types import TypeDeserializer
 from transflow_runtime.aws import dynamodb_types
 from transflow_runtime.aws.dynamodb_types import Binary
 
-BOTO = TypeDeserializer()
+
+
+class _ExactNumbers(TypeDeserializer):
+    """boto3's deserializer with numbers read exactly, as the store reads them.
+
+    boto3's 38-digit context raises on numbers DynamoDB stores (``1234567895171680000000000000000000000000``,
+    as the AWS SDK for JavaScript writes a ``BigInt``; boto3 issue #2500); the runtime reads them
+    exactly on purpose (tests/runtime/test_dynamo_numbers.py), so that is the oracle's one change.
+    """
+
+    def _deserialize_n(self, value: str) -> Decimal:
+        try:
+            return Decimal(value)
+        except (ArithmeticError, TypeError, ValueError):
+            return super()._deserialize_n(value)
+
+
+BOTO = _ExactNumbers()
 NUMBERS = ["0", "-0", "12", "12.0", "1.5e3", "1E+2", "-7.25", "0.000001", "9" * 38, "-" + "9" * 38,
            "1" + "0" * 125, "1e-129", "1e-130", "123456789012345678901234567890.12345678", ".5", "5."]
 
