@@ -38,6 +38,9 @@ from .functions import FunctionRuntime, Invocation
 log = logging.getLogger("transflow.local")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 PROXY_TOKEN_HEADER = "x-transflow-local-proxy"  # noqa: S105 - a header name
+#: Lambda's synchronous Invoke request limit (its error: "Request must be smaller than 6291456
+#: bytes for the InvokeFunction operation", RequestEntityTooLargeException, 413).
+INVOKE_REQUEST_LIMIT_BYTES = 6_291_456
 _INVOKE_RE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
 
@@ -64,7 +67,11 @@ class Services:
     page_config: dict[str, Any] = field(default_factory=dict)
 
     def function(self, name_or_arn: str) -> FunctionRuntime | None:
-        short = unquote(name_or_arn).rsplit(":function:", 1)[-1].split(":")[0]
+        """The template's function a ``FunctionName`` names: in this region and account, unqualified
+        or ``$LATEST`` (the template publishes no versions or aliases local mode runs)."""
+        region, account, short, qualifier = self.names.function_parts(name_or_arn)
+        if (region, account) != (self.region, self.account_id) or qualifier not in (None, "$LATEST"):
+            return None
         return self.functions.get(short)
 
 
@@ -300,18 +307,20 @@ class _RequestHandler(BaseHTTPRequestHandler):
     # ---------------------------------------------------------------------------------- AWS calls
     def _aws(self, services: Services, method: str, body: bytes) -> None:
         headers = {k: v for k, v in self.headers.items()}
+        protocol = (
+            "rest-json"
+            if "/2015-03-31/functions/" in self.path
+            else ("json" if self.headers.get("X-Amz-Target") else "query")
+        )
         try:
-            signed = services.credentials.verify(method, self.path, headers, body)
-        except iam.AuthError as exc:
-            protocol = (
-                "rest-json"
-                if "/2015-03-31/functions/" in self.path
-                else ("json" if self.headers.get("X-Amz-Target") else "query")
-            )
+            signed = services.credentials.verify(method, self.path, headers, body, region=services.region)
+            op = iam.operation(signed.service, method, self.path, headers, body, services.names)
+        except (iam.AuthError, iam.RequestError) as exc:
             status, out_headers, payload = iam.error_response(protocol, exc.code, exc.message)
+            if isinstance(exc, iam.RequestError):
+                status = exc.status
             self._send(status, payload, out_headers)
             return
-        op = iam.operation(signed.service, method, self.path, headers, body, services.names)
         identity = signed.identity
         if identity.policies is not None:
             if op is None:
@@ -335,6 +344,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     status, out_headers, payload = iam.access_denied(identity, op, resource, reason)
                     self._send(status, payload, out_headers)
                     return
+        if op is not None and op.action.lower() in iam.ALWAYS_ALLOWED:
+            self._send(200, iam.caller_identity(identity), {"content-type": "text/xml"})
+            return
         invoke = _INVOKE_RE.match(urlsplit(self.path).path)
         if signed.service == "lambda":
             if invoke and method == "POST":
@@ -351,11 +363,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _invoke(self, services: Services, name: str, body: bytes) -> None:
         runtime = services.function(name)
         if runtime is None:
-            arn = name if name.startswith("arn:") else services.names.function(name)
+            arn = services.names.function(name)
             self._send_json(
                 404,
                 {"Type": "User", "message": f"Function not found: {arn}"},
                 {"x-amzn-errortype": "ResourceNotFoundException"},
+            )
+            return
+        if len(body) > INVOKE_REQUEST_LIMIT_BYTES:
+            self._send_json(
+                413,
+                {
+                    "Type": "User",
+                    "message": f"Request must be smaller than {INVOKE_REQUEST_LIMIT_BYTES} bytes for the "
+                    "InvokeFunction operation",
+                },
+                {"x-amzn-errortype": "RequestEntityTooLargeException"},
             )
             return
         try:
@@ -398,6 +421,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             hop = ("connection", "content-length", "transfer-encoding")  # the body is passed on whole
             headers = {k: v for k, v in self.headers.items() if k.lower() not in hop}
             headers[PROXY_TOKEN_HEADER] = services.backend_token
+            headers[iam.MOTO_ACCOUNT_HEADER] = services.account_id  # the stack's own account
             connection.request(method, self.path, body=body, headers=headers)
             response = connection.getresponse()
             payload = response.read()

@@ -30,7 +30,7 @@ from .http_api import Throttle, compile_routes
 from .inbox import Inbox
 from .moto_server import SerialMotoServer
 from .overrides import apply_overrides
-from .providers import InstanceModel, read_instance
+from .providers import InstanceModel, not_run, read_instance
 from .provision import LOCAL_ACCOUNT_ID, Deployment
 from .pumps import QueuePoller, StreamPump
 from .settings import LocalSettings
@@ -133,6 +133,9 @@ class LocalStack:
         settings = self.settings
         assert self.stack is not None and self.instance is not None
         region = settings.region or self.stack.region or DEFAULT_REGION
+        # The stack's own account when its environment names one (its ARNs and permissions name it
+        # literally); moto serves any 12-digit account.
+        account = self.stack.account or LOCAL_ACCOUNT_ID
         self.gateway = LocalGateway(host=settings.host, port=settings.port)
         token = secrets.token_urlsafe(32)
         self.moto = SerialMotoServer(token=token, header=PROXY_TOKEN_HEADER).start()
@@ -140,7 +143,7 @@ class LocalStack:
         self.admin = credentials.add(
             iam.new_identity(
                 "developer",
-                f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/transflow-local-developer",
+                f"arn:aws:iam::{account}:user/transflow-local-developer",
                 session=False,
                 policies=None,
             )
@@ -158,14 +161,20 @@ class LocalStack:
                     endpoint=moto_url,
                     region=region,
                     identity=admin,
-                    header={PROXY_TOKEN_HEADER: token, "Host": gateway_host},
+                    header={PROXY_TOKEN_HEADER: token, "Host": gateway_host, iam.MOTO_ACCOUNT_HEADER: account},
                 )
             return admin_clients[service]
 
         deployment = Deployment(
-            self.stack, region=region, clients=clients, api_url=self.gateway.url, parameters=settings.parameters
+            self.stack,
+            region=region,
+            clients=clients,
+            api_url=self.gateway.url,
+            parameters=settings.parameters,
+            account_id=account,
         )
         self.deployment = deployment
+        self.instance = deployment.present(self.instance)
         for part in ("table", "webhook-queue", "dead-letter-queue", "stream-failure-queue"):
             logical_id = self.instance.one(part)
             if logical_id is not None:
@@ -177,7 +186,8 @@ class LocalStack:
             self.inbox = Inbox(loopback, lambda name: self.webhook_secrets.get(name))
         applied = apply_overrides(self, model, deployment)
         self.webhook_secrets, self.jwt_secret = applied.webhook_secrets, applied.jwt_secret
-        names = iam.ResourceNames(region, LOCAL_ACCOUNT_ID)
+        names = iam.ResourceNames(region, account)
+        names.aliases.update(deployment.aliases)
         for entry in clients("secretsmanager").list_secrets().get("SecretList", []):
             names.secrets[entry["Name"]] = entry["ARN"]
 
@@ -188,7 +198,7 @@ class LocalStack:
             identity = credentials.add(
                 iam.new_identity(
                     spec.name,
-                    f"arn:aws:sts::{LOCAL_ACCOUNT_ID}:assumed-role/{role_name}/{spec.name}",
+                    f"arn:aws:sts::{account}:assumed-role/{role_name}/{spec.name}",
                     session=True,
                     policies=spec.policies,
                 )
@@ -225,10 +235,11 @@ class LocalStack:
                 authorizers[spec.logical_id] = LambdaAuthorizer(spec, self.functions[spec.function.name].invoke)
         if applied.mint is not None:
             self._mint = applied.mint
-        self.unsupported = list(deployment.unsupported)
+        others = [a for a in assembly.instances(self.stack.template) if a != self.instance.address]
+        self.unsupported = [*deployment.unsupported, *not_run(deployment, self.instance, others)]
         self.gateway.services = Services(
             api_id=api.api_id if api else "none",
-            account_id=LOCAL_ACCOUNT_ID,
+            account_id=account,
             region=region,
             stage=api.stage if api else "$default",
             routes=compile_routes(api) if api else [],
@@ -272,7 +283,7 @@ class LocalStack:
                         runtime,
                         function_name=source.function.name,
                         region=region,
-                        account_id=LOCAL_ACCOUNT_ID,
+                        account_id=account,
                         batch_size=source.batch_size,
                         max_retries=source.max_retries,
                         failure_sqs_client=failure_client,
