@@ -158,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--inbox", action="store_true",
                        help="a built-in webhook receiver that verifies signatures (shown on the status page)")
     local.add_argument("--demo", action="store_true", help="run a few sample assemblies to watch (implies --inbox)")
+    local.add_argument("--allow-remote-tokens", action="store_true",
+                       help="with a non-loopback --host, let other machines mint tokens too (off: this machine only)")
     local.add_argument("--ready-file", type=_non_empty, default=None, metavar="PATH",
                        help="write a JSON object with the endpoints here once serving")
     local.add_argument("--quiet", action="store_true", help="print only the API URL")
@@ -236,6 +238,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     import logging
 
     from .local.assembly import AssemblyError
+    from .local.gateway import BindError
     from .local.intrinsics import TemplateError
     from .local.runner import LocalStack, ReadyFileError
     from .local.settings import LocalSettings
@@ -247,7 +250,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         webhook_secret=args.webhook_secret, webhook_retry_delays=args.webhook_retry_delays,
         webhook_max_attempts=args.webhook_max_attempts, oidc_issuer=args.oidc_issuer,
         allow_private_webhooks=args.allow_private_webhooks, demo=args.demo, inbox=args.inbox or args.demo,
-        ready_file=args.ready_file, verbose=args.verbose,
+        ready_file=args.ready_file, verbose=args.verbose, allow_remote_tokens=args.allow_remote_tokens,
     )
     stopped = threading.Event()
 
@@ -263,7 +266,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         return _fail("transflow-status local", message, EXIT_ERROR)
     except (AssemblyError, TemplateError) as exc:
         return _fail("transflow-status local", exc, EXIT_ERROR)
-    except OSError as exc:
+    except BindError as exc:
         return _fail("transflow-status local", f"cannot serve on {args.host}:{args.port}: {exc.strerror}", EXIT_ERROR)
     try:
         info = stack.info
@@ -297,7 +300,9 @@ def _print_banner(info: dict[str, Any], token: str | None, demo_ids: list[str], 
     lines = [
         "Transflow local mode — everything in memory, nothing leaves this machine.",
         f"  Stack              {info['stack']} (TransflowStatus {info['instance']})",
-        f"  Ready in           {info['startup_seconds']} s (template read to serving)",
+        f"  Ready in           {info['startup_seconds']} s (template read to serving"
+        + (f"; the default stack's synthesis took {info['synth_seconds']} s of it)" if info.get("synth_seconds")
+           else ")"),
         f"  API URL            {api}",
         f"  Status page        {page}",
         f"  AWS endpoint       {info['aws_endpoint_url']}  (for boto3 / StatusStore / StatusLambdaClient)",
@@ -306,10 +311,17 @@ def _print_banner(info: dict[str, Any], token: str | None, demo_ids: list[str], 
     ]
     if info.get("inbox_url"):
         lines.append(f"  Webhook inbox      {info['inbox_url']}  (deliveries verified and shown on the status page)")
+    if info.get("notify_url_secret"):
+        lines.append(f"  notify_url secret  {info['notify_url_secret']}  (signs per-assembly notify_url deliveries)")
     if info.get("oidc_issuer"):
         lines.append(f"  OIDC issuer        {info['oidc_issuer']}")
     if info.get("unsupported"):
         lines.append("  Not emulated:      " + "; ".join(info["unsupported"]))
+    if info.get("exposed"):
+        minting = ("other machines can mint tokens too (--allow-remote-tokens)" if info.get("remote_tokens")
+                   else "tokens are minted for this machine only")
+        lines.append(f"  WARNING            serving on every interface ({info['host']}): anyone on your network can "
+                     f"reach the API and the AWS endpoint; {minting}")
     lines.append("")
     if token:
         lines += [f"Development token for user demo-user (12 h); more: transflow-status token --api {api} --user NAME",
@@ -318,7 +330,8 @@ def _print_banner(info: dict[str, Any], token: str | None, demo_ids: list[str], 
         lines += ["The JWT authorizer trusts an external issuer: use a token it issued.", ""]
     lines += [
         "Point boto3 (a worker's StatusStore, StatusLambdaClient) at it with local mode's credentials:",
-        f"  export AWS_ENDPOINT_URL={info['aws_endpoint_url']} AWS_DEFAULT_REGION={info['region']} "
+        f"  export AWS_ENDPOINT_URL={info['aws_endpoint_url']} AWS_REGION={info['region']} "
+        f"AWS_DEFAULT_REGION={info['region']} "
         f"AWS_ACCESS_KEY_ID={info['aws_access_key_id']} AWS_SECRET_ACCESS_KEY='{info['aws_secret_access_key']}' "
         f"TRANSFLOW_TABLE_NAME={info['table_name']}",
         "",

@@ -33,10 +33,12 @@ from .overrides import apply_overrides
 from .providers import InstanceModel, not_run, read_instance
 from .provision import LOCAL_ACCOUNT_ID, Deployment
 from .pumps import QueuePoller, StreamPump
-from .settings import LocalSettings
+from .settings import LocalSettings, OptionError
 
 log = logging.getLogger("transflow.local")
 DEFAULT_REGION = "us-east-1"
+#: The inbox target whose deliveries are verified with the notify_url secret.
+NOTIFY_URL_INBOX = "notify_url"
 
 
 class ReadyFileError(OSError):
@@ -50,30 +52,54 @@ def _reset_moto() -> None:
     moto_api_backend.reset()
 
 
+def _preload() -> None:
+    """Imports start-up needs anyway (moto's server, boto3 and a botocore session)."""
+    with contextlib.suppress(ImportError):
+        import moto.moto_server.werkzeug_app  # noqa: F401
+    _session()
+
+
+_SESSION: Any = None
+_SESSION_LOCK = threading.Lock()
+
+
+def _session() -> Any:
+    """One botocore session for every client local mode makes (service models load once), with
+    nothing from the user's AWS_PROFILE or ~/.aws."""
+    global _SESSION
+    with _SESSION_LOCK:
+        if _SESSION is None:
+            import boto3
+            import botocore.session
+
+            isolated = botocore.session.Session(
+                session_vars={
+                    "profile": (None, None, None, None),
+                    "config_file": (None, None, os.devnull, None),
+                    "credentials_file": (None, None, os.devnull, None),
+                }
+            )
+            _SESSION = boto3.Session(botocore_session=isolated)
+        return _SESSION
+
+
 def _client(
     service: str, *, endpoint: str, region: str, identity: iam.Identity, header: dict[str, str] | None = None
 ) -> Any:
     """A boto3 client with exactly these credentials: nothing from the user's AWS_PROFILE or ~/.aws."""
-    import boto3
-    import botocore.session
     from botocore.config import Config
 
-    isolated = botocore.session.Session(
-        session_vars={
-            "profile": (None, None, None, None),
-            "config_file": (None, None, os.devnull, None),
-            "credentials_file": (None, None, os.devnull, None),
-        }
-    )
-    client = boto3.Session(botocore_session=isolated).client(
-        service,
-        endpoint_url=endpoint,
-        region_name=region,
-        aws_access_key_id=identity.access_key_id,
-        aws_secret_access_key=identity.secret_access_key,
-        aws_session_token=identity.session_token,
-        config=Config(retries={"max_attempts": 3, "mode": "standard"}, account_id_endpoint_mode="disabled"),
-    )
+    session = _session()
+    with _SESSION_LOCK:  # a botocore session is not safe for concurrent client creation
+        client = session.client(
+            service,
+            endpoint_url=endpoint,
+            region_name=region,
+            aws_access_key_id=identity.access_key_id,
+            aws_secret_access_key=identity.secret_access_key,
+            aws_session_token=identity.session_token,
+            config=Config(retries={"max_attempts": 3, "mode": "standard"}, account_id_endpoint_mode="disabled"),
+        )
     for name, value in (header or {}).items():
         client.meta.events.register(
             "before-send.*.*", lambda request, _n=name, _v=value, **_: request.headers.__setitem__(_n, _v)
@@ -101,13 +127,20 @@ class LocalStack:
         self.unsupported: list[str] = []
         self.webhook_secrets: dict[str, str] = {}
         self.jwt_secret: str | None = None
+        self.notify_url_secret: str | None = None
         self.startup_seconds: float | None = None
+        #: Seconds spent synthesizing the built-in default stack (``None``: read from a cache or an app).
+        self.synth_seconds: float | None = None
         self._mint: Any = None
 
     # ------------------------------------------------------------------------------------------
     def start(self) -> LocalStack:
         settings = self.settings
+        started = time.monotonic()  # the figure reported: template read (or synthesized) -> ready file
         try:
+            # moto's server and backends take a second or two to import: done while the template is read.
+            preload = threading.Thread(target=_preload, name="preload", daemon=True)
+            preload.start()
             if self._template is not None:
                 self.stack, self.instance = self._template
             elif settings.app:
@@ -118,8 +151,8 @@ class LocalStack:
                 from .default_app import synthesize
 
                 wanted = set(settings.webhooks) | ({"*"} if settings.inbox else set())
-                self.stack, self.instance = synthesize(sorted(wanted))
-            started = time.monotonic()  # the figure reported: template read -> ready file
+                self.stack, self.instance, self.synth_seconds = synthesize(sorted(wanted))
+            preload.join()
             self._provision()
             self.startup_seconds = round(time.monotonic() - started, 2)
             if settings.ready_file:
@@ -182,10 +215,10 @@ class LocalStack:
         model = read_instance(deployment, self.instance)
         self.model = model
         if settings.inbox:
-            loopback = self.gateway.url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
-            self.inbox = Inbox(loopback, lambda name: self.webhook_secrets.get(name))
+            self.inbox = Inbox(self.gateway.url, self._inbox_secret)
         applied = apply_overrides(self, model, deployment)
         self.webhook_secrets, self.jwt_secret = applied.webhook_secrets, applied.jwt_secret
+        self.notify_url_secret = applied.notify_url_secret
         names = iam.ResourceNames(region, account)
         names.aliases.update(deployment.aliases)
         for entry in clients("secretsmanager").list_secrets().get("SecretList", []):
@@ -214,6 +247,11 @@ class LocalStack:
                 quiet=not settings.verbose,
             )
             self.functions[spec.name] = FunctionRuntime(spec, env, verbose=settings.verbose)
+        # Execution environments start now, in their own processes, while the rest is set up (the
+        # first invocation then has no cold start); start-up waits for them at the end.
+        warmers = [threading.Thread(target=f.warm, daemon=True) for f in self.functions.values()]
+        for thread in warmers:
+            thread.start()
 
         # ---- the HTTP API and its authorizers ----
         authorizers: dict[str, JwtAuthorizer | LambdaAuthorizer] = {}
@@ -235,6 +273,7 @@ class LocalStack:
                 authorizers[spec.logical_id] = LambdaAuthorizer(spec, self.functions[spec.function.name].invoke)
         if applied.mint is not None:
             self._mint = applied.mint
+        self._check_options(authorizers, applied.jwt_secret is not None)
         others = [a for a in assembly.instances(self.stack.template) if a != self.instance.address]
         self.unsupported = [*deployment.unsupported, *not_run(deployment, self.instance, others)]
         self.gateway.services = Services(
@@ -255,15 +294,10 @@ class LocalStack:
             inbox=self.inbox,
             mint=self._mint,
             page_config=self._page_config(),
+            remote_tokens=settings.allow_remote_tokens,
         )
         self.gateway.start()
 
-        # ---- execution environments (the first invocation then has no cold start) ----
-        warmers = [threading.Thread(target=f.warm, daemon=True) for f in self.functions.values()]
-        for thread in warmers:
-            thread.start()
-        for thread in warmers:
-            thread.join()
 
         # ---- event source mappings ----
         for source in model.event_sources:
@@ -313,6 +347,28 @@ class LocalStack:
                 )
         for pump in self.pumps:
             pump.start()
+        for thread in warmers:
+            thread.join()
+
+    def _check_options(self, authorizers: dict[str, Any], shared_secret: bool) -> None:
+        """Options that override something the template does not have are refused, not ignored."""
+        settings = self.settings
+        if settings.jwt_secret is not None and not shared_secret:
+            raise OptionError(
+                "--jwt-secret sets the shared-secret authorizer's secret, but this template's routes use "
+                + ("a JWT (OIDC) authorizer: use --oidc-issuer" if any(
+                    isinstance(a, JwtAuthorizer) for a in authorizers.values()) else "no shared-secret authorizer")
+            )
+        if settings.oidc_issuer is not None and not any(isinstance(a, JwtAuthorizer) for a in authorizers.values()):
+            raise OptionError(
+                "--oidc-issuer replaces the JWT authorizer's issuer, but this template has no JWT authorizer "
+                "(its tokens are shared-secret HS256: use --jwt-secret)"
+            )
+
+    def _inbox_secret(self, name: str) -> str | None:
+        if name == NOTIFY_URL_INBOX:
+            return self.notify_url_secret
+        return self.webhook_secrets.get(name)
 
     def _queue_url(self, arn: str) -> str:
         """A queue's URL from its ARN, as Lambda's poller knows it (no GetQueueUrl permission needed)."""
@@ -400,9 +456,14 @@ class LocalStack:
             "oidc_issuer": self.dev_issuer.issuer if self.dev_issuer else self.settings.oidc_issuer,
             "inbox_url": self.inbox.base_url if self.inbox else None,
             "webhook_secrets": dict(self.webhook_secrets),
+            "notify_url_secret": self.notify_url_secret,
             "jwt_secret": self.jwt_secret,
+            "exposed": self.gateway.exposed,
+            "host": self.settings.host,
+            "remote_tokens": self.settings.allow_remote_tokens,
             "unsupported": list(self.unsupported),
             "startup_seconds": self.startup_seconds,
+            "synth_seconds": self.synth_seconds,
         }
 
     def _write_ready_file(self, path: str) -> None:
