@@ -164,3 +164,76 @@ def test_malformed_framing_is_400_and_the_connection_closes_unread(gateway, fram
     assert answer.count(b"HTTP/1.1 ") == 1, answer  # the unread bytes were never served as a request
     assert b"connection: close" in answer.lower()
     assert gateway.capture.events == []
+
+
+# ------------------------------------------------------------------------------ the /_local endpoints
+def _lan_address() -> str:
+    """This machine's address on its network (not loopback)."""
+    import socket
+
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # no packet is sent: this picks the outgoing interface
+        address = probe.getsockname()[0]
+    except OSError:
+        address = "127.0.0.1"
+    finally:
+        probe.close()
+    if address.startswith("127."):
+        pytest.fail("this machine has no non-loopback IPv4 address: the exposure cannot be checked here")
+    return address
+
+
+def _mint_from(host: str, port: int) -> tuple[int, dict]:
+    connection = http.client.HTTPConnection(host, port, timeout=5)
+    connection.request("POST", "/_local/token", body=b'{"user": "alice"}', headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    return response.status, json.loads(response.read())
+
+
+def _config_from(host: str, port: int) -> dict:
+    connection = http.client.HTTPConnection(host, port, timeout=5)
+    connection.request("GET", "/_local/config")
+    return json.loads(connection.getresponse().read())
+
+
+@pytest.mark.parametrize("remote_tokens", [False, True])
+def test_on_a_non_loopback_bind_only_this_machine_mints_tokens_unless_asked(remote_tokens):
+    """--host 0.0.0.0 exposes local mode to the network: minting a token needs no credentials, so
+    by default only this machine may do it (--allow-remote-tokens lets others)."""
+    lan = _lan_address()
+    gw = _start("0.0.0.0")  # noqa: S104 - the exposure under test
+    try:
+        gw.services.mint = lambda user, ttl: f"token-for-{user}"
+        gw.services.remote_tokens = remote_tokens
+        assert gw.exposed and gw.url == f"http://127.0.0.1:{gw.port}"  # a URL that works here
+        assert _mint_from("127.0.0.1", gw.port) == (200, {"token": "token-for-alice"})
+        assert _config_from("127.0.0.1", gw.port)["can_mint"] is True
+        status, body = _mint_from(lan, gw.port)
+        if remote_tokens:
+            assert (status, body) == (200, {"token": "token-for-alice"})
+        else:
+            assert status == 403 and "this machine only" in body["error"]
+            assert _config_from(lan, gw.port)["can_mint"] is False
+    finally:
+        gw.stop()
+
+
+def test_the_inbox_takes_webhook_deliveries_not_requests_from_web_pages(gateway):  # noqa: F811
+    """A page on any site may POST a "simple" cross-origin request (text/plain, an Origin header)
+    without a CORS preflight: such requests must not add rows to the inbox."""
+    from transflow_runtime.local.inbox import Inbox
+
+    gateway.services.inbox = Inbox(gateway.url, lambda name: "whsec_dGVzdA==")
+
+    def post(headers: dict) -> int:
+        connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=5)
+        connection.request("POST", "/_local/inbox/tpl_a", body=b'{"assembly_id": "forged"}', headers=headers)
+        return connection.getresponse().status
+
+    assert post({"Origin": "https://evil.example", "Content-Type": "text/plain"}) == 403
+    assert post({"Origin": "https://evil.example", "Content-Type": "application/json"}) == 403
+    assert post({"Content-Type": "text/plain"}) == 415
+    assert gateway.services.inbox.deliveries() == []
+    assert post({"Content-Type": "application/json"}) == 204  # a delivery (unsigned: shown as not verified)
+    assert [d["verified"] for d in gateway.services.inbox.deliveries()] == [False]

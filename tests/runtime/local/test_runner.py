@@ -48,8 +48,25 @@ def test_ready_file_names_every_part_and_the_startup_time(default_template, tmp_
             "status_function_name",
         } <= set(info)
         assert info["startup_seconds"] > 0  # measured by benchmarks/local_startup.py, never asserted
+        # notify_url deliveries are signed with their own secret: surfaced so they can be verified
+        from transflow_runtime.handlers.webhook import signing_secret_from_value
+
+        secrets = local.client("secretsmanager")
+        values = [secrets.get_secret_value(SecretId=s["ARN"])["SecretString"]
+                  for s in secrets.list_secrets()["SecretList"] if "NotifyUrlSecret" in s["Name"]]
+        assert len(values) == 1 and info["notify_url_secret"] == signing_secret_from_value(values[0])
+        assert info["notify_url_secret"] not in info["webhook_secrets"].values()
         assert oct(ready.stat().st_mode & 0o777) == "0o600"  # it holds the developer's credentials
     assert not ready.exists()
+
+
+def test_an_oidc_issuer_for_a_template_without_a_jwt_authorizer_is_refused(default_template):
+    """--oidc-issuer replaces the JWT authorizer's issuer; the default stack has a shared-secret
+    authorizer, so the option would be silently ignored: refused instead, naming both."""
+    from transflow_runtime.local.settings import OptionError
+
+    with pytest.raises(OptionError, match="--oidc-issuer.*no JWT authorizer.*--jwt-secret"):
+        LocalStack(LocalSettings(port=0, oidc_issuer="http://127.0.0.1:1/issuer"), template=default_template).start()
 
 
 def test_a_ready_file_that_cannot_be_written_leaves_nothing_running(default_template, tmp_path):
