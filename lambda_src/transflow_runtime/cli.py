@@ -277,7 +277,8 @@ def cmd_local(args: argparse.Namespace) -> int:
             from .local.demo import run_demo
             from .store import StatusStore
 
-            demo_ids = run_demo(StatusStore(info["table_name"], client=stack.client("dynamodb")), stop=stopped)
+            demo_ids = run_demo(StatusStore(info["table_name"], client=stack.client("dynamodb")),
+                                template_id=info["demo_template"], stop=stopped)
         _print_banner(info, stack.mint(DEMO_USER), demo_ids, quiet=args.quiet)
         while not stopped.wait(0.5):
             pass

@@ -378,6 +378,17 @@ class LocalStack:
             raise assembly.AssemblyError(f"the event source or destination {arn} is not a queue of this template")
         return str(self.deployment.attributes(logical_id, None))
 
+    @property
+    def demo_template(self) -> str:
+        """The template id --demo's assemblies use: one the template has a webhook target for (the
+        demo's own id when there is a default target), so their webhooks are delivered."""
+        from .demo import DEMO_TEMPLATE
+
+        webhook = self.model.by_part("webhook-function") if self.model else None
+        config = json.loads((webhook.environment.get(schema.ENV_WEBHOOK_CONFIG) if webhook else None) or "{}")
+        targets = sorted(config.get("targets") or {})
+        return DEMO_TEMPLATE if config.get("default") or not targets else targets[0]
+
     def _user_claim(self) -> str:
         status = self.model.by_part("status-function") if self.model else None
         return (status.environment.get(schema.ENV_USER_ID_CLAIM) if status else None) or schema.DEFAULT_USER_ID_CLAIM
@@ -462,6 +473,7 @@ class LocalStack:
             "host": self.settings.host,
             "remote_tokens": self.settings.allow_remote_tokens,
             "unsupported": list(self.unsupported),
+            "demo_template": self.demo_template,
             "startup_seconds": self.startup_seconds,
             "synth_seconds": self.synth_seconds,
         }

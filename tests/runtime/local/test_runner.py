@@ -65,7 +65,7 @@ def test_an_oidc_issuer_for_a_template_without_a_jwt_authorizer_is_refused(defau
     authorizer, so the option would be silently ignored: refused instead, naming both."""
     from transflow_runtime.local.settings import OptionError
 
-    with pytest.raises(OptionError, match="--oidc-issuer.*no JWT authorizer.*--jwt-secret"):
+    with pytest.raises(OptionError, match=r"--oidc-issuer.*no JWT authorizer.*--jwt-secret"):
         LocalStack(LocalSettings(port=0, oidc_issuer="http://127.0.0.1:1/issuer"), template=default_template).start()
 
 
