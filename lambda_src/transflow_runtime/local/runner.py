@@ -24,7 +24,7 @@ from . import assembly, iam
 from .assembly import Instance, StackTemplate
 from .authorizers import JwtAuthorizer, LambdaAuthorizer
 from .dev_issuer import DevIssuer
-from .functions import FunctionRuntime, lambda_environment
+from .functions import DEFAULT_MAX_ENVIRONMENTS, FunctionRuntime, lambda_environment
 from .gateway import PROXY_TOKEN_HEADER, LocalGateway, Services
 from .http_api import Throttle, compile_routes
 from .inbox import Inbox
@@ -37,6 +37,8 @@ from .settings import LocalSettings, OptionError
 
 log = logging.getLogger("transflow.local")
 DEFAULT_REGION = "us-east-1"
+#: Batches an SQS mapping runs at once here (as many as a function has execution environments).
+MAX_BATCHES_IN_FLIGHT = DEFAULT_MAX_ENVIRONMENTS
 #: The inbox target whose deliveries are verified with the notify_url secret.
 NOTIFY_URL_INBOX = "notify_url"
 
@@ -253,6 +255,13 @@ class LocalStack:
         for thread in warmers:
             thread.start()
 
+        for source in model.event_sources:
+            if int(source.max_concurrency or 1) > MAX_BATCHES_IN_FLIGHT:
+                deployment.note(
+                    f"MaximumConcurrency {source.max_concurrency} of {source.logical_id} "
+                    f"(local mode runs at most {MAX_BATCHES_IN_FLIGHT} batches at once)"
+                )
+
         # ---- the HTTP API and its authorizers ----
         authorizers: dict[str, JwtAuthorizer | LambdaAuthorizer] = {}
         api = model.api
@@ -342,7 +351,7 @@ class LocalStack:
                         batch_size=source.batch_size,
                         report_batch_item_failures=source.report_batch_item_failures,
                         filters=source.filters,
-                        max_concurrency=min(int(source.max_concurrency or 1), 4),
+                        max_concurrency=min(int(source.max_concurrency or 1), MAX_BATCHES_IN_FLIGHT),
                     )
                 )
         for pump in self.pumps:

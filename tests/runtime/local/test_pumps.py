@@ -202,3 +202,61 @@ def test_stream_pump_applies_the_mappings_filter_criteria_as_lambda_does(moto_en
     _run(pump, lambda: pump.filtered_records >= 1, ticks=20)
     assert seen == [("INSERT", "plain")]
     assert pump.filtered_records == 1
+
+
+# ------------------------------------------------------------------------------ failures and filters
+class _Failing:
+    """A streams client whose every call fails (a stream that is not there)."""
+
+    calls = 0
+
+    def describe_stream(self, **_: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        self.calls += 1
+        raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "no stream"}}, "DescribeStream")
+
+
+class _Waits:
+    """Stands in for the pump's stop event: records each pause, stops after ``limit`` of them."""
+
+    def __init__(self, limit: int) -> None:
+        self.pauses: list[float] = []
+        self.limit = limit
+
+    def is_set(self) -> bool:
+        return len(self.pauses) >= self.limit
+
+    def wait(self, seconds: float) -> bool:
+        self.pauses.append(seconds)
+        return self.is_set()
+
+
+def test_a_pump_that_keeps_failing_logs_once_and_backs_off(caplog):
+    """Before: a traceback every 0.1 s for as long as the failure lasted (842 lines in 8 s)."""
+    client = _Failing()
+    pump = StreamPump(client, "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x", lambda e, c: {},
+                      interval=0.1)
+    pump._stop = _Waits(limit=8)  # type: ignore[assignment]
+    with caplog.at_level("DEBUG", logger="transflow.local"):
+        pump._run()
+    assert client.calls == 8 and pump.errors == 8
+    assert pump._stop.pauses == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0]  # type: ignore[attr-defined]
+    records = [r for r in caplog.records if r.name == "transflow.local"]
+    assert len(records) == 1 and records[0].exc_info is None
+    assert "ResourceNotFoundException" in records[0].getMessage() and "\n" not in records[0].getMessage()
+
+
+def test_sqs_filter_criteria_match_a_json_body_as_lambda_does():
+    """"Filtering events from an Amazon SQS event source": when the body is valid JSON, Lambda
+    filters on its content; a body that is not JSON is matched as a plain string."""
+    from transflow_runtime.local.pumps import _filtered_view, compile_filters, passes
+
+    poller = QueuePoller(None, "u", "arn:aws:sqs:us-east-1:123456789012:q", None, filters=[
+        '{"body": {"event": ["completed"]}}'])
+    completed = poller._record({"MessageId": "1", "ReceiptHandle": "r", "Body": '{"event": "completed"}'})
+    failed = poller._record({"MessageId": "2", "ReceiptHandle": "r", "Body": '{"event": "failed"}'})
+    assert passes(poller.filters, _filtered_view(completed)) and not passes(poller.filters, _filtered_view(failed))
+    plain = compile_filters(['{"body": ["hello"]}'])
+    assert passes(plain, _filtered_view(poller._record({"MessageId": "3", "ReceiptHandle": "r", "Body": "hello"})))
+    assert completed["body"] == '{"event": "completed"}'  # the function still gets the body as sent

@@ -56,6 +56,8 @@ def test_ready_file_names_every_part_and_the_startup_time(default_template, tmp_
                   for s in secrets.list_secrets()["SecretList"] if "NotifyUrlSecret" in s["Name"]]
         assert len(values) == 1 and info["notify_url_secret"] == signing_secret_from_value(values[0])
         assert info["notify_url_secret"] not in info["webhook_secrets"].values()
+        # the webhook mapping's MaximumConcurrency (5) is more than local mode runs at once: named
+        assert any("MaximumConcurrency 5" in phrase and "at most 4" in phrase for phrase in info["unsupported"])
         assert oct(ready.stat().st_mode & 0o777) == "0o600"  # it holds the developer's credentials
     assert not ready.exists()
 

@@ -74,6 +74,19 @@ def test_intrinsics_resolve_as_cloudformation_does(node, expected):
     assert _resolver().resolve(node) == expected
 
 
+@pytest.mark.parametrize(
+    "node",
+    [
+        {"Fn::Select": [-1, {"Ref": "Zones"}]},  # "Fn::Select": the index is 0 or greater
+        {"Fn::Select": [2, {"Ref": "Zones"}]},
+        {"Fn::Sub": "${Zones}"},  # "Fn::Sub": a variable's value must be a string, not a list
+    ],
+)
+def test_intrinsics_cloudformation_refuses_are_refused(node):
+    with pytest.raises(TemplateError):
+        _resolver().resolve(node)
+
+
 def test_parameters_take_overrides_then_defaults_and_name_what_is_missing():
     assert _resolver({"Env": "prod"}).resolve({"Fn::If": ["IsProd", "big", "small"]}) == "big"
     with pytest.raises(TemplateError, match="--parameter Needed=VALUE"):
