@@ -471,6 +471,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         import http.client
 
         backend = urlsplit(services.backend_url)
+        status: int | None = None
         connection = http.client.HTTPConnection(backend.hostname, backend.port, timeout=60)
         try:
             hop = ("connection", "content-length", "transfer-encoding")  # the body is passed on whole
@@ -482,7 +483,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
             payload = response.read()
             skip = {"date", "server"}
             out = {k.lower(): v for k, v in response.getheaders() if k.lower() not in skip}
-            self._send(response.status, payload, out)
+            if response.status >= 500 and "html" in out.get("content-type", ""):
+                # moto's own failure page: answered as an AWS service failure, the cause logged
+                log.warning("moto could not serve %s %s: %s", method, self.path[:200], payload[:300])
+                status, out, payload = iam.error_response("json", "InternalFailure", "local mode could not serve this")
+                status = 500
+            self._send(response.status if status is None else status, payload, out)
         finally:
             connection.close()
 

@@ -158,6 +158,9 @@ class Credentials:
             raise AuthError(
                 "InvalidSignatureException", f"Credential should be scoped to a valid region, not '{match['region']}'. "
             )
+        if match["service"] not in known_services():
+            raise AuthError("InvalidSignatureException", f"Credential should be scoped to a valid service: "
+                            f"'{match['service'][:40]}'. ")
         addressed = expected_service(path, lower)
         if addressed is not None and match["service"] != addressed:
             message = f"Credential should be scoped to correct service: '{addressed}'. "
@@ -206,6 +209,19 @@ _TARGET_SERVICES = {
     "AWSEvents": "events",
     "TrentService": "kms",
 }
+
+
+_KNOWN: frozenset[str] | None = None
+
+
+def known_services() -> frozenset[str]:
+    """The signing names of the services botocore knows (a scope naming anything else is malformed)."""
+    global _KNOWN
+    if _KNOWN is None:
+        import botocore.session
+
+        _KNOWN = frozenset(botocore.session.get_session().get_available_services()) | {"execute-api"}
+    return _KNOWN
 
 
 def expected_service(path: str, headers: Mapping[str, str]) -> str | None:
@@ -493,7 +509,9 @@ def access_denied(
 
 def error_response(protocol: str, code: str, message: str, *, service: str = "") -> tuple[int, dict[str, str], bytes]:
     if protocol == "query":
-        query_code = "AccessDenied" if code == "AccessDeniedException" else code
+        query_code = {"AccessDeniedException": "AccessDenied", "InvalidSignatureException": "SignatureDoesNotMatch"}.get(
+            code, code
+        )
         body = (
             f"<ErrorResponse><Error><Type>Sender</Type><Code>{query_code}</Code><Message>{_xml(message)}</Message>"
             f"</Error><RequestId>local</RequestId></ErrorResponse>"

@@ -59,6 +59,7 @@ def _preload() -> None:
     with contextlib.suppress(ImportError):
         import moto.moto_server.werkzeug_app  # noqa: F401
     _session()
+    iam.known_services()
 
 
 _SESSION: Any = None

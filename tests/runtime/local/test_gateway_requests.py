@@ -237,3 +237,21 @@ def test_the_inbox_takes_webhook_deliveries_not_requests_from_web_pages(gateway)
     assert gateway.services.inbox.deliveries() == []
     assert post({"Content-Type": "application/json"}) == 204  # a delivery (unsigned: shown as not verified)
     assert [d["verified"] for d in gateway.services.inbox.deliveries()] == [False]
+
+
+def test_a_scope_naming_no_aws_service_is_refused_and_a_request_moto_cannot_serve_is_an_aws_error(moto_gateway):
+    """Before: both reached moto, which answered its own HTML 500 page."""
+    def signed(service: str, target: str, body: bytes) -> tuple[int, str, bytes]:
+        request = AWSRequest(method="POST", url=moto_gateway.url + "/", data=body,
+                             headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.0"})
+        admin = moto_gateway.admin
+        SigV4Auth(Credentials(admin.access_key_id, admin.secret_access_key), service, "us-east-1").add_auth(request)
+        connection = http.client.HTTPConnection("127.0.0.1", moto_gateway.port, timeout=10)
+        connection.request("POST", "/", body=body, headers=dict(request.headers.items()))
+        response = connection.getresponse()
+        return response.status, response.getheader("content-type", ""), response.read()
+
+    status, kind, body = signed("no-such-service", "NoSuch_20200101.Op", b"{}")
+    assert status in (400, 403) and b"scoped to a valid service" in body
+    status, kind, body = signed("dynamodb", "DynamoDB_20120810.NoSuchOperation", b"{}")
+    assert status == 500 and "html" not in kind and json.loads(body)["__type"].endswith("InternalFailure")
