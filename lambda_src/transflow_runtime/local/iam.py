@@ -507,11 +507,13 @@ def access_denied(
     return error_response(operation.protocol, "AccessDeniedException", message, service=operation.service)
 
 
+#: The query protocol's names for these errors (SQS's and STS's XML API).
+_QUERY_CODES = {"AccessDeniedException": "AccessDenied", "InvalidSignatureException": "SignatureDoesNotMatch"}
+
+
 def error_response(protocol: str, code: str, message: str, *, service: str = "") -> tuple[int, dict[str, str], bytes]:
     if protocol == "query":
-        query_code = {"AccessDeniedException": "AccessDenied", "InvalidSignatureException": "SignatureDoesNotMatch"}.get(
-            code, code
-        )
+        query_code = _QUERY_CODES.get(code, code)
         body = (
             f"<ErrorResponse><Error><Type>Sender</Type><Code>{query_code}</Code><Message>{_xml(message)}</Message>"
             f"</Error><RequestId>local</RequestId></ErrorResponse>"

@@ -37,7 +37,7 @@ def test_a_bind_other_machines_can_reach_is_a_warning(capsys):
     assert "WARNING" not in _printed(capsys)
     text = _printed(capsys, exposed=True, host="0.0.0.0")  # noqa: S104 - a value printed, not bound
     warning = next(t for t in text.splitlines() if "WARNING" in t)
-    assert "0.0.0.0" in warning and "this machine only" in warning
+    assert "0.0.0.0" in warning and "this machine only" in warning  # noqa: S104
     assert "http://127.0.0.1:8787" in text  # the URL printed works from here
 
 
