@@ -11,6 +11,7 @@ and prints. Everything is local (loopback only) and bounded in count and time.
 
 Keys of the JSON object: ``cold_import_ratio``, ``warm_request_ratio``, ``webhook_batch_ratio``,
 ``synth_seconds``, ``bundle_zip_mb``, ``local_polls_per_second``, ``cost_per_million_polls_usd``,
+``dispatcher_invocations_per_assembly``,
 plus ``goals``, ``met``, ``noise``, ``dominant``, ``details`` (each benchmark's full result),
 ``machine``, ``date``, ``command`` and ``elapsed_seconds``.
 """
@@ -40,11 +41,13 @@ KEYS = (
     "bundle_zip_mb",
     "local_polls_per_second",
     "cost_per_million_polls_usd",
+    "dispatcher_invocations_per_assembly",
 )
 GOALS = {
     "cold_import_ratio": ("<=", 1.15),
     "warm_request_ratio": ("<=", 1.15),
     "webhook_batch_ratio": ("<", 1.5),
+    "dispatcher_invocations_per_assembly": ("<=", 1.2),
 }
 #: Full and quick settings: script -> arguments.
 PLANS: dict[str, dict[str, list[str]]] = {
@@ -55,6 +58,7 @@ PLANS: dict[str, dict[str, list[str]]] = {
         "local_polls": ["--seconds", "5"],
         "profile_local": ["--seconds", "4"],
         "synth": ["--runs", "3"],
+        "dispatcher_invocations": ["--assemblies", "20"],
     },
     "quick": {
         "cold_import": ["--runs", "3"],
@@ -62,6 +66,7 @@ PLANS: dict[str, dict[str, list[str]]] = {
         "webhook_batch": ["--runs", "1"],
         "local_polls": ["--seconds", "1"],
         "synth": ["--runs", "1", "--quick"],
+        "dispatcher_invocations": ["--assemblies", "3"],
     },
 }
 
@@ -113,6 +118,7 @@ def collect(quick: bool) -> dict[str, Any]:
         "bundle_zip_mb": synth["bundle_zip_mb"],
         "local_polls_per_second": polls["local_polls_per_second"],
         "cost_per_million_polls_usd": cost["cost_per_million_polls_usd"],
+        "dispatcher_invocations_per_assembly": details["dispatcher_invocations"]["dispatcher_invocations_per_assembly"],
     }
     result["goals"] = {k: f"{op} {bound}" for k, (op, bound) in GOALS.items()}
     result["met"] = {k: _met(k, result[k]) for k in GOALS}
@@ -145,6 +151,8 @@ def _noise(d: dict[str, Any]) -> dict[str, str]:
                                   f"p99 {polls['latency_ms']['p99']} ms; one poller alone: p50 "
                                   f"{polls['single_poller']['latency_ms']['p50']} ms",
         "cost_per_million_polls_usd": "inherits the warm handler time (rounded up to 1 ms)",
+        "dispatcher_invocations_per_assembly": "deterministic (a count over "
+                                               f"{d['dispatcher_invocations']['assemblies']} assemblies)",
     }
 
 
@@ -197,6 +205,12 @@ def _dominant(d: dict[str, Any]) -> dict[str, str]:
             f"local-mode process CPU share {polls['cpu_share_during_run']['local_mode_process']} "
             "(run without --quick for the breakdown)"
         )
+    dispatch = d["dispatcher_invocations"]["project_worker"]
+    out["dispatcher_invocations_per_assembly"] = (
+        f"one invocation per terminal transition; without the filter every one of an assembly's "
+        f"{dispatch['before']['writes'] // dispatch['before']['assemblies']} writes invoked it "
+        f"({dispatch['before']['invocations_per_assembly']} per assembly, {dispatch['reduction']}x more)"
+    )
     head = cost["headline"][cost["architecture"]]
     out["cost_per_million_polls_usd"] = (
         f"{head['dominant']} ({head['dominant_share_pct']}% of ${head['total']}); all-in with logs and "
@@ -246,6 +260,13 @@ def table(result: dict[str, Any]) -> str:
     lines.append(f"local mode: {polls['local_polls_per_second']} polls/s with {polls['pollers']} pollers, latency "
                  f"p50 {polls['latency_ms']['p50']} ms, p99 {polls['latency_ms']['p99']} ms; one poller alone "
                  f"{one.get('polls_per_second')} polls/s, p50 {one.get('latency_ms', {}).get('p50')} ms")
+    dispatch = d["dispatcher_invocations"]
+    sides = ", ".join(
+        f"{w} {dispatch[w]['before']['invocations_per_assembly']} / {dispatch[w]['after']['invocations_per_assembly']}"
+        for w in ("project_worker", "seed_worker")
+    )
+    lines.append(f"dispatcher invocations per assembly, before (eventName only) / after (terminal filter): {sides}; "
+                 f"one webhook per assembly: {dispatch['webhooks_per_assembly_ok']}")
     for arch in ("arm64", "x86_64"):
         h = cost["headline"][arch]
         lines.append(f"cost per million polls, {arch}: ${h['total']} ({', '.join(f'{k} ${v}' for k, v in h['parts'].items())}); "  # noqa: E501

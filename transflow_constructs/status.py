@@ -21,6 +21,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from transflow_runtime import schema
+from transflow_runtime.terminal import STREAM_FILTER_PATTERNS
 
 from ._metadata import mark
 from .api import StatusApi, check_cors_origins
@@ -486,6 +487,8 @@ class TransflowStatus(Construct):
             # Everything it needs comes in the stream records: no table name.
             environment={
                 schema.ENV_WEBHOOK_QUEUE_URL: self._webhook_queue.queue_url,
+                # Where it dead-letters stream records it cannot understand (the mapping's on-failure queue).
+                schema.ENV_STREAM_FAILURE_QUEUE_URL: queues.stream_failure_queue.queue_url,
                 schema.ENV_METRICS_NAMESPACE: metrics_namespace,
             },
             statements=[
@@ -515,7 +518,9 @@ class TransflowStatus(Construct):
             retry_attempts=stream_retry_attempts,
             report_batch_item_failures=True,
             on_failure=_QueueDestination(queues.stream_failure_queue),
-            filters=[lambda_.FilterCriteria.filter({"eventName": lambda_.FilterRule.or_("INSERT", "MODIFY")})],
+            # Only records the dispatcher turns into a webhook invoke it (terminal.py; its own check
+            # stays the authority): one invocation per assembly instead of one per write.
+            filters=[{"pattern": json.dumps(p)} for p in STREAM_FILTER_PATTERNS],
         )
         # The mapping validates its permissions when it is created.
         self.stream_mapping.node.add_dependency(self._dispatcher.policy)

@@ -28,6 +28,7 @@ _EXPORTS = {
     "AssemblyConflictError": "errors",
     "AssemblyTerminalError": "errors",
     "ItemTooLargeError": "errors",
+    "StatusValueError": "errors",
     "verify_webhook": "webhooks",
     "sign_webhook": "webhooks",
     "WebhookVerificationError": "webhooks",
@@ -61,6 +62,7 @@ if TYPE_CHECKING:  # pragma: no cover
         AssemblyNotFoundError,
         AssemblyTerminalError,
         ItemTooLargeError,
+        StatusValueError,
         StoreError,
         TransflowError,
     )

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .terminal import terminal_event
+
 EXIT_OK, EXIT_FAILED, EXIT_CANCELED, EXIT_USAGE, EXIT_ERROR = 0, 1, 3, 2, 4
 
 
@@ -364,7 +366,9 @@ def render_progress(status: Any) -> str:
     if pct is None:
         pct = 100.0 * done / total if total else 0.0
     results = sum(len(v) for v in (data.get("results") or {}).values())
-    parts = [_bar(pct / 100.0), f"{pct:5.1f}%", str(data.get("state", "")).replace("ASSEMBLY_", "").lower()]
+    # A seed-style writer's item has no state: show what ok/error say instead.
+    phase = terminal_event(data) or str(data.get("state") or "executing").replace("ASSEMBLY_", "").lower()
+    parts = [_bar(pct / 100.0), f"{pct:5.1f}%", phase]
     if total:
         parts.append(f"steps {done}/{total}")
     if data.get("bytes_expected"):
@@ -407,14 +411,15 @@ def cmd_watch(args: argparse.Namespace) -> int:
     if tty:
         sys.stdout.write("\n")
     duration = f" in {final.execution_duration:.1f}s" if final.execution_duration else ""
-    if final.ok == "ASSEMBLY_COMPLETED":
+    event = final.terminal_event  # terminal.py: the same rule as the dispatcher's
+    if event == "completed":
         results = sum(len(v) for v in final.results.values())
         print(f"✅ Completed{duration}: {results} result file(s)")
         for step, items in final.results.items():
             for item in items:
                 print(f"   {step}: {item.name} {item.ssl_url}")
         return EXIT_OK
-    if final.ok == "ASSEMBLY_CANCELED":
+    if event == "canceled":
         print(f"⏹ Canceled{duration}")
         return EXIT_CANCELED
     print(f"❌ Failed{duration}: {final.error} — {final.message}")

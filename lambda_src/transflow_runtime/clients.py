@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .models import AssemblyStatus
-from .schema import STATE_QUEUED, TERMINAL_STATES
+from .schema import STATE_QUEUED
 
 MAX_BATCH_IDS = 100
 _TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -103,10 +103,6 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
-
-
-def _is_terminal(status: AssemblyStatus) -> bool:
-    return status.state in TERMINAL_STATES or status.ok is not None or status.error is not None
 
 
 def _retry_after(headers: dict[str, str]) -> float | None:
@@ -352,7 +348,7 @@ class StatusClient:
         if response.status != 200:
             self._raise_for(response, what)
         try:
-            status = AssemblyStatus.model_validate(self._json(response, what))
+            status = AssemblyStatus.from_item(self._json(response, what))
         except ValueError as exc:
             raise StatusClientError(f"{what}: the response is not an AssemblyStatus ({exc})", status_code=200) from None
         self._remember(assembly_id, response.headers.get("etag"), status)
@@ -383,7 +379,7 @@ class StatusClient:
         found = data.get("assemblies") if isinstance(data, dict) else None
         if not isinstance(found, dict):
             raise StatusClientError("POST /status/batch: unexpected response", status_code=200)
-        return {i: (AssemblyStatus.model_validate(found[i]) if found.get(i) else None) for i in ids}
+        return {i: (AssemblyStatus.from_item(found[i]) if found.get(i) else None) for i in ids}
 
     def list(self, *, limit: int = 25, cursor: str | None = None, active: bool = False) -> StatusPage:
         """One page of the caller's assemblies, newest first."""
@@ -401,7 +397,7 @@ class StatusClient:
         if not isinstance(data, dict) or not isinstance(data.get("assemblies"), list):
             raise StatusClientError("GET /assemblies: unexpected response", status_code=200)
         return StatusPage(
-            [AssemblyStatus.model_validate(a) for a in data["assemblies"]],
+            [AssemblyStatus.from_item(a) for a in data["assemblies"]],
             data.get("next_cursor") if isinstance(data.get("next_cursor"), str) else None,
         )
 
@@ -477,7 +473,7 @@ class StatusClient:
                         on_update(status)
                 elif last is None:
                     last = status
-                if _is_terminal(last):
+                if last.is_terminal:  # terminal.py: by state, or by the seed's ok/error
                     return last
                 delay = queued_interval if last.state == STATE_QUEUED else active_interval
             delay = max(delay, retry_after or 0)
@@ -560,7 +556,7 @@ class StatusLambdaClient:
         lowered = {k.lower(): v for k, v in headers.items()}
         if status_code == 200 and isinstance(body, dict):
             try:
-                status = AssemblyStatus.model_validate(body)
+                status = AssemblyStatus.from_item(body)
             except ValueError as exc:
                 return StatusResult(False, error=f"unexpected status document: {exc}", status_code=status_code)
             return StatusResult(

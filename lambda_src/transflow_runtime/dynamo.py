@@ -21,10 +21,10 @@ from .errors import StoreError
 from .schema import (
     CREATED_AT_ATTRIBUTE,
     PARTITION_KEY,
-    TERMINAL_STATES,
     USER_ID_ATTRIBUTE,
     USER_INDEX_NAME,
 )
+from .terminal import terminal_condition
 
 BATCH_GET_LIMIT = 100
 #: A cursor longer than this cannot be one we issued (three short key values, base64).
@@ -51,16 +51,17 @@ def deserialize_item(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def item_owner(item: Mapping[str, Any]) -> str | None:
-    """The owner's user id: the top-level index attribute, else ``user.userId``."""
-    owner = item.get(USER_ID_ATTRIBUTE)
-    if isinstance(owner, str) and owner:
-        return owner
+    """The owner's user id: ``user.userId`` (the seed's field), a non-empty string.
+
+    Fails closed: an item without one belongs to no one, and so does an item whose top-level
+    ``user_id`` (the index's copy) names someone else, whoever wrote it.
+    """
     user = item.get("user")
-    if isinstance(user, Mapping):
-        owner = user.get("userId")
-        if isinstance(owner, str) and owner:
-            return owner
-    return None
+    owner = user.get("userId") if isinstance(user, Mapping) else None
+    if not isinstance(owner, str) or not owner:
+        return None
+    copy = item.get(USER_ID_ATTRIBUTE, owner)
+    return owner if copy == owner else None
 
 
 def batch_get_items(
@@ -129,6 +130,21 @@ def decode_cursor(cursor: str, user_id: str) -> dict[str, Any]:
     return key
 
 
+def _typed(value: str | int) -> dict[str, str]:
+    return {"S": value} if isinstance(value, str) else {"N": str(value)}
+
+
+def _placeholder(bound: dict[str, Any], prefix: str, convert: Callable[[Any], Any]) -> Callable[[Any], str]:
+    """Binds each value to the next free ``prefix<n>`` placeholder of ``bound``."""
+
+    def bind(value: Any) -> str:
+        key = f"{prefix}{len(bound)}"
+        bound[key] = convert(value)
+        return key
+
+    return bind
+
+
 def _index_key(item: Mapping[str, Any], user_id: str) -> dict[str, Any]:
     return {
         PARTITION_KEY: {"S": item[PARTITION_KEY]},
@@ -169,11 +185,14 @@ def query_user_items(
     }
     if cursor:
         kwargs["ExclusiveStartKey"] = decode_cursor(cursor, user_id)
+    # The index is keyed on the top-level copy; the owner is ``user.userId`` (see item_owner).
+    kwargs["FilterExpression"] = "#usr.#uid = :u"
+    kwargs["ExpressionAttributeNames"].update({"#usr": "user", "#uid": "userId"})
     if active_only:
-        kwargs["FilterExpression"] = "NOT (#s IN (:t0, :t1, :t2))"
-        kwargs["ExpressionAttributeNames"]["#s"] = "state"
-        for i, state in enumerate(sorted(TERMINAL_STATES)):
-            kwargs["ExpressionAttributeValues"][f":t{i}"] = {"S": state}
+        kwargs["FilterExpression"] += " AND NOT " + terminal_condition(
+            _placeholder(kwargs["ExpressionAttributeNames"], "#t", lambda n: n),
+            _placeholder(kwargs["ExpressionAttributeValues"], ":t", _typed),
+        )
     items: list[dict[str, Any]] = []
     last: dict[str, Any] | None = None
     for _page in range(max(1, max_pages)):

@@ -52,3 +52,11 @@ class ItemTooLargeError(StoreError):
             + "; store large result metadata elsewhere (e.g. S3) and keep a reference"
         )
         self.assembly_id = assembly_id
+
+
+class StatusValueError(TransflowError, ValueError):
+    """A value the store refuses to write (wrong type, out of range, not JSON); nothing was written."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}; nothing was written")
+        self.field = field

@@ -60,3 +60,18 @@ def parse_message(body: str) -> dict[str, str]:
     if data["event"] not in EVENTS:
         raise ValueError(f"unknown webhook event {data['event']!r}")
     return {"assembly_id": data["assembly_id"], "event": data["event"], "event_id": data["event_id"]}
+
+
+#: SQS's 256 KiB message limit, with room for message attributes.
+MAX_DEAD_LETTER_CHARS = 250_000
+
+
+def dead_letter_body(envelope: dict[str, Any], original_key: str) -> str:
+    """A dead letter as JSON (values JSON has no form for as their ``repr``), kept under SQS's
+    message limit: an oversized ``envelope[original_key]`` is replaced by its truncated text."""
+    body = json.dumps(envelope, separators=(",", ":"), default=repr)
+    if len(body) <= MAX_DEAD_LETTER_CHARS:
+        return body
+    original = json.dumps(envelope.get(original_key), default=repr)
+    shortened = {**envelope, original_key: {"truncated": original[: MAX_DEAD_LETTER_CHARS // 2]}}
+    return json.dumps(shortened, separators=(",", ":"), default=repr)

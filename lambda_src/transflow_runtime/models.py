@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .schema import OK_CANCELED, OK_COMPLETED, STATE_QUEUED, TERMINAL_STATES
+from .schema import INTERNAL_ATTRIBUTES, OK_CANCELED, OK_COMPLETED
+from .terminal import terminal_event
 
 
 class _Document(BaseModel):
@@ -79,7 +80,8 @@ class AssemblyStatus(_Document):
     ok: Literal["ASSEMBLY_COMPLETED", "ASSEMBLY_CANCELED"] | None = None
     error: str | None = None
     message: str = ""
-    state: str = STATE_QUEUED
+    #: This project's lifecycle field; ``None`` for items a seed-style writer made without it.
+    state: str | None = None
 
     uploads: list[Upload] = Field(default_factory=list)
     results: dict[str, list[Result]] = Field(default_factory=dict)
@@ -128,8 +130,13 @@ class AssemblyStatus(_Document):
         return self.user.userId
 
     @property
+    def terminal_event(self) -> str | None:
+        """``completed`` / ``failed`` / ``canceled`` once finished, else ``None`` (``terminal.py``)."""
+        return terminal_event({"state": self.state, "ok": self.ok, "error": self.error})
+
+    @property
     def is_terminal(self) -> bool:
-        return self.state in TERMINAL_STATES or self.ok is not None or self.error is not None
+        return self.terminal_event is not None
 
     def to_wire(self) -> bytes:
         """The bytes the API returns and webhooks sign (see ``serialize.status_to_wire``)."""
@@ -139,4 +146,22 @@ class AssemblyStatus(_Document):
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> AssemblyStatus:
-        return cls.model_validate(item)
+        """A stored item (or the API's JSON of one) as a status, robust to what other writers stored.
+
+        The store's bookkeeping attributes are left out. An optional field whose stored value does
+        not fit the schema (``steps_total: "three"``, a binary value answered as null, ...) is left
+        out too, so it reads as its default; the raw value stays available through
+        ``StatusStore.get_item``. Only a required field that is missing or unusable (``assembly_id``,
+        ``template_id``, ``user.userId``, ``created_at``, ``updated_at``) raises ``ValueError``.
+        """
+        if not isinstance(item, dict):
+            raise ValueError(f"a status is a JSON object, got {type(item).__name__}")
+        data = {k: v for k, v in item.items() if k not in INTERNAL_ATTRIBUTES}
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            bad = {str(e["loc"][0]) for e in exc.errors() if e.get("loc")}
+            fields = cls.model_fields
+            if not bad or any(n not in fields or fields[n].is_required() for n in bad):
+                raise
+        return cls.model_validate({k: v for k, v in data.items() if k not in bad})

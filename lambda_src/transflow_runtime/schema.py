@@ -20,8 +20,12 @@ VERSION_ATTRIBUTE = "version"
 #: atomic update expression instead of a read-modify-write.
 START_EPOCH_ATTRIBUTE = "execution_start_epoch"
 
+#: Idempotency tokens of recent writes (string sets), one attribute per time window in rotation:
+#: a write retried after a lost response finds its token and is recognised as already applied.
+WRITE_TOKEN_ATTRIBUTES = ("write_tokens_0", "write_tokens_1", "write_tokens_2", "write_tokens_3")
+
 #: Attributes the store keeps for itself; they never appear in API responses or webhooks.
-INTERNAL_ATTRIBUTES = frozenset({USER_ID_ATTRIBUTE, START_EPOCH_ATTRIBUTE})
+INTERNAL_ATTRIBUTES = frozenset({USER_ID_ATTRIBUTE, START_EPOCH_ATTRIBUTE, *WRITE_TOKEN_ATTRIBUTES})
 
 # --- States -----------------------------------------------------------------------------------
 OK_COMPLETED = "ASSEMBLY_COMPLETED"
@@ -54,6 +58,9 @@ ENV_TABLE_NAME = "TRANSFLOW_TABLE_NAME"
 ENV_WEBHOOK_QUEUE_URL = "TRANSFLOW_WEBHOOK_QUEUE_URL"
 #: The webhook handler moves a message here itself after its last attempt, with the reason.
 ENV_WEBHOOK_DLQ_URL = "TRANSFLOW_WEBHOOK_DLQ_URL"
+#: The dispatcher dead-letters stream records it cannot understand here, with the reason (the
+#: stream mapping's on-failure queue, where Lambda also reports batches it gave up on).
+ENV_STREAM_FAILURE_QUEUE_URL = "TRANSFLOW_STREAM_FAILURE_QUEUE_URL"
 ENV_USER_ID_CLAIM = "TRANSFLOW_USER_ID_CLAIM"
 ENV_ASSEMBLY_ID_PATTERN = "TRANSFLOW_ASSEMBLY_ID_PATTERN"
 ENV_JWT_SECRET_ARN = "TRANSFLOW_JWT_SECRET_ARN"  # noqa: S105 - a variable name, not a secret

@@ -91,7 +91,7 @@ def _is_array_index(key: str) -> bool:
     return key.isdigit() and key.isascii() and (key == "0" or key[0] != "0") and int(key) <= _MAX_ARRAY_INDEX
 
 
-def _encode(value: Any, out: list[str]) -> None:
+def _encode(value: Any, out: list[str], lenient: bool = False) -> None:
     if isinstance(value, str):
         out.append(_string(value))
     elif value is None:
@@ -119,28 +119,36 @@ def _encode(value: Any, out: list[str]) -> None:
             first = False
             out.append(_string(key))
             out.append(":")
-            _encode(value[key], out)
+            _encode(value[key], out, lenient)
         out.append("}")
     elif isinstance(value, (list, tuple)):
         out.append("[")
         for i, item in enumerate(value):
             if i:
                 out.append(",")
-            _encode(item, out)
+            _encode(item, out, lenient)
         out.append("]")
-    elif isinstance(value, (set, frozenset)):
+    elif isinstance(value, (set, frozenset)) and all(
+        isinstance(v, (str, int, float, Decimal)) and not isinstance(v, bool) for v in value
+    ):
         # DynamoDB string/number sets come back as Python sets; JSON has arrays.
-        _encode(sorted(value, key=lambda v: (str(type(v)), v)), out)
+        _encode(sorted(value, key=lambda v: (str(type(v)), v)), out, lenient)
     elif hasattr(value, "model_dump"):
-        _encode(value.model_dump(mode="python", exclude_none=True), out)
+        _encode(value.model_dump(mode="python", exclude_none=True), out, lenient)
+    elif lenient:
+        out.append("null")  # binary (B), binary sets (BS): JSON has no form for them
     else:
         raise ValueError(f"cannot serialize {type(value).__name__} as JSON")
 
 
-def js_dumps(value: Any) -> str:
-    """``JSON.stringify(JSON.parse(x))`` for a Python value (dict, list, numbers, Decimal, ...)."""
+def js_dumps(value: Any, *, lenient: bool = False) -> str:
+    """``JSON.stringify(JSON.parse(x))`` for a Python value (dict, list, numbers, Decimal, ...).
+
+    ``lenient`` is for stored items, which another writer may have given values JSON cannot hold
+    (binary ``B`` and ``BS``): each such value is written as ``null`` instead of refusing the item.
+    """
     out: list[str] = []
-    _encode(value, out)
+    _encode(value, out, lenient)
     return "".join(out)
 
 
@@ -170,8 +178,9 @@ def public_view(item: dict[str, Any]) -> dict[str, Any]:
 def status_to_wire(status: Any) -> bytes:
     """The exact bytes of a status on the wire: HTTP responses and webhook bodies both use this.
 
-    Accepts an ``AssemblyStatus`` or a plain item dict as read from DynamoDB.
+    Accepts an ``AssemblyStatus`` or a plain item dict as read from DynamoDB; a stored value JSON
+    cannot hold (binary, written by another writer) is answered as ``null`` (``js_dumps(lenient=True)``).
     """
     if hasattr(status, "model_dump"):
         status = status.model_dump(mode="python", exclude_none=True)
-    return js_dumps(public_view(status)).encode("utf-8")
+    return js_dumps(public_view(status), lenient=True).encode("utf-8")

@@ -8,13 +8,10 @@ stream drives them, so a worker that dies right after its write still produces i
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-
-from boto3.dynamodb.types import TypeSerializer
 
 # The pydantic-free read helpers live in ``dynamo`` (the status Lambda imports them without
 # pydantic); they are re-exported here for existing callers.
@@ -25,6 +22,7 @@ from .dynamo import (  # noqa: F401
     deserialize_item,
     encode_cursor,
     iso_now,
+    item_owner,
     query_user_items,
 )
 from .errors import (
@@ -36,6 +34,7 @@ from .errors import (
 )
 from .schema import (
     ACTIVE_STATES,
+    EVENT_FOR_STATE,
     OK_CANCELED,
     OK_COMPLETED,
     PARTITION_KEY,
@@ -50,6 +49,9 @@ from .schema import (
     USER_ID_ATTRIBUTE,
     VERSION_ATTRIBUTE,
 )
+from .terminal import terminal_condition, terminal_event
+from .validation import check_fields, check_value, non_empty_text, non_negative_int, text
+from .writes import Update, WriteToken, approx_size, error_code, error_response, serialize_value  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import AssemblyStatus, Result, Upload
@@ -62,31 +64,15 @@ _MANAGED_FIELDS = frozenset({
     "bytes_usage", "last_job_completed", "uploads",
 })
 MAX_ID_LENGTH = 256
-_serializer = TypeSerializer()
+_STATE_FOR_EVENT = {event: state for state, event in EVENT_FOR_STATE.items()}
 
 
-def _to_dynamo(value: Any) -> Any:
-    """Python -> DynamoDB types: floats become Decimal (boto3 refuses floats)."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, Mapping):
-        return {k: _to_dynamo(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_dynamo(v) for v in value]
-    return value
-
-
-def serialize_value(value: Any) -> dict[str, Any]:
-    return _serializer.serialize(_to_dynamo(value))
-
-
-def _approx_size(item: Mapping[str, Any]) -> int:
-    # DynamoDB counts attribute names plus values; JSON length is a close, slightly high estimate.
-    return len(json.dumps(item, default=str, ensure_ascii=False).encode("utf-8"))
-
-
-def _error_code(exc: Exception) -> str:
-    return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+def _terminal_state(item: Mapping[str, Any]) -> str:
+    """The terminal state an item is in, also when a seed-style writer left ``state`` out."""
+    state = item.get("state")
+    if state in TERMINAL_STATES:
+        return str(state)
+    return _STATE_FOR_EVENT.get(terminal_event(item) or "", str(state))
 
 
 def _check_id(assembly_id: str) -> str:
@@ -95,46 +81,6 @@ def _check_id(assembly_id: str) -> str:
     if len(assembly_id) > MAX_ID_LENGTH:
         raise ValueError(f"assembly_id is longer than {MAX_ID_LENGTH} characters")
     return assembly_id
-
-
-class _Update:
-    """Collects one update expression with placeholder names and values."""
-
-    def __init__(self) -> None:
-        self.sets: list[str] = []
-        self.adds: list[str] = []
-        self.removes: list[str] = []
-        self.names: dict[str, str] = {}
-        self.values: dict[str, Any] = {}
-
-    def name(self, attribute: str) -> str:
-        placeholder = f"#n{len(self.names)}"
-        self.names[placeholder] = attribute
-        return placeholder
-
-    def value(self, value: Any) -> str:
-        placeholder = f":v{len(self.values)}"
-        self.values[placeholder] = serialize_value(value)
-        return placeholder
-
-    def set(self, attribute: str, value: Any) -> None:
-        self.sets.append(f"{self.name(attribute)} = {self.value(value)}")
-
-    def add(self, attribute: str, amount: int | float) -> None:
-        self.adds.append(f"{self.name(attribute)} {self.value(amount)}")
-
-    def remove(self, attribute: str) -> None:
-        self.removes.append(self.name(attribute))
-
-    def expression(self) -> str:
-        parts = []
-        if self.sets:
-            parts.append("SET " + ", ".join(self.sets))
-        if self.adds:
-            parts.append("ADD " + ", ".join(self.adds))
-        if self.removes:
-            parts.append("REMOVE " + ", ".join(self.removes))
-        return " ".join(parts)
 
 
 def _models() -> Any:
@@ -202,8 +148,13 @@ class StatusStore:
             raise ValueError("user_id must be a non-empty string")
         if not template_id or not isinstance(template_id, str):
             raise ValueError("template_id must be a non-empty string")
+        text(message, "message")
+        check_fields({"branch": branch, "notify_url": notify_url,
+                      "bytes_expected": bytes_expected, "steps_total": steps_total, **(extra or {})})
         models = _models()
         upload_models = [u if isinstance(u, models.Upload) else models.Upload.model_validate(u) for u in uploads]
+        for index, upload in enumerate(upload_models):
+            check_value(upload.model_dump(mode="python"), f"uploads[{index}]")
         now = self._clock()
         stamp = iso_now(now)
         status = models.AssemblyStatus.model_validate(
@@ -236,7 +187,7 @@ class StatusStore:
         if self.ttl_days is not None:
             item[TTL_ATTRIBUTE] = int(now) + self.ttl_days * 86400
             status.ttl = item[TTL_ATTRIBUTE]
-        if _approx_size(item) > MAX_ITEM_BYTES:
+        if approx_size(item) > MAX_ITEM_BYTES:
             raise ItemTooLargeError(assembly_id, "the initial item (uploads and metadata) is too large")
         try:
             self.client.put_item(
@@ -247,7 +198,7 @@ class StatusStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except Exception as exc:
-            if _error_code(exc) != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise self._translate(exc, assembly_id) from exc
             existing = self._old_item(exc) or self._get_item(assembly_id)
             if existing is None:  # deleted between the two calls: try once more
@@ -256,7 +207,7 @@ class StatusStore:
                     notify_url=notify_url, branch=branch, message=message,
                     bytes_expected=bytes_expected, steps_total=steps_total, extra=extra,
                 )
-            owner = existing.get(USER_ID_ATTRIBUTE) or existing.get("user", {}).get("userId", "")
+            owner = item_owner(existing) or ""
             if owner != user_id or existing.get("template_id") != template_id:
                 raise AssemblyConflictError(
                     assembly_id, existing_user=owner, existing_template=existing.get("template_id", "")
@@ -287,9 +238,18 @@ class StatusStore:
             raise ValueError(f"state must be one of {sorted(ACTIVE_STATES)}, got {state!r}")
         if bytes_received is not None and add_bytes_received is not None:
             raise ValueError("give bytes_received (a total) or add_bytes_received (an increment), not both")
-        if progress_pct is not None and not 0 <= progress_pct <= 100:
-            raise ValueError("progress_pct must be between 0 and 100")
-        update = _Update()
+        # Everything is checked before anything is sent: a refused call writes nothing.
+        check_fields({"message": message, "bytes_received": bytes_received, "steps_total": steps_total,
+                      "steps_completed": steps_completed, "current_step_name": current_step_name,
+                      "progress_pct": progress_pct})
+        if add_bytes_received is not None:
+            non_negative_int(add_bytes_received, "add_bytes_received")
+        if warning is not None:
+            non_empty_text(warning, "warning")
+        for attribute in fields or {}:
+            self._check_field(attribute)
+        check_fields(fields or {})
+        update = Update()
         for attribute, value in (
             ("state", state),
             ("message", message),
@@ -307,14 +267,12 @@ class StatusStore:
             w = update.name("warnings")
             update.sets.append(f"{w} = list_append(if_not_exists({w}, {update.value([])}), {update.value([warning])})")
         for attribute, value in (fields or {}).items():
-            self._check_field(attribute)
             update.set(attribute, value)
         return self._write_active(assembly_id, update)
 
     def start_step(self, assembly_id: str, step_name: str, *, message: str | None = None) -> AssemblyStatus:
         """Mark ``step_name`` as the step now running."""
-        if not step_name:
-            raise ValueError("step_name must be a non-empty string")
+        non_empty_text(step_name, "step_name")
         return self.progress(
             assembly_id,
             state=STATE_EXECUTING,
@@ -324,9 +282,9 @@ class StatusStore:
 
     def finish_step(self, assembly_id: str, step_name: str, *, message: str | None = None) -> AssemblyStatus:
         """Count ``step_name`` as done (``steps_completed`` + 1)."""
-        if not step_name:
-            raise ValueError("step_name must be a non-empty string")
-        update = _Update()
+        non_empty_text(step_name, "step_name")
+        check_fields({"message": message})
+        update = Update()
         update.add("steps_completed", 1)
         update.set("message", message or f"Finished step {step_name}")
         return self._write_active(assembly_id, update)
@@ -335,16 +293,17 @@ class StatusStore:
         self, assembly_id: str, step_name: str, result: Result | Mapping[str, Any]
     ) -> AssemblyStatus:
         """Append one result to ``results[step_name]`` atomically (safe from many workers)."""
-        if not step_name:
-            raise ValueError("step_name must be a non-empty string")
+        non_empty_text(step_name, "step_name")
         result_model = _models().Result
         model = result if isinstance(result, result_model) else result_model.model_validate(result)
-        update = _Update()
+        entry = model.model_dump(mode="python", exclude_none=True)
+        check_value(entry, "result")
+        update = Update()
         results = update.name("results")
         step = update.name(step_name)
         update.sets.append(
             f"{results}.{step} = list_append(if_not_exists({results}.{step}, {update.value([])}), "
-            f"{update.value([model.model_dump(mode='python', exclude_none=True)])})"
+            f"{update.value([entry])})"
         )
         update.add("bytes_usage", model.size)
         update.set("state", STATE_EXECUTING)
@@ -353,7 +312,8 @@ class StatusStore:
 
     # ------------------------------------------------------------------------------ terminal
     def complete(self, assembly_id: str, *, message: str = "Assembly completed") -> AssemblyStatus:
-        update = _Update()
+        text(message, "message")
+        update = Update()
         update.set("ok", OK_COMPLETED)
         update.set("state", STATE_COMPLETED)
         update.set("message", message)
@@ -362,9 +322,9 @@ class StatusStore:
         return self._write_active(assembly_id, update)
 
     def fail(self, assembly_id: str, error: str, message: str | None = None) -> AssemblyStatus:
-        if not error or not isinstance(error, str):
-            raise ValueError("error must be a non-empty string")
-        update = _Update()
+        non_empty_text(error, "error")
+        check_fields({"message": message})
+        update = Update()
         update.set("error", error)
         update.set("state", STATE_FAILED)
         update.set("message", message or f"Assembly failed: {error}")
@@ -377,7 +337,8 @@ class StatusStore:
         Sets ``ok`` *and* ``error`` to ``ASSEMBLY_CANCELED``: the seed's React hook only stops on
         ``ok === "ASSEMBLY_COMPLETED" || error``, so ``ok`` alone would keep it polling forever.
         """
-        update = _Update()
+        text(message, "message")
+        update = Update()
         update.set("ok", OK_CANCELED)
         update.set("error", OK_CANCELED)
         update.set("state", STATE_CANCELED)
@@ -387,29 +348,33 @@ class StatusStore:
 
     def record_notification(self, assembly_id: str, fields: Mapping[str, Any]) -> None:
         """Record webhook delivery bookkeeping; allowed on terminal items (it is not progress)."""
-        update = _Update()
+        update = Update()
         for attribute, value in fields.items():
             if not attribute.startswith("notify_"):
                 raise ValueError(f"{attribute!r} is not a notify_* field")
+            check_value(value, attribute)
             if value is None:
                 update.remove(attribute)
             else:
                 update.set(attribute, value)
         if not (update.sets or update.removes):
             return
+        token = update.idempotent(self._clock())
         try:
             self.client.update_item(
                 TableName=self.table_name,
                 Key={PARTITION_KEY: {"S": assembly_id}},
                 UpdateExpression=update.expression(),
-                ConditionExpression=f"attribute_exists({update.name(PARTITION_KEY)})",
+                ConditionExpression=f"attribute_exists({update.name(PARTITION_KEY)}) AND {token.condition}",
                 ExpressionAttributeNames=update.names,
-                **({"ExpressionAttributeValues": update.values} if update.values else {}),
+                ExpressionAttributeValues=update.values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except Exception as exc:
-            if _error_code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise self._translate(exc, assembly_id) from exc
+            if not token.found_in(self._old_item(exc)):  # else: a retry of a write that was applied
                 raise AssemblyNotFoundError(assembly_id) from None
-            raise self._translate(exc, assembly_id) from exc
 
     # ------------------------------------------------------------------------------ reads
     def get(self, assembly_id: str, *, consistent: bool = False) -> AssemblyStatus | None:
@@ -461,7 +426,7 @@ class StatusStore:
         if attribute in _MANAGED_FIELDS or attribute.startswith("notify_"):
             raise ValueError(f"{attribute!r} is managed by the store and cannot be set through fields or extra")
 
-    def _write_active(self, assembly_id: str, update: _Update) -> AssemblyStatus:
+    def _write_active(self, assembly_id: str, update: Update) -> AssemblyStatus:
         _check_id(assembly_id)
         now = self._clock()
         update.set("updated_at", iso_now(now))
@@ -471,10 +436,12 @@ class StatusStore:
         duration = update.name("execution_duration")
         start = update.name(START_EPOCH_ATTRIBUTE)
         update.sets.append(f"{duration} = {update.value(Decimal(repr(now)))} - {start}")
+        token = update.idempotent(now)
         pk = update.name(PARTITION_KEY)
-        state = update.name("state")
-        terminal = [update.value(s) for s in sorted(TERMINAL_STATES)]
-        condition = f"attribute_exists({pk}) AND NOT ({state} IN ({', '.join(terminal)}))"
+        # Terminal by either convention (a seed-style writer may have set ok/error without state).
+        condition = (
+            f"attribute_exists({pk}) AND NOT {terminal_condition(update.name, update.value)} AND {token.condition}"
+        )
         try:
             response = self.client.update_item(
                 TableName=self.table_name,
@@ -487,12 +454,15 @@ class StatusStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except Exception as exc:
-            if _error_code(exc) != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise self._translate(exc, assembly_id) from exc
             existing = self._old_item(exc) or self._get_item(assembly_id, consistent=True)
+            if token.found_in(existing):
+                # botocore resent a write whose response was lost: it was applied once, by then.
+                return _models().AssemblyStatus.from_item(existing)
             if existing is None:
                 raise AssemblyNotFoundError(assembly_id) from None
-            raise AssemblyTerminalError(assembly_id, str(existing.get("state")), existing) from None
+            raise AssemblyTerminalError(assembly_id, _terminal_state(existing), existing) from None
         return _models().AssemblyStatus.from_item(deserialize_item(response["Attributes"]))
 
     def _get_item(self, assembly_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
@@ -507,13 +477,13 @@ class StatusStore:
 
     @staticmethod
     def _old_item(exc: Exception) -> dict[str, Any] | None:
-        item = getattr(exc, "response", {}).get("Item")
+        item = error_response(exc).get("Item")
         return deserialize_item(item) if item else None
 
     @staticmethod
     def _translate(exc: Exception, assembly_id: str) -> Exception:
         message = str(exc)
-        if _error_code(exc) == "ValidationException" and "size" in message.lower():
+        if error_code(exc) == "ValidationException" and "size" in message.lower():
             return ItemTooLargeError(assembly_id, message)
         if isinstance(exc, StoreError):
             return exc

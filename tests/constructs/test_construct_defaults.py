@@ -269,11 +269,13 @@ def test_status_environment_names_the_table_queue_claim_and_namespace(oidc: Synt
     }
 
 
-def test_dispatcher_environment_names_the_queue_and_namespace_only(oidc: Synth) -> None:
-    """The dispatcher reads everything from the stream records; it never looks up the table by name."""
+def test_dispatcher_environment_names_the_queues_and_namespace_only(oidc: Synth) -> None:
+    """The dispatcher reads everything from the stream records; it never looks up the table by name.
+    It dead-letters records it cannot understand to the stream-failure queue."""
     s = oidc.status
     assert _env(oidc, s.dispatcher_function) == {
         schema.ENV_WEBHOOK_QUEUE_URL: oidc.resolve(s.webhook_queue.queue_url),
+        schema.ENV_STREAM_FAILURE_QUEUE_URL: oidc.resolve(s.stream_failure_queue.queue_url),
         schema.ENV_METRICS_NAMESPACE: schema.DEFAULT_METRICS_NAMESPACE,
     }
 
@@ -348,11 +350,22 @@ def test_stream_mapping_filters_bisects_retries_boundedly_and_dead_letters(oidc:
             "MaximumRetryAttempts": status_module.DEFAULT_STREAM_RETRY_ATTEMPTS,
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
             "DestinationConfig": {"OnFailure": {"Destination": oidc.resolve(s.stream_failure_queue.queue_arn)}},
-            "FilterCriteria": {
-                "Filters": [{"Pattern": json.dumps({"eventName": ["INSERT", "MODIFY"]}).replace(" ", "")}]
-            },
         },
     )
+
+
+def test_stream_mapping_filters_on_terminal_transitions_by_either_convention(oidc: Synth) -> None:
+    """FilterCriteria is terminal.py's STREAM_FILTER_PATTERNS, one filter each (AWS::Lambda::
+    EventSourceMapping FilterCriteria: Filters of {Pattern: string up to 4096 characters})."""
+    from transflow_runtime.terminal import STREAM_FILTER_PATTERNS
+
+    [mapping] = [
+        m["Properties"] for m in oidc.assertions.find_resources("AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == oidc.resolve(oidc.status.dispatcher_function.function_name)
+    ]
+    filters = mapping["FilterCriteria"]["Filters"]
+    assert [json.loads(f["Pattern"]) for f in filters] == STREAM_FILTER_PATTERNS
+    assert all(isinstance(f["Pattern"], str) and len(f["Pattern"]) <= 4096 for f in filters)
 
 
 def test_webhook_mapping_reports_partial_failures_in_batches_of_ten_with_bounded_concurrency(oidc: Synth) -> None:

@@ -290,6 +290,33 @@ def test_wait_polls_with_the_seeds_intervals_and_stops_on_terminal(httpserver):
     assert script.requests[4]["headers"]["if-none-match"] == '"v2"'
 
 
+def seed_doc(**fields: Any) -> dict[str, Any]:
+    """An item as the seed's worker writes it: no state, no version."""
+    doc = status_doc(**fields)
+    del doc["state"], doc["version"]
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("finish", "event"),
+    [({"ok": schema.OK_COMPLETED}, "completed"), ({"error": "PROCESSING_ERROR"}, "failed"),
+     ({"ok": schema.OK_CANCELED}, "canceled"), ({"error": schema.OK_CANCELED}, "canceled")],
+)
+def test_wait_follows_a_seed_style_item_at_the_active_interval_until_ok_or_error(httpserver, finish, event):
+    """No ``state``: the item is active (2 s, not the queued 5 s) until ok or error says it ended."""
+    serve(httpserver, Script(reply(200, seed_doc(message="working")), reply(200, seed_doc(message="almost")),
+                             reply(200, seed_doc(message="done", **finish))))
+    sleeps = Sleeps()
+    final = client_for(httpserver, sleep=sleeps).wait(ID)
+    assert final.state is None and final.terminal_event == event and final.message == "done"
+    assert sleeps == [2.0, 2.0]
+
+
+def test_wait_does_not_stop_on_an_empty_error(httpserver):
+    serve(httpserver, Script(reply(200, seed_doc(error="")), reply(200, seed_doc(ok=schema.OK_COMPLETED))))
+    assert client_for(httpserver).wait(ID).ok == schema.OK_COMPLETED
+
+
 def test_wait_not_found_backoff_grows_by_1_2_to_10_s_and_honours_retry_after(httpserver):
     serve(httpserver, Script(*[reply(404, {"error": "x"}) for _ in range(14)],
                              reply(404, {"error": "x"}, {"Retry-After": "5"}),

@@ -269,14 +269,40 @@ def test_an_item_without_state_is_terminal_through_ok_alone(status_env, dynamodb
 def test_items_without_a_state_are_terminal_when_ok_or_error_is_set(status_env, dynamodb):
     ident = aid(5)
     dynamodb.put_item(TableName=status_env.table_name, Item={
-        "assembly_id": {"S": ident}, "user_id": {"S": "alice"}, "created_at": {"S": "2026-01-01T00:00:00.000Z"},
-        "error": {"S": "legacy failure"},
+        "assembly_id": {"S": ident}, "user": {"M": {"userId": {"S": "alice"}}},
+        "created_at": {"S": "2026-01-01T00:00:00.000Z"}, "error": {"S": "legacy failure"},
     })
     response = get_status(ident)
     assert response["statusCode"] == 200
     assert headers_of(response)["cache-control"] == f"private, max-age={status_handler.TERMINAL_MAX_AGE}"
     assert "retry-after" not in headers_of(response)
     assert headers_of(response)["etag"].startswith('"')  # no version: content hash
+
+
+@pytest.mark.parametrize(
+    "owner_fields",
+    [
+        {"user_id": {"S": "alice"}},  # the index's copy alone is no owner
+        {"user": {"M": {}}, "user_id": {"S": "alice"}},
+        {"user": {"M": {"userId": {"S": ""}}}},
+        {"user": {"M": {"userId": {"N": "7"}}}},
+        {"user": {"S": "alice"}},
+        {"user": {"M": {"userId": {"S": "bob"}}}, "user_id": {"S": "alice"}},  # copies disagree
+    ],
+)
+def test_an_item_without_a_consistent_user_userid_belongs_to_no_one(status_env, dynamodb, owner_fields):
+    """Fail closed: whoever wrote the item, no caller is its owner unless ``user.userId`` says so."""
+    ident = aid(7)
+    dynamodb.put_item(TableName=status_env.table_name, Item={
+        "assembly_id": {"S": ident}, "created_at": {"S": "2026-01-01T00:00:00.000Z"}, **owner_fields,
+    })
+    for user in ("alice", "bob", "7"):
+        response = get_status(ident, user=user)
+        assert response["statusCode"] == 403, (user, body_of(response))
+        batch = call(http_event("POST", "/status/batch", user=user, body=json.dumps({"assemblyIds": [ident]})))
+        assert body_of(batch) == {"assemblies": {ident: None}}
+        listed = call(http_event("GET", "/assemblies", user=user))
+        assert body_of(listed)["assemblies"] == []
 
 
 # --- ETag / If-None-Match ----------------------------------------------------------------------------

@@ -307,3 +307,27 @@ def test_store_reads_of_many_items_raise_store_error_like_the_other_calls():
             store.get_many(["a" * 64])
         with pytest.raises(StoreError):
             store.list_for_user("alice")
+
+
+@pytest.mark.parametrize(
+    ("finish", "state"),
+    [({"ok": {"S": OK_COMPLETED}}, STATE_COMPLETED), ({"error": {"S": "PROCESSING_ERROR"}}, STATE_FAILED),
+     ({"ok": {"S": OK_CANCELED}}, STATE_CANCELED)],
+)
+def test_an_assembly_a_seed_style_writer_finished_is_final_for_this_store_too(
+    store, dynamodb, table_name, finish, state
+):
+    """Another writer ended it with ok/error and left ``state`` at EXECUTING: later progress is refused."""
+    store.create(AID, user_id="alice", template_id="tpl")
+    store.start_step(AID, "encode")
+    names = {f"#f{i}": k for i, k in enumerate(finish)}
+    values = {f":f{i}": v for i, v in enumerate(finish.values())}
+    dynamodb.update_item(TableName=table_name, Key={"assembly_id": {"S": AID}},
+                         UpdateExpression="SET " + ", ".join(f"{n} = :f{i}" for i, n in enumerate(names)),
+                         ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+    before = store.get_item(AID)
+    for late in (lambda: store.progress(AID, message="late"), lambda: store.complete(AID),
+                 lambda: store.add_result(AID, "encode", {"id": "r", "name": "x.mp3"})):
+        with pytest.raises(AssemblyTerminalError, match=f"is already {state}; terminal states are final"):
+            late()
+    assert store.get_item(AID) == before

@@ -38,6 +38,7 @@ from ..dynamo import batch_get_items, deserialize_item, encode_cursor, iso_now, 
 from ..errors import StoreError
 from ..limits import LAMBDA_RESPONSE_LIMIT_BYTES, fits_lambda_response, invocation_response_bytes, json_string_bytes
 from ..serialize import js_dumps, public_view
+from ..terminal import is_terminal
 
 # --- limits ------------------------------------------------------------------------------------
 MAX_BATCH_IDS = 100
@@ -189,9 +190,10 @@ def _fits(response: dict[str, Any]) -> bool:
 
 
 def _wire(value: Any) -> str:
-    """JS-compatible JSON; an item that cannot be serialized is a store-side failure (500)."""
+    """JS-compatible JSON of stored items: a value JSON cannot hold (binary, from another writer)
+    is answered as null, never as a 500 (serialize.js_dumps, lenient)."""
     try:
-        return js_dumps(value)
+        return js_dumps(value, lenient=True)
     except (ValueError, TypeError, RecursionError) as exc:
         raise StoreError(f"stored status cannot be serialized: {exc}") from None
 
@@ -245,16 +247,6 @@ def _log_failure(kind: str, exc: BaseException, request_id: str | None, assembly
 
 
 # --- status semantics ----------------------------------------------------------------------------
-def _is_terminal(item: dict[str, Any]) -> bool:
-    state = item.get("state")
-    if state in schema.TERMINAL_STATES:
-        return True
-    if state in schema.ACTIVE_STATES:
-        return False
-    # Items written by other tools may lack ``state``: the seed's clients stop on ok/error.
-    return bool(item.get("ok") or item.get("error"))
-
-
 def _etag(item: dict[str, Any]) -> str:
     """A strong ETag from the assembly id and its write counter.
 
@@ -289,7 +281,7 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 
 def _status_headers(item: dict[str, Any], etag: str) -> dict[str, str]:
     headers = {"ETag": etag}
-    if _is_terminal(item):
+    if is_terminal(item):  # by state, or by the seed's ok/error (terminal.py)
         headers["Cache-Control"] = f"private, max-age={TERMINAL_MAX_AGE}"
     else:
         headers["Cache-Control"] = "no-store"

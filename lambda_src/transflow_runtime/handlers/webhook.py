@@ -33,7 +33,7 @@ from typing import Any
 from .. import telemetry
 from ..delivery import RETRY, STOP, SUCCESS, DeliveryResult, build_request, deliver
 from ..errors import AssemblyNotFoundError
-from ..events import parse_message
+from ..events import dead_letter_body, parse_message
 from ..netguard import NetGuard
 from ..schema import (
     DEFAULT_METRICS_NAMESPACE,
@@ -254,8 +254,14 @@ class WebhookSender:
         self._queue_urls: dict[str, str] = {}
 
     # ------------------------------------------------------------------ batch
-    def process_batch(self, records: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, str]]]:
-        """Deliver every record concurrently; the SQS partial batch response for those to retry."""
+    def process_batch(self, records: Sequence[Any]) -> dict[str, list[dict[str, str]]]:
+        """Deliver every record concurrently; the SQS partial batch response for those to retry.
+
+        A record that is not an SQS message (not an object, no ``messageId``, a body or attributes
+        of the wrong type) can never succeed: it is logged and dead-lettered with the reason. Only
+        if that fails is it reported, and only when it has a ``messageId`` to report (Lambda fails
+        the whole batch for an item identifier that is empty or not in it).
+        """
         if not records:
             return {"batchItemFailures": []}
         workers = min(len(records), self.max_workers)
@@ -264,15 +270,27 @@ class WebhookSender:
         else:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook") as pool:
                 done = list(pool.map(self._process_safely, records))
-        failed = [record for record, ok in zip(records, done, strict=True) if not ok]
-        return {"batchItemFailures": [{"itemIdentifier": str(record.get("messageId"))} for record in failed]}
+        failed: list[str] = []
+        for record, ok in zip(records, done, strict=True):
+            if ok:
+                continue
+            message_id = _message_id(record)
+            if message_id is None:
+                _log("error", "a record without a messageId failed and cannot be reported for a retry")
+            else:
+                failed.append(message_id)
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in dict.fromkeys(failed)]}
 
-    def _process_safely(self, record: Mapping[str, Any]) -> bool:
+    def _process_safely(self, record: Any) -> bool:
         try:
+            problem = _record_problem(record)
+            if problem is not None:
+                _log("error", "malformed SQS record", reason=problem, message_id=_message_id(record))
+                return self._dead_letter(record, None, 1, f"malformed SQS record: {problem}", None)
             return self.process_record(record)
         except Exception as exc:  # one message's bug must not fail its batch-mates
             _log("error", "webhook message processing failed; SQS will redeliver it",
-                 message_id=record.get("messageId"), error=f"{type(exc).__name__}: {_text(exc, 300)}")
+                 message_id=_message_id(record), error=f"{type(exc).__name__}: {_text(exc, 300)}")
             return False
 
     # ------------------------------------------------------------------ one message
@@ -463,14 +481,16 @@ class WebhookSender:
             "last_error": result.error if result else None,
             "target": result.target if result else None,
             "failed_at": iso_now(self.clock()),
-            "source_message_id": record.get("messageId"),
+            "source_message_id": _message_id(record),
         }
         if message is not None:
             # The original pointer stays at the top level, so a DLQ redrive back to the webhook
             # queue is a valid message again (delivered anew, attempts counted from one).
             envelope: dict[str, Any] = {**message, "dead_letter": details}
-        else:
+        elif isinstance(record, Mapping) and isinstance(record.get("body"), str):
             envelope = {"original_body": record.get("body"), "dead_letter": details}
+        else:  # not an SQS message at all: keep what there is, as JSON where it can be
+            envelope = {"original_record": record, "dead_letter": details}
         attributes: dict[str, Any] = {
             "reason": {"DataType": "String", "StringValue": _text(reason, 256)},
             "attempts": {"DataType": "Number", "StringValue": str(attempt)},
@@ -488,7 +508,8 @@ class WebhookSender:
         try:
             self._client("sqs").send_message(
                 QueueUrl=self.settings.dlq_url,
-                MessageBody=json.dumps(envelope, separators=(",", ":"), default=str),
+                MessageBody=dead_letter_body(envelope, "original_record" if "original_record" in envelope
+                                             else "original_body"),
                 MessageAttributes=attributes,
             )
         except Exception as exc:
@@ -496,7 +517,7 @@ class WebhookSender:
                  **ctx, reason=reason, error=f"{type(exc).__name__}: {_text(exc, 300)}")
             return False
         if message is None:
-            self._metric_log(STATUS_FAILED, {"message_id": record.get("messageId"), "attempt": attempt}, error=reason)
+            self._metric_log(STATUS_FAILED, {"message_id": _message_id(record), "attempt": attempt}, error=reason)
         return True
 
     def _record(self, assembly_id: str, fields: Mapping[str, Any]) -> None:
@@ -529,6 +550,35 @@ class WebhookSender:
         )
 
 
+def _message_id(record: Any) -> str | None:
+    message_id = record.get("messageId") if isinstance(record, Mapping) else None
+    return message_id if isinstance(message_id, str) and message_id else None
+
+
+def _record_problem(record: Any) -> str | None:
+    """Why ``record`` is not an SQS message this handler can process, or ``None``.
+
+    The shape is the SQS event's (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html).
+    """
+    if not isinstance(record, Mapping):
+        return f"the record is a {type(record).__name__}, not an object"
+    if _message_id(record) is None:
+        return "messageId is missing or not a non-empty string"
+    if not isinstance(record.get("body"), str):
+        return "body is missing or not a string"
+    if not isinstance(record.get("receiptHandle"), str) or not record["receiptHandle"]:
+        return "receiptHandle is missing or not a non-empty string"
+    attributes = record.get("attributes", {})
+    if not isinstance(attributes, Mapping):
+        return "attributes is not an object"
+    count = attributes.get("ApproximateReceiveCount", "1")
+    if not isinstance(count, str) or not count.isdigit() or int(count) < 1:
+        return f"attributes.ApproximateReceiveCount is {str(count)[:32]!r}, not a positive whole number"
+    if not isinstance(record.get("messageAttributes", {}), Mapping):
+        return "messageAttributes is not an object"
+    return None
+
+
 def _attempt(record: Mapping[str, Any]) -> int:
     try:
         return max(1, int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1)))
@@ -554,6 +604,12 @@ def sender_from_env() -> WebhookSender:
     return _cached[1]
 
 
-def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, list[dict[str, str]]]:
+def handler(event: Any, context: Any = None) -> dict[str, list[dict[str, str]]]:
     """Lambda entry point for the webhook queue (``ReportBatchItemFailures`` enabled)."""
-    return sender_from_env().process_batch(event.get("Records") or [])
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    if not isinstance(records, list):
+        if records is not None or not isinstance(event, Mapping):
+            _log("error", "the event is not an SQS batch ({'Records': [...]}); nothing to deliver",
+                 event_type=type(event).__name__)
+        records = []
+    return sender_from_env().process_batch(records)

@@ -158,6 +158,8 @@ class StreamPump(_Loop):
         self.delivered_records = 0
         self.dropped_records = 0
         self.filtered_records = 0
+        #: The function's invocations (benchmarks/dispatcher_invocations.py counts them).
+        self.invocations = 0
 
     def _refresh_shards(self) -> None:
         shards = self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
@@ -195,6 +197,7 @@ class StreamPump(_Loop):
     def _invoke(self, shard_id: str, batch: list[dict[str, Any]]) -> None:
         pending = self._pending[shard_id]
         sequence_numbers = [r["dynamodb"]["SequenceNumber"] for r in batch]
+        self.invocations += 1
         try:
             result = _call(self.handler, {"Records": batch}, self.function_name, self.region) or {}
             first_failed = _first_failed(result, sequence_numbers) if self.report_batch_item_failures else len(batch)

@@ -36,8 +36,9 @@ def stream(moto_endpoint: str) -> tuple[Callable[[str], Any], str]:
     create_table(dynamodb, name)
     arn = dynamodb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
 
-    def put(key: str) -> Any:
-        return dynamodb.put_item(TableName=name, Item={schema.PARTITION_KEY: {"S": key}})
+    def put(key: str, **attributes: Any) -> Any:
+        item = {schema.PARTITION_KEY: {"S": key}, **attributes}
+        return dynamodb.put_item(TableName=name, Item=item)
 
     return put, arn
 
@@ -132,6 +133,27 @@ def test_stream_pump_sends_a_dropped_record_to_the_failure_queue_as_lambdas_on_f
     assert info["streamArn"] == arn
     for field in ("approximateArrivalOfFirstRecord", "approximateArrivalOfLastRecord"):
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", info[field]), info[field]
+
+
+def test_stream_pump_applies_the_constructs_terminal_filter_criteria(moto_endpoint, stream):
+    """With terminal.STREAM_FILTER_PATTERNS (the construct's FilterCriteria) only terminal records
+    by either convention invoke the dispatcher; the others are dropped before it, as Lambda drops them."""
+    from transflow_runtime.terminal import STREAM_FILTER_PATTERNS
+
+    put, arn = stream
+    put("done", ok={"S": schema.OK_COMPLETED})
+    put("active", ok={"NULL": True}, state={"S": schema.STATE_EXECUTING})
+    put("seed-failed", ok={"NULL": True}, error={"S": "PROCESSING_ERROR"})
+    seen: list[str] = []
+
+    def dispatcher(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        seen.extend(_key(r) for r in event["Records"])
+        return {"batchItemFailures": []}
+
+    pump = StreamPump(_client("dynamodbstreams", moto_endpoint), arn, dispatcher, retry_backoff=0,
+                      filters=[json.dumps(p) for p in STREAM_FILTER_PATTERNS])
+    _run(pump, lambda: pump.filtered_records + len(seen) >= 3)
+    assert seen == ["done", "seed-failed"] and pump.filtered_records == 1 and pump.invocations == 1
 
 
 def test_stream_pump_retries_as_often_as_the_construct(moto_endpoint):
