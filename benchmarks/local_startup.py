@@ -48,12 +48,12 @@ def _start(args: list[str], cache: Path, timeout: float = 600.0) -> dict[str, An
         process = subprocess.Popen(
             [PYTHON, "-m", "transflow_runtime.cli", "local", "--port", "0", "--ready-file", str(ready), "--quiet",
              *args],
-            env=child_env(XDG_CACHE_HOME=str(cache)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=child_env(XDG_CACHE_HOME=str(cache)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         try:
             while not ready.exists():
                 if process.poll() is not None:
-                    raise RuntimeError(f"local mode exited with {process.returncode}")
+                    raise RuntimeError(f"local mode exited with {process.returncode}: {process.stderr.read()[-800:]!r}")
                 if time.monotonic() - started > timeout:
                     raise RuntimeError("local mode did not become ready")
                 time.sleep(0.02)
