@@ -6,6 +6,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# checkov lives in a virtualenv of its own (pinned in requirements-checkov.txt): its many
+# dependencies never mix with the package's.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CDK := node_modules/.bin/cdk
 # `make local` runs app.py's synthesized template; with no ARGS it adds the demo assemblies so
 # there is something to watch (the built-in webhook inbox is always on).
@@ -17,12 +21,17 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 
 .PHONY: setup synth test lint local bench clean
 
-setup: $(PY_STAMP) $(NODE_STAMP)
+setup: $(PY_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP)
 
 $(PY_STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -47,4 +56,4 @@ bench: setup
 	@$(PY) benchmarks/run.py $(ARGS)
 
 clean:
-	rm -rf cdk.out .pytest_cache build dist *.egg-info
+	rm -rf cdk.out cdk.out.* .pytest_cache build dist *.egg-info

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -13,10 +14,13 @@ from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_route53 as route53
 from constructs import Construct
 from transflow_runtime import schema
 
 from .auth import OIDC, StatusAuth
+from .domain import CustomDomain
+from .functions import skip_log_group_key_check
 
 #: Access log line (JSON). Identity appears only as the authorizer's verdict, never a token.
 ACCESS_LOG_FORMAT = json.dumps(
@@ -39,7 +43,31 @@ ACCESS_LOG_FORMAT = json.dumps(
     separators=(",", ":"),
 )
 CORS_ALLOW_HEADERS = ("authorization", "content-type", "if-none-match")
+#: Amazon CloudWatch Logs User Guide, "Enabling logging from AWS services": for log groups whose
+#: names start with this prefix the service needs no entry in the account's CloudWatch Logs
+#: resource policy (at most 5,120 characters, shared by every log group and service of the account).
+VENDED_LOGS_PREFIX = "/aws/vendedlogs/"
+#: Characters a log group name may contain (CloudWatch Logs API Reference, CreateLogGroup).
+_LOG_GROUP_CHARACTER = re.compile(r"[^A-Za-z0-9._/#-]")
 CORS_EXPOSE_HEADERS = ("etag", "retry-after", "cache-control")
+
+
+def access_log_group_name(instance_path: str) -> str:
+    """``/aws/vendedlogs/transflow/<stack name>/<instance path>/access-<stack id's UUID>``.
+
+    Unique per instance (the stack's name and the construct's path) and per stack incarnation (the
+    UUID in ``AWS::StackId`` is new each time a stack of that name is created), so a group retained
+    from a deleted stack never collides with the one a new stack creates. At most 512 characters
+    (128 for the stack name, 200 for the path, 36 for the UUID).
+    """
+    path = _LOG_GROUP_CHARACTER.sub("-", instance_path)
+    incarnation = cdk.Fn.select(2, cdk.Fn.split("/", cdk.Aws.STACK_ID))
+    return f"{VENDED_LOGS_PREFIX}transflow/{cdk.Aws.STACK_NAME}/{path}/access-{incarnation}"
+
+
+def api_name(instance_path: str) -> str:
+    """``<stack name>-<instance path>``: the API's name in the console, one per instance."""
+    return f"{cdk.Aws.STACK_NAME}-{re.sub(r'[^A-Za-z0-9_-]', '-', instance_path)}"
 
 
 def check_cors_origins(origins: Sequence[str]) -> tuple[str, ...]:
@@ -74,21 +102,20 @@ class StatusApi(Construct):
         throttling_rate_limit: float,
         throttling_burst_limit: int,
         cors_origins: Sequence[str] | None,
-        domain_name: str | None,
+        domain_name: str | apigwv2.IDomainName | None,
         certificate: acm.ICertificate | None,
+        hosted_zone: route53.IHostedZone | None,
         disable_execute_api_endpoint: bool,
+        instance_path: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.authorizer = self._authorizer(auth, authorizer_function)
-        self.domain: apigwv2.DomainName | None = None
-        if domain_name is not None and certificate is not None:
-            self.domain = apigwv2.DomainName(
-                self,
-                "Domain",
-                domain_name=domain_name,
-                certificate=certificate,
-                security_policy=apigwv2.SecurityPolicy.TLS_1_2,
+        self.custom_domain: CustomDomain | None = None
+        if domain_name is not None:
+            self.custom_domain = CustomDomain(
+                self, domain_name=domain_name, certificate=certificate, hosted_zone=hosted_zone
             )
+        self.domain = self.custom_domain.domain if self.custom_domain is not None else None
         cors = None
         if cors_origins is not None:
             cors = apigwv2.CorsPreflightOptions(
@@ -105,6 +132,7 @@ class StatusApi(Construct):
         self.http_api = apigwv2.HttpApi(
             self,
             "Api",
+            api_name=api_name(instance_path),
             description="Transflow assembly status API",
             cors_preflight=cors,
             default_authorizer=self.authorizer,
@@ -128,8 +156,13 @@ class StatusApi(Construct):
                 )
             )
         self.access_log_group = logs.LogGroup(
-            self, "AccessLogs", retention=log_retention, removal_policy=log_removal_policy
+            self,
+            "AccessLogs",
+            log_group_name=access_log_group_name(instance_path),
+            retention=log_retention,
+            removal_policy=log_removal_policy,
         )
+        skip_log_group_key_check(self.access_log_group)
         stage = self.http_api.default_stage
         assert stage is not None
         cfn_stage = stage.node.default_child
@@ -142,7 +175,7 @@ class StatusApi(Construct):
             throttling_burst_limit=throttling_burst_limit,
             detailed_metrics_enabled=True,
         )
-        self.url = f"https://{domain_name}/" if self.domain is not None else stage.url
+        self.url = self.custom_domain.url if self.custom_domain is not None else stage.url
 
     def _authorizer(self, auth: StatusAuth, function: lambda_.IFunction | None) -> apigwv2.IHttpRouteAuthorizer:
         if auth.kind == OIDC:

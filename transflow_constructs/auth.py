@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 import aws_cdk as cdk
 from aws_cdk import aws_secretsmanager as secretsmanager
 
+from ._validation import check_seconds, is_unresolved
+
 OIDC = "oidc"
 SHARED_SECRET = "shared_secret"  # noqa: S105 (a kind name, not a secret)
 #: API Gateway's own bounds for a Lambda authorizer's result cache.
@@ -21,7 +23,12 @@ def _audiences(audience: str | Sequence[str] | None, *, required: bool) -> tuple
         if required:
             raise ValueError("StatusAuth.oidc needs an audience (the client id(s) your identity provider issues)")
         return ()
-    values = (audience,) if isinstance(audience, str) else tuple(audience)
+    if isinstance(audience, str):
+        values: tuple[str, ...] = (audience,)
+    elif is_unresolved(list(audience)):
+        return tuple(audience)  # a list token (a CommaDelimitedList parameter): its elements come at deploy time
+    else:
+        values = tuple(audience)
     if required and not values:
         raise ValueError("StatusAuth.oidc needs at least one audience")
     for value in values:
@@ -43,6 +50,13 @@ def _check_issuer(issuer: str | None, *, required: bool) -> None:
         parts = urlsplit(issuer)
         if parts.scheme != "https" or not parts.hostname:
             raise ValueError(f"StatusAuth.oidc issuer must be an https:// URL (the token's iss), got {issuer!r}")
+
+
+def audience_string(audience: Sequence[str]) -> str:
+    """The audiences as one comma-separated value (a ``Fn::Join`` for a deploy-time list)."""
+    if is_unresolved(list(audience)) or any(is_unresolved(a) for a in audience):
+        return cdk.Fn.join(",", list(audience))
+    return ",".join(audience)
 
 
 @dataclass(frozen=True)
@@ -92,9 +106,13 @@ class StatusAuth:
         if secret is None:
             raise ValueError("StatusAuth.shared_secret needs a secret (secretsmanager.ISecret)")
         _check_issuer(issuer, required=False)
-        seconds = cache_ttl.to_seconds()
-        if not 0 <= seconds <= MAX_CACHE_TTL_SECONDS:
-            raise ValueError(f"cache_ttl must be between 0 and 1 hour, got {seconds} seconds")
+        check_seconds(
+            cache_ttl,
+            "cache_ttl",
+            0,
+            MAX_CACHE_TTL_SECONDS,
+            why="API Gateway's AuthorizerResultTtlInSeconds: 0 disables caching, at most 1 hour",
+        )
         return cls(
             kind=SHARED_SECRET,
             issuer=issuer,

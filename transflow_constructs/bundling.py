@@ -11,9 +11,12 @@ an unpinned dependency stops the synthesis instead of being resolved to whatever
 No bytecode is written: Lambda compiles on import, and ``.pyc`` files would make the asset differ
 between machines.
 
-The asset hash is computed here (``AssetHashType.CUSTOM``) from the runtime's source files, the
-pins, the architecture and the Python version, so an unchanged asset is never rebuilt (CDK reuses
-``cdk.out/asset.<hash>``) and any change to what would be shipped produces a new hash.
+The asset hash is computed here (``AssetHashType.CUSTOM``) from exactly what ships: the runtime's
+source files (``*.py`` and ``py.typed``; stray files such as ``.DS_Store`` or editor swap files are
+neither shipped nor hashed), the pins, the architecture, the Python version and this bundler's own
+source (a change to how the asset is built changes the hash without anyone bumping a constant). Text
+is hashed and shipped with LF line endings, so a Windows checkout (CRLF) hashes and ships like a
+Linux one. An unchanged asset is never rebuilt (CDK reuses ``cdk.out/asset.<hash>``).
 
 ``transflow_runtime.local`` (local mode: the moto-backed emulation behind ``transflow-status
 local``) never runs in Lambda, so it is neither shipped nor hashed.
@@ -26,7 +29,6 @@ import importlib.metadata
 import importlib.util
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -37,13 +39,16 @@ import jsii
 import transflow_runtime
 from aws_cdk import aws_lambda as lambda_
 
-#: Bumped when the bundling procedure itself changes, so old cached assets are not reused.
-BUNDLER_VERSION = "3"
+#: The bundler's own source: part of the hash, so a change to how the asset is built is a new asset.
+BUNDLER_SOURCE = Path(__file__)
 REQUIREMENTS_FILE = Path(__file__).with_name("bundle-requirements.txt")
 _SKIPPED_DIRS = frozenset({"__pycache__"})
 #: Sub-packages of ``transflow_runtime`` that stay out of the asset (paths relative to the package).
 EXCLUDED_SUBPACKAGES = frozenset({"local"})
-_SKIPPED_SUFFIXES = (".pyc", ".pyo")
+#: What ships: Python modules and the PEP 561 marker. Anything else in the package directory (editor
+#: swap and backup files, ``.DS_Store``, notes) is left out of the asset and of its hash.
+SHIPPED_SUFFIXES = (".py",)
+SHIPPED_NAMES = frozenset({"py.typed"})
 
 _PLATFORM_MACHINE = {"x86_64": "x86_64", "arm64": "aarch64"}
 #: What Lambda's Python runtime provides: a pinned distribution may require these unbundled.
@@ -76,44 +81,54 @@ def pip_platform(architecture: lambda_.Architecture) -> str:
     return f"manylinux2014_{machine}"
 
 
-def _shipped(root: Path, dirpath: str, name: str) -> bool:
+def _shipped_dir(root: Path, dirpath: str, name: str) -> bool:
     """Whether directory ``name`` inside ``dirpath`` belongs in the asset."""
-    if name in _SKIPPED_DIRS:
+    if name in _SKIPPED_DIRS or name.startswith("."):
         return False
     return Path(dirpath, name).relative_to(root).as_posix() not in EXCLUDED_SUBPACKAGES
 
 
+def is_shipped_file(name: str) -> bool:
+    """A module or the typing marker; never a hidden or editor file (``.#x.py``, ``#x.py#``, ``x.py~``)."""
+    if name.startswith((".", "#")):
+        return False
+    return name in SHIPPED_NAMES or name.endswith(SHIPPED_SUFFIXES)
+
+
 def _source_files(root: Path) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if _shipped(root, dirpath, d))
+        dirnames[:] = sorted(d for d in dirnames if _shipped_dir(root, dirpath, d))
         for name in sorted(filenames):
-            if not name.endswith(_SKIPPED_SUFFIXES):
+            if is_shipped_file(name):
                 yield Path(dirpath, name)
+
+
+def text_content(path: Path) -> bytes:
+    """A text file's bytes with LF line endings (what is hashed and what ships)."""
+    return path.read_bytes().replace(b"\r\n", b"\n")
 
 
 def asset_hash(architecture: lambda_.Architecture, python_version: str) -> str:
     """Hash of everything that determines the asset's content."""
     digest = hashlib.sha256()
-    digest.update(f"bundler={BUNDLER_VERSION}\0arch={architecture.name}\0python={python_version}\0".encode())
-    digest.update(b"requirements\0" + REQUIREMENTS_FILE.read_bytes() + b"\0")
+    digest.update(f"arch={architecture.name}\0python={python_version}\0".encode())
+    digest.update(b"bundler\0" + text_content(BUNDLER_SOURCE) + b"\0")
+    digest.update(b"requirements\0" + text_content(REQUIREMENTS_FILE) + b"\0")
     root = runtime_package_dir()
     for path in _source_files(root):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+        digest.update(text_content(path) + b"\0")
     return digest.hexdigest()
 
 
 def copy_runtime(output_dir: Path) -> None:
-    """Copy the ``transflow_runtime`` package into ``output_dir`` without bytecode caches or
-    the excluded sub-packages (exactly the files ``asset_hash`` reads)."""
+    """Write the shipped files of ``transflow_runtime`` into ``output_dir`` (exactly the files, and the
+    bytes, ``asset_hash`` reads)."""
     root = runtime_package_dir()
-    bytecode = shutil.ignore_patterns("*.pyc", "*.pyo")
-
-    def ignore(dirpath: str, names: list[str]) -> set[str]:
-        skipped = set(bytecode(dirpath, names))
-        return skipped | {n for n in names if Path(dirpath, n).is_dir() and not _shipped(root, dirpath, n)}
-
-    shutil.copytree(root, output_dir / "transflow_runtime", ignore=ignore, dirs_exist_ok=True)
+    for path in _source_files(root):
+        target = output_dir / "transflow_runtime" / path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(text_content(path))
 
 
 def _canonical(name: str) -> str:

@@ -14,13 +14,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from constructs import Construct
+from constructs import Construct, IConstruct
+
+from ._metadata import skip_checkov
+from ._validation import check_number
+from .bundling import runtime_code
 
 #: Lambda refuses a function whose environment variables total more than 4 KB ("keys, values and
 #: encoding overhead"), but only at deploy time; ``TransflowFunction`` refuses it at synth.
@@ -45,9 +50,42 @@ def estimated_environment_bytes(environment: Mapping[str, str]) -> int:
     return len(json.dumps(concrete, separators=(",", ":"), ensure_ascii=False).encode())
 
 
+#: What the execution role of a function in a VPC needs (AWSLambdaVPCAccessExecutionRole, minus logs).
+VPC_ACCESS_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
+
+
+@dataclass(frozen=True)
+class FunctionNetwork:
+    """Where a function runs when it is not in Lambda's own network: a VPC, its subnets, its groups."""
+
+    vpc: ec2.IVpc
+    subnets: ec2.SubnetSelection
+    security_groups: Sequence[ec2.ISecurityGroup]
+
+    def function_options(self) -> dict[str, object]:
+        return {"vpc": self.vpc, "vpc_subnets": self.subnets, "security_groups": list(self.security_groups)}
+
+
+#: The runtime every function uses unless ``runtime=`` says otherwise (see ``acknowledge_pinned_runtime``).
+DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_13
+DEFAULT_MEMORY_SIZE = 256
+DEFAULT_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+
+
 @dataclass(frozen=True)
 class FunctionSettings:
-    """Settings shared by every function of one ``TransflowStatus``."""
+    """Settings shared by every function of one ``TransflowStatus``.
+
+    ``environment`` holds the variables every function gets (the metrics namespace and the
+    instance id its telemetry carries); each function adds its own.
+    """
 
     code: lambda_.Code
     runtime: lambda_.Runtime
@@ -56,6 +94,38 @@ class FunctionSettings:
     tracing: lambda_.Tracing
     log_retention: logs.RetentionDays
     log_removal_policy: cdk.RemovalPolicy
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        runtime: lambda_.Runtime,
+        architecture: lambda_.Architecture,
+        memory_size: int,
+        tracing: lambda_.Tracing,
+        log_retention: logs.RetentionDays,
+        log_removal_policy: cdk.RemovalPolicy,
+        environment: Mapping[str, str],
+    ) -> FunctionSettings:
+        """Validated settings (no resource is created): the asset is built for ``runtime``/``architecture``."""
+        if log_retention == logs.RetentionDays.INFINITE:
+            raise ValueError(
+                "log_retention must be finite (RetentionDays.INFINITE keeps logs, and their cost, forever)"
+            )
+        check_number(
+            memory_size, "memory_size", 128, 10240, unit=" MB", why="AWS Lambda's function memory quota"
+        )
+        return cls(
+            code=runtime_code(architecture, runtime),
+            runtime=runtime,
+            architecture=architecture,
+            memory_size=memory_size,
+            tracing=tracing,
+            log_retention=log_retention,
+            log_removal_policy=log_removal_policy,
+            environment=dict(environment),
+        )
 
 
 class TransflowFunction(Construct):
@@ -77,8 +147,10 @@ class TransflowFunction(Construct):
         environment: Mapping[str, str],
         statements: Sequence[iam.PolicyStatement] = (),
         environment_hint: str = "",
+        network: FunctionNetwork | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        environment = {**settings.environment, **environment}
         size = estimated_environment_bytes(environment)
         if size > LAMBDA_ENVIRONMENT_LIMIT_BYTES:
             message = (
@@ -125,46 +197,127 @@ class TransflowFunction(Construct):
             environment=dict(environment),
             log_group=self.log_group,
             role=self.role,
+            **(network.function_options() if network is not None else {}),
         )
         # The function must not start before it may write its logs and reach its resources.
         self.function.node.add_dependency(self.policy)
+        if network is not None:
+            self.add_unscoped_statement(
+                "NetworkInterfacesPolicy",
+                iam.PolicyStatement(sid="ManageNetworkInterfaces", actions=list(VPC_ACCESS_ACTIONS), resources=["*"]),
+                "A function in a VPC: Lambda creates and deletes its network interfaces with the execution role "
+                "(AWS Lambda Developer Guide, 'Giving Lambda functions access to resources in an Amazon VPC'; the "
+                "actions of AWS's AWSLambdaVPCAccessExecutionRole). ec2:Describe* support no resource-level "
+                "permissions and the interfaces' ids are unknown in advance. This policy holds that one statement.",
+            )
+            skip_checkov(
+                self.node.find_child("NetworkInterfacesPolicy"),
+                "CKV_AWS_111",
+                "Lambda creates and deletes the function's network interfaces with its role; their ids do not exist "
+                "before, and these are exactly AWSLambdaVPCAccessExecutionRole's actions.",
+            )
         self.tracing_policy: iam.Policy | None = None
         if settings.tracing != lambda_.Tracing.DISABLED:
             self._enable_tracing(settings.tracing)
+        if settings.runtime.name == DEFAULT_RUNTIME.name and _newest_python().name != DEFAULT_RUNTIME.name:
+            _acknowledge_pinned_runtime(self.function)
+        _skip_function_checks(self, in_vpc=network is not None)
+
+    def parts(self, part: str) -> dict[IConstruct, str]:
+        """This function as ``part``; its role, policies and log group are named after it."""
+        return {self: part, self.function: part}
+
+    def add_unscoped_statement(self, construct_id: str, statement: iam.PolicyStatement, reason: str) -> iam.Policy:
+        """A ``Resource: *`` statement, for actions IAM evaluates against no resource, in a policy of its own.
+
+        In the function's main policy an acknowledgment of its ``Resource: *`` would also hide anything
+        added there later; here the acknowledgment (with ``reason``) covers this one statement only.
+        """
+        policy = iam.Policy(self, construct_id, roles=[self.role], statements=[statement])
+        self.function.node.add_dependency(policy)
+        cdk.Validations.of(policy).acknowledge(cdk.Acknowledgment(id="AwsSolutions-IAM5[Resource::*]", reason=reason))
+        return policy
 
     def _enable_tracing(self, tracing: lambda_.Tracing) -> None:
-        """Tracing with its X-Ray statement in a policy of its own.
-
-        ``lambda_.Function(tracing=...)`` would put the statement into the role's DefaultPolicy,
-        where an acknowledgment of its ``Resource: *`` would also hide anything a user adds there
-        later. Here the acknowledgment covers a policy that holds that one statement only.
-        """
-        self.tracing_policy = iam.Policy(
-            self,
+        """Tracing with its X-Ray statement in a policy of its own (not the role's DefaultPolicy, where
+        ``lambda_.Function(tracing=...)`` would put it)."""
+        self.tracing_policy = self.add_unscoped_statement(
             "TracingPolicy",
-            roles=[self.role],
-            statements=[
-                iam.PolicyStatement(
-                    sid="WriteTraces",
-                    actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                    resources=["*"],
-                )
-            ],
+            iam.PolicyStatement(
+                sid="WriteTraces",
+                actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                resources=["*"],
+            ),
+            "Lambda tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not support "
+            "resource-level permissions, so IAM only accepts Resource '*' for them (as in AWS's "
+            "AWSXRayDaemonWriteAccess). This policy holds that one statement; every other statement of "
+            "the role names its resources.",
         )
         cfn_function = self.function.node.default_child
         assert isinstance(cfn_function, lambda_.CfnFunction)
         cfn_function.tracing_config = lambda_.CfnFunction.TracingConfigProperty(
             mode="Active" if tracing == lambda_.Tracing.ACTIVE else "PassThrough"
         )
-        self.function.node.add_dependency(self.tracing_policy)
-        cdk.Validations.of(self.tracing_policy).acknowledge(
-            cdk.Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason=(
-                    "Lambda tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not support "
-                    "resource-level permissions, so IAM only accepts Resource '*' for them (as in AWS's "
-                    "AWSXRayDaemonWriteAccess). This policy holds that one statement; every other statement of "
-                    "the role names its resources."
-                ),
-            )
+
+def _newest_python() -> lambda_.Runtime:
+    def version(rt: lambda_.Runtime) -> tuple[int, ...]:
+        return tuple(int(part) for part in rt.name.removeprefix("python").split(".") if part.isdigit())
+
+    pythons = [rt for rt in lambda_.Runtime.ALL if re.fullmatch(r"python\d+\.\d+", rt.name)]
+    return max(pythons, key=version)
+
+
+def _acknowledge_pinned_runtime(function: lambda_.Function) -> None:
+    cdk.Validations.of(function).acknowledge(
+        cdk.Acknowledgment(
+            id="AwsSolutions-L1",
+            reason=(
+                f"The default runtime {DEFAULT_RUNTIME.name} is a supported, AWS-patched Lambda runtime. It is the "
+                "default because it is the newest Python this project's real-import test of the bundle runs on "
+                "(every handler imported with only the bundle and boto3); the bundler builds the wheels for "
+                "whatever runtime is passed, so a newer one is opt-in via runtime=. This acknowledgment is only "
+                "added for the default; any other non-latest runtime is reported."
+            ),
         )
+    )
+
+
+def _skip_function_checks(function: TransflowFunction, *, in_vpc: bool) -> None:
+    """checkov's Lambda and log-group checks that do not apply, each with its reason on the resource."""
+    skip_checkov(
+        function.function,
+        "CKV_AWS_116",
+        "A function DLQ only receives failed asynchronous invocations; these functions are invoked "
+        "synchronously (API Gateway, direct invoke) or by event source mappings, whose failures go to the "
+        "webhook DLQ and the stream-failure queue.",
+    )
+    skip_checkov(
+        function.function,
+        "CKV_AWS_115",
+        "No reserved concurrency: it would be carved out of the account's pool for every instance. The webhook "
+        "function is bounded by its event source's maximum concurrency, the status function by the API's "
+        "throttling, the dispatcher by the stream's shards.",
+    )
+    skip_checkov(
+        function.function,
+        "CKV_AWS_173",
+        "The environment holds names, ARNs and settings only, never a secret value (a test checks it); Lambda "
+        "encrypts it at rest with its AWS-managed key.",
+    )
+    if not in_vpc:
+        skip_checkov(
+            function.function,
+            "CKV_AWS_117",
+            "The function reaches only AWS service endpoints and (webhook function) public receivers; it needs "
+            "no VPC. webhook_vpc= puts the webhook function in yours for fixed egress addresses.",
+        )
+    skip_log_group_key_check(function.log_group)
+
+
+def skip_log_group_key_check(group: logs.LogGroup) -> None:
+    skip_checkov(
+        group,
+        "CKV_AWS_158",
+        "CloudWatch Logs encrypts log data at rest by default. The logs hold no secret or token (tests check the "
+        "handlers' output); a customer-managed key would need a key policy for the logs service principal.",
+    )

@@ -12,6 +12,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from transflow_runtime import schema
 
+from ._metadata import skip_checkov
+
 #: The longest SQS keeps a message; dead letters are kept for the whole of it.
 DLQ_RETENTION = cdk.Duration.days(14)
 #: Receives beyond the scheduled attempts before SQS itself dead-letters a message. The webhook
@@ -20,6 +22,11 @@ DLQ_RETENTION = cdk.Duration.days(14)
 RECEIVE_SAFETY_MARGIN = schema.WEBHOOK_RECEIVE_SAFETY_MARGIN
 #: AWS's advice for an SQS event source: visibility timeout >= 6x the function timeout.
 VISIBILITY_FACTOR = 6
+#: Amazon SQS Developer Guide, "Using dead-letter queues" / SetQueueAttributes ``RedrivePolicy``:
+#: ``maxReceiveCount`` is 1 to 1,000.
+MAX_RECEIVE_COUNT = 1000
+#: Amazon SQS ``VisibilityTimeout``: 0 to 43,200 seconds (12 hours).
+MAX_VISIBILITY_TIMEOUT_SECONDS = 43200
 
 
 def _encryption(key: kms.IKey | None) -> dict[str, object]:
@@ -56,7 +63,14 @@ class WebhookQueues(Construct):
         if attempts < 1:
             raise ValueError(f"attempts must be at least 1, got {attempts}")
         self.max_receive_count = attempts + RECEIVE_SAFETY_MARGIN
-        self.visibility_timeout = cdk.Duration.seconds(function_timeout.to_seconds() * VISIBILITY_FACTOR)
+        visibility = function_timeout.to_seconds() * VISIBILITY_FACTOR
+        if self.max_receive_count > MAX_RECEIVE_COUNT or visibility > MAX_VISIBILITY_TIMEOUT_SECONDS:
+            raise ValueError(
+                f"{attempts} attempts and a {function_timeout.to_seconds()} s function timeout need maxReceiveCount "
+                f"{self.max_receive_count} (at most {MAX_RECEIVE_COUNT}) and a {visibility} s visibility timeout "
+                f"(at most {MAX_VISIBILITY_TIMEOUT_SECONDS})"
+            )
+        self.visibility_timeout = cdk.Duration.seconds(visibility)
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
@@ -85,6 +99,14 @@ class WebhookQueues(Construct):
             removal_policy=dead_letter_removal_policy,
             **_encryption(encryption_key),
         )
+        if encryption_key is None:
+            for queue in (self.queue, self.dead_letter_queue, self.stream_failure_queue):
+                skip_checkov(
+                    queue,
+                    "CKV_AWS_27",
+                    "Encrypted at rest with SQS-managed keys (SSE-SQS, SqsManagedSseEnabled), which this check does "
+                    "not recognise; queue_encryption_key= gives a customer-managed key, and then it passes.",
+                )
         # The failure destination is itself the end of the line: nothing consumes it, so a DLQ
         # behind it would never receive anything. cdk-nag cannot tell an on_failure
         # destination from an ordinary queue.

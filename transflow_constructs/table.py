@@ -1,20 +1,30 @@
-"""The status table: single source of truth, and the stream that drives webhooks."""
+"""The table part: the status table (single source of truth) and the stream that drives webhooks.
+
+``TableOptions`` validates the table options; ``TablePart`` creates the table (or adopts the one
+passed as ``table=``) and owns what others may do with it: the statements of the functions that
+read or write it and the ``grant_*`` methods.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from constructs import Construct
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct, IConstruct
 from transflow_runtime import schema
 
-#: Where ``CfnResource.inspect`` puts a resource's CloudFormation properties.
-_PROPS_ATTRIBUTE = "aws:cdk:cloudformation:props"
-#: CloudFormation's name of ``AttributeType.STRING``.
-_STRING = "S"
+from ._metadata import skip_checkov
+from ._policies import key_statements
+from .existing_table import check_existing_table
+
+#: Table-only options: meaningless (so refused) together with ``table=``.
+TABLE_OPTIONS = ("removal_policy", "table_encryption_key", "deletion_protection", "point_in_time_recovery")
+#: Construct id of the table; part of the logical id contract (tests pin it).
+TABLE_ID = "Table"
 
 
 class StatusTable(Construct):
@@ -54,6 +64,13 @@ class StatusTable(Construct):
             deletion_protection=deletion_protection,
             removal_policy=removal_policy,
         )
+        if encryption_key is None:
+            skip_checkov(
+                self.table,
+                "CKV_AWS_119",
+                "Encrypted at rest with the AWS-managed key (SSE-KMS, aws/dynamodb); table_encryption_key= gives a "
+                "customer-managed key, and then this check passes.",
+            )
         self.table.add_global_secondary_index(
             index_name=schema.USER_INDEX_NAME,
             partition_key=dynamodb.Attribute(name=schema.USER_ID_ATTRIBUTE, type=string),
@@ -62,134 +79,155 @@ class StatusTable(Construct):
         )
 
 
-def check_existing_table(table: dynamodb.ITable) -> None:
-    """Refuse a ``table=`` that cannot work with the runtime, naming what is wrong.
+@dataclass(frozen=True)
+class TableOptions:
+    """The table options of ``TransflowStatus`` (see its docstring), validated on creation."""
 
-    Any table needs a stream ARN (webhooks are driven by the stream). A ``dynamodb.Table`` or
-    ``dynamodb.TableV2`` defined in the same app is also checked against what its CloudFormation
-    resource will say: the key schema (string partition key ``assembly_id``, no sort key), the
-    ``by-user-created`` index (string ``user_id`` + ``created_at``, projecting all attributes), a
-    NEW_AND_OLD_IMAGES stream and TTL on ``ttl``. The table must be complete when it is passed (an
-    index added afterwards is not seen). An imported table's shape is only known at deploy time, so
-    the README lists what it must have.
-    """
-    if table.table_stream_arn is None:
-        raise ValueError(
-            "table= has no stream ARN: webhooks are driven by the table's stream. Enable a NEW_AND_OLD_IMAGES "
-            "stream and import it with dynamodb.Table.from_table_attributes(..., table_stream_arn=...)"
-        )
-    properties = _table_properties(table)
-    if properties is None:
-        return  # imported: nothing to inspect before deployment
-    types = {
-        d.get("attributeName"): d.get("attributeType")
-        for d in properties.get("attributeDefinitions") or []
-        if isinstance(d, Mapping)
-    }
-    _check_key_schema(properties.get("keySchema"), types)
-    _check_user_index(properties.get("globalSecondaryIndexes"), types)
-    _check_stream(properties.get("streamSpecification"))
-    _check_ttl(properties.get("timeToLiveSpecification"))
+    table: dynamodb.ITable | None = None
+    removal_policy: cdk.RemovalPolicy | None = None
+    encryption_key: kms.IKey | None = None
+    deletion_protection: bool | None = None
+    point_in_time_recovery: bool | None = None
 
-
-def _table_properties(table: dynamodb.ITable) -> dict[str, Any] | None:
-    """The resolved CloudFormation properties of a same-app table, or ``None`` for an imported one.
-
-    Read through the L1 resource's tree inspection (public API, works for ``CfnTable`` and
-    ``CfnGlobalTable`` alike; ``TableV2`` computes some properties lazily, which its typed getters
-    cannot return, and ``Table.schema()`` is deprecated).
-    """
-    cfn = table.node.default_child
-    if not isinstance(cfn, dynamodb.CfnTable | dynamodb.CfnGlobalTable):
-        return None
-    inspector = cdk.TreeInspector()
-    cfn.inspect(inspector)
-    resolved = cdk.Stack.of(cfn).resolve(inspector.attributes.get(_PROPS_ATTRIBUTE))
-    return resolved if isinstance(resolved, dict) else None
-
-
-def _key_elements(key_schema: Any) -> dict[str, str]:
-    """``{"HASH": name, "RANGE": name}`` of a resolved key schema (unknown entries ignored)."""
-    result: dict[str, str] = {}
-    for element in key_schema or []:
-        if isinstance(element, Mapping) and isinstance(element.get("keyType"), str):
-            result[element["keyType"]] = element.get("attributeName")
-    return result
-
-
-def _type_name(attribute_type: Any) -> str:
-    """``"S"`` -> ``"STRING"`` (CloudFormation's letters back to CDK's names)."""
-    return {"S": "STRING", "N": "NUMBER", "B": "BINARY"}.get(attribute_type, str(attribute_type))
-
-
-def _check_key_schema(key_schema: Any, types: Mapping[str, Any]) -> None:
-    keys = _key_elements(key_schema)
-    partition = keys.get("HASH")
-    if partition != schema.PARTITION_KEY or types.get(partition) != _STRING:
-        raise ValueError(
-            f"table= must have the string partition key {schema.PARTITION_KEY!r}, has {partition!r} "
-            f"({_type_name(types.get(partition))})"
-        )
-    if "RANGE" in keys:
-        raise ValueError(
-            f"table= must not have a sort key (has {keys['RANGE']!r}): the runtime reads and writes items by "
-            f"{schema.PARTITION_KEY!r} alone, so every GetItem/UpdateItem would fail against this key schema"
-        )
-
-
-def _check_user_index(indexes: Any, types: Mapping[str, Any]) -> None:
-    index = next(
-        (i for i in indexes or [] if isinstance(i, Mapping) and i.get("indexName") == schema.USER_INDEX_NAME), None
-    )
-    wanted = f"({schema.USER_ID_ATTRIBUTE!r} + {schema.CREATED_AT_ATTRIBUTE!r}, both strings, projecting ALL)"
-    if index is None:
-        raise ValueError(
-            f"table= lacks the global secondary index {schema.USER_INDEX_NAME!r} {wanted} that lists a user's "
-            "assemblies"
-        )
-    keys = _key_elements(index.get("keySchema"))
-    expected = {"HASH": schema.USER_ID_ATTRIBUTE, "RANGE": schema.CREATED_AT_ATTRIBUTE}
-    if keys != expected:
-        raise ValueError(
-            f"table= index {schema.USER_INDEX_NAME!r} must be keyed on {schema.USER_ID_ATTRIBUTE!r} (partition) "
-            f"and {schema.CREATED_AT_ATTRIBUTE!r} (sort), has {keys}"
-        )
-    for name in expected.values():
-        if types.get(name) != _STRING:
+    def __post_init__(self) -> None:
+        if self.removal_policy == cdk.RemovalPolicy.SNAPSHOT:
             raise ValueError(
-                f"table= index {schema.USER_INDEX_NAME!r}: {name!r} must be a STRING attribute (the store writes "
-                f"strings: the user id and an ISO timestamp), has {_type_name(types.get(name))}"
+                "removal_policy=SNAPSHOT is not supported: CloudFormation's Snapshot deletion policy does not apply "
+                "to DynamoDB tables or SQS queues (use RETAIN, RETAIN_ON_UPDATE_OR_DELETE or DESTROY)"
             )
-    projection = (index.get("projection") or {}).get("projectionType")
-    if projection != "ALL":
-        raise ValueError(
-            f"table= index {schema.USER_INDEX_NAME!r} must project ALL attributes (GET /assemblies serves the "
-            f"index items as statuses and filters on 'state'), has {projection or 'no projection'}"
-        )
+        if self.removal_policy == cdk.RemovalPolicy.DESTROY and self.deletion_protection is True:
+            raise ValueError(
+                "removal_policy=DESTROY and deletion_protection=True conflict: CloudFormation cannot delete a "
+                "table whose deletion protection is on, so deleting the stack would end in DELETE_FAILED. Drop "
+                "deletion_protection (it follows the removal policy) or keep the table (RETAIN)"
+            )
+        if self.table is None:
+            return
+        given = {
+            "removal_policy": self.removal_policy,
+            "table_encryption_key": self.encryption_key,
+            "deletion_protection": self.deletion_protection,
+            "point_in_time_recovery": self.point_in_time_recovery,
+        }
+        for option, value in given.items():
+            if value is not None:
+                raise ValueError(
+                    f"table= and {option}= conflict: {option} only applies to a table this construct creates"
+                )
+        check_existing_table(self.table)
+
+    @property
+    def known_table_name(self) -> str | None:
+        """The table's name when it is known before the table exists (``table=``), else ``None``."""
+        return self.table.table_name if self.table is not None else None
+
+    @property
+    def table_deletion_protection(self) -> bool:
+        """Deletion protection of a new table: as given, else on unless the table is to be destroyed."""
+        if self.deletion_protection is not None:
+            return self.deletion_protection
+        return self.data_removal_policy != cdk.RemovalPolicy.DESTROY
+
+    @property
+    def data_removal_policy(self) -> cdk.RemovalPolicy:
+        """What happens to a new table, and to the dead-letter queues, on stack deletion."""
+        return self.removal_policy if self.removal_policy is not None else cdk.RemovalPolicy.RETAIN
 
 
-def _check_stream(stream: Any) -> None:
-    view_type = stream.get("streamViewType") if isinstance(stream, Mapping) else None
-    if view_type is None:
-        raise ValueError(
-            "table= has no stream: webhooks are driven by the table's NEW_AND_OLD_IMAGES stream "
-            "(Table(stream=...) / TableV2(dynamo_stream=...))"
-        )
-    if isinstance(view_type, str) and view_type != "NEW_AND_OLD_IMAGES":
-        raise ValueError(
-            f"table= stream must use NEW_AND_OLD_IMAGES (old and new state decide a transition), has {view_type}"
-        )
+class TablePart:
+    """The status table of one ``TransflowStatus``: created in ``scope``, or the ``table=`` passed."""
 
+    def __init__(self, scope: Construct, options: TableOptions) -> None:
+        self.options = options
+        self.owns_table = options.table is None
+        if options.table is None:
+            self.table: dynamodb.ITable = StatusTable(
+                scope,
+                TABLE_ID,
+                removal_policy=options.data_removal_policy,
+                encryption_key=options.encryption_key,
+                deletion_protection=options.table_deletion_protection,
+                point_in_time_recovery=options.point_in_time_recovery is not False,
+            ).table
+        else:
+            self.table = options.table
+        stream_arn = self.table.table_stream_arn
+        assert stream_arn is not None  # checked by TableOptions
+        self.stream_arn: str = stream_arn
 
-def _check_ttl(ttl: Any) -> None:
-    if not isinstance(ttl, Mapping):
-        raise ValueError(
-            f"table= has no time to live: set it on {schema.TTL_ATTRIBUTE!r} (time_to_live_attribute=...), "
-            "or every status is kept forever"
+    def parts(self) -> dict[IConstruct, str]:
+        """Resources created here, by part name (``_metadata.PartMarker``)."""
+        return {self.table: "table"} if self.owns_table else {}
+
+    @property
+    def table_arn(self) -> str:
+        return self.table.table_arn
+
+    @property
+    def index_arn(self) -> str:
+        """The ``by-user-created`` index (``GET /assemblies`` queries it)."""
+        return f"{self.table.table_arn}/index/{schema.USER_INDEX_NAME}"
+
+    @property
+    def encryption_key(self) -> kms.IKey | None:
+        return self.table.encryption_key
+
+    @property
+    def default_starting_position(self) -> lambda_.StartingPosition:
+        """Where a new (or replaced) stream event source mapping starts reading.
+
+        A table created here starts with an empty stream, so ``TRIM_HORIZON`` loses nothing and
+        replays nothing. An existing table's stream holds up to 24 hours of records: from its
+        trim horizon a new mapping would send a webhook for every terminal transition of the last
+        day again, so it starts at ``LATEST``.
+        """
+        return lambda_.StartingPosition.TRIM_HORIZON if self.owns_table else lambda_.StartingPosition.LATEST
+
+    # ---- what functions may do with the table ----------------------------------------------------
+    def read_statements(self) -> list[iam.PolicyStatement]:
+        """Item reads and the user index (the status function)."""
+        return [
+            iam.PolicyStatement(
+                sid="ReadItems",
+                actions=["dynamodb:GetItem", "dynamodb:BatchGetItem"],
+                resources=[self.table_arn],
+            ),
+            iam.PolicyStatement(sid="ListByUser", actions=["dynamodb:Query"], resources=[self.index_arn]),
+            *key_statements("TableKey", self.encryption_key, ["kms:Decrypt"]),
+        ]
+
+    def delivery_statements(self) -> list[iam.PolicyStatement]:
+        """Read an item and record its delivery (the webhook function)."""
+        return [
+            iam.PolicyStatement(
+                sid="ReadAndRecordDelivery",
+                actions=["dynamodb:GetItem", "dynamodb:UpdateItem"],
+                resources=[self.table_arn],
+            ),
+            *key_statements("TableKey", self.encryption_key, ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]),
+        ]
+
+    def stream_statements(self) -> list[iam.PolicyStatement]:
+        """Read the table's stream (the dispatcher's event source mapping). ``dynamodb:ListStreams``, which
+        IAM evaluates against no resource, is granted on ``*`` separately (``WebhookPipeline``)."""
+        return [
+            iam.PolicyStatement(
+                sid="ReadTableStream",
+                actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+                resources=[self.stream_arn],
+            ),
+            *key_statements("TableKey", self.encryption_key, ["kms:Decrypt"]),
+        ]
+
+    # ---- grants for the user's principals --------------------------------------------------------
+    def grant(self, grantee: iam.IGrantable, item_actions: list[str], key_actions: list[str]) -> iam.Grant:
+        grant = iam.Grant.add_to_principal(grantee=grantee, actions=item_actions, resource_arns=[self.table_arn])
+        grant = grant.combine(
+            iam.Grant.add_to_principal(grantee=grantee, actions=["dynamodb:Query"], resource_arns=[self.index_arn])
         )
-    name, enabled = ttl.get("attributeName"), ttl.get("enabled")
-    if (isinstance(name, str) and name != schema.TTL_ATTRIBUTE) or enabled is False:
-        raise ValueError(
-            f"table= time to live must be enabled on {schema.TTL_ATTRIBUTE!r} (the attribute StatusStore writes), "
-            f"has {name!r} (enabled={enabled})"
-        )
+        key = self.encryption_key
+        if key is not None:
+            grant = grant.combine(
+                iam.Grant.add_to_principal(grantee=grantee, actions=key_actions, resource_arns=[key.key_arn])
+            )
+        return grant

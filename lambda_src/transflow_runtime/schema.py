@@ -76,6 +76,10 @@ ENV_WEBHOOK_TIMEOUT = "TRANSFLOW_WEBHOOK_TIMEOUT_SECONDS"
 ENV_WEBHOOK_ALLOW_PRIVATE = "TRANSFLOW_WEBHOOK_ALLOW_PRIVATE"
 ENV_WEBHOOK_ALLOW_HTTP = "TRANSFLOW_WEBHOOK_ALLOW_HTTP"
 ENV_METRICS_NAMESPACE = "TRANSFLOW_METRICS_NAMESPACE"
+#: Which ``TransflowStatus`` a function belongs to (set by the construct on every function):
+#: every metric carries it as the ``Instance`` dimension and every log line as a field, so two
+#: instances in one account (a dev and a prod stack) never feed each other's alarms.
+INSTANCE_ID_ENV = "TRANSFLOW_INSTANCE_ID"
 
 DEFAULT_METRICS_NAMESPACE = "Transflow"
 DEFAULT_USER_ID_CLAIM = "sub"
@@ -140,6 +144,9 @@ ROUTES = (
 
 # --- CloudWatch embedded metrics ----------------------------------------------------------------
 # The handlers emit them; the construct's alarms and dashboard read them.
+#: Dimension (and log field) naming the instance, from ``INSTANCE_ID_ENV``; first in every
+#: metric's dimension set when the variable is set.
+METRIC_INSTANCE_DIMENSION = "Instance"
 #: Status handler: one count per status check, by result (found, not_found, forbidden, ...).
 METRIC_STATUS_CHECKS = "StatusChecks"
 METRIC_STATUS_CHECKS_DIMENSION = "Result"

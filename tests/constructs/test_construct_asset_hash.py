@@ -124,3 +124,69 @@ def test_the_copy_holds_exactly_the_hashed_files(runtime_copy: Path, tmp_path: P
     hashed = {p.relative_to(runtime_copy).as_posix() for p in bundling._source_files(runtime_copy)}
     assert copied == hashed
     assert "schema.py" in copied and "handlers/status.py" in copied
+
+
+# ---- the hash depends only on what ships (issue 11, point 11) --------------------------------------
+
+
+def test_a_crlf_checkout_hashes_and_ships_like_an_lf_one(runtime_copy: Path, tmp_path: Path) -> None:
+    """git's ``core.autocrlf=true`` (the Git for Windows default) checks text out with CRLF endings."""
+    before = bundling.asset_hash(ARM, "3.13")
+    lf_out = tmp_path / "lf"
+    bundling.copy_runtime(lf_out)
+    for path in [*runtime_copy.rglob("*.py"), bundling.REQUIREMENTS_FILE]:
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    assert b"\r\n" in (runtime_copy / "schema.py").read_bytes()
+    assert bundling.asset_hash(ARM, "3.13") == before
+    crlf_out = tmp_path / "crlf"
+    bundling.copy_runtime(crlf_out)
+    shipped = {p.relative_to(lf_out): p.read_bytes() for p in lf_out.rglob("*") if p.is_file()}
+    assert shipped == {p.relative_to(crlf_out): p.read_bytes() for p in crlf_out.rglob("*") if p.is_file()}
+    assert all(b"\r\n" not in content for content in shipped.values())
+
+
+STRAY = [".DS_Store", ".schema.py.swp", "schema.py~", "#schema.py#", ".#schema.py", "notes.txt", "Thumbs.db"]
+
+
+def test_stray_files_are_neither_shipped_nor_hashed(runtime_copy: Path, tmp_path: Path) -> None:
+    before = bundling.asset_hash(ARM, "3.13")
+    for name in STRAY:
+        (runtime_copy / name).write_bytes(b"stray")
+        (runtime_copy / "handlers" / name).write_bytes(b"stray")
+    (runtime_copy / ".idea").mkdir()
+    (runtime_copy / ".idea" / "workspace.py").write_text("X = 1\n")
+    assert bundling.asset_hash(ARM, "3.13") == before
+    out = tmp_path / "out"
+    bundling.copy_runtime(out)
+    names = {p.name for p in out.rglob("*")}
+    assert not names & set(STRAY) and ".idea" not in names
+
+
+def test_a_change_to_the_bundler_itself_changes_the_hash(runtime_copy: Path, tmp_path: Path, monkeypatch) -> None:
+    """No constant to bump: the bundler's own source is part of the hash."""
+    before = bundling.asset_hash(ARM, "3.13")
+    changed = tmp_path / "bundling.py"
+    changed.write_text(bundling.BUNDLER_SOURCE.read_text().replace('"--no-compile",', '"--no-compile", "--pre",'))
+    monkeypatch.setattr(bundling, "BUNDLER_SOURCE", changed)
+    assert bundling.asset_hash(ARM, "3.13") != before
+
+
+def test_every_tracked_runtime_file_ships() -> None:
+    """The ship list is an allow-list: a tracked file it would leave out fails here, not in Lambda."""
+    import subprocess
+
+    from .cdk_helpers import REPO
+
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    listed = subprocess.run(
+        ["git", "ls-files", "lambda_src/transflow_runtime"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    tracked = {
+        Path(p).relative_to("lambda_src/transflow_runtime").as_posix()
+        for p in listed
+        if not p.startswith("lambda_src/transflow_runtime/local/")
+    }
+    root = bundling.runtime_package_dir()
+    shipped = {p.relative_to(root).as_posix() for p in bundling._source_files(root)}
+    assert tracked and tracked <= shipped, sorted(tracked - shipped)

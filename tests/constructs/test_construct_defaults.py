@@ -167,12 +167,19 @@ def test_function_roles_carry_no_managed_policies(shared: Synth) -> None:
         ]
 
 
-def test_only_the_xray_statement_uses_a_wildcard_resource(shared: Synth) -> None:
+def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource(shared: Synth) -> None:
+    """Service Authorization Reference (AWS X-Ray; Amazon DynamoDB): these actions list no resource
+    type, so IAM only matches them with ``Resource: *``; each sits alone in its own policy."""
+    wildcard = {
+        "WriteTraces": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+        "ListTableStreams": ["dynamodb:ListStreams"],
+    }
     for policy in of_type(shared.template, "AWS::IAM::Policy").values():
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        for statement in statements:
             if "*" in as_list(statement["Resource"]):
-                assert statement["Sid"] == "WriteTraces"
-                assert sorted(as_list(statement["Action"])) == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+                assert sorted(as_list(statement["Action"])) == wildcard[statement["Sid"]]
+                assert len(statements) == 1
 
 
 # ---- IAM per function -------------------------------------------------------------------------------
@@ -210,9 +217,10 @@ def test_dispatcher_may_read_the_stream_and_send_to_the_queues_only(oidc: Synth)
     assert permissions(oidc.template, _fid(oidc, s.dispatcher_function)) == {
         "WriteOwnLogs": (LOGS, _log_arn(oidc, s.dispatcher_log_group)),
         "ReadTableStream": (
-            ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+            ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
             [oidc.resolve(s.table.table_stream_arn)],
         ),
+        "ListTableStreams": (["dynamodb:ListStreams"], ["*"]),
         "SendToWebhookQueue": (["sqs:SendMessage"], [oidc.resolve(s.webhook_queue.queue_arn)]),
         "SendToStreamFailureQueue": (["sqs:SendMessage"], [oidc.resolve(s.stream_failure_queue.queue_arn)]),
         "WriteTraces": XRAY,
@@ -266,6 +274,7 @@ def test_status_environment_names_the_table_queue_claim_and_namespace(oidc: Synt
         schema.ENV_WEBHOOK_QUEUE_URL: oidc.resolve(s.webhook_queue.queue_url),
         schema.ENV_USER_ID_CLAIM: "sub",
         schema.ENV_METRICS_NAMESPACE: schema.DEFAULT_METRICS_NAMESPACE,
+        schema.INSTANCE_ID_ENV: oidc.resolve(s.instance_id),
     }
 
 
@@ -277,6 +286,7 @@ def test_dispatcher_environment_names_the_queues_and_namespace_only(oidc: Synth)
         schema.ENV_WEBHOOK_QUEUE_URL: oidc.resolve(s.webhook_queue.queue_url),
         schema.ENV_STREAM_FAILURE_QUEUE_URL: oidc.resolve(s.stream_failure_queue.queue_url),
         schema.ENV_METRICS_NAMESPACE: schema.DEFAULT_METRICS_NAMESPACE,
+        schema.INSTANCE_ID_ENV: oidc.resolve(s.instance_id),
     }
 
 
@@ -291,6 +301,7 @@ def test_webhook_environment_carries_config_schedule_and_queue_urls(oidc: Synth)
         schema.ENV_WEBHOOK_QUEUE_URL,
         schema.ENV_WEBHOOK_DLQ_URL,
         schema.ENV_METRICS_NAMESPACE,
+        schema.INSTANCE_ID_ENV,
     }
     assert env[schema.ENV_WEBHOOK_RETRY_DELAYS] == ",".join(map(str, schema.DEFAULT_WEBHOOK_RETRY_DELAYS))
     assert env[schema.ENV_WEBHOOK_TIMEOUT] == str(schema.DEFAULT_WEBHOOK_TIMEOUT_SECONDS)
@@ -319,6 +330,7 @@ def test_authorizer_environment_names_its_secret_issuer_audience_and_claim(share
         schema.ENV_JWT_AUDIENCE: "a1,a2",
         schema.ENV_USER_ID_CLAIM: "sub",
         schema.ENV_METRICS_NAMESPACE: schema.DEFAULT_METRICS_NAMESPACE,
+        schema.INSTANCE_ID_ENV: shared.resolve(s.instance_id),
     }
 
 

@@ -8,7 +8,7 @@ import pytest
 from aws_cdk import aws_dynamodb as dynamodb
 
 from transflow_constructs import TransflowStatus
-from transflow_constructs._metadata import INSTANCE_KEY, PART_KEY, mark
+from transflow_constructs._metadata import INSTANCE_KEY, PART_KEY, PARTS, mark
 
 from .cdk_helpers import new_stack, oidc_auth
 
@@ -30,10 +30,11 @@ EXPECTED_OIDC = {
 
 
 def _parts(template: dict) -> dict[str, list[tuple[str, str]]]:
+    """The contract's parts (every other resource of an instance is marked too: see test_marking.py)."""
     found: dict[str, list[tuple[str, str]]] = {}
     for resource in template["Resources"].values():
         metadata = resource.get("Metadata") or {}
-        if PART_KEY in metadata:
+        if metadata.get(PART_KEY) in PARTS:
             found.setdefault(metadata[INSTANCE_KEY], []).append((metadata[PART_KEY], resource["Type"]))
     return found
 

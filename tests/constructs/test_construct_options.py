@@ -81,7 +81,8 @@ def test_existing_table_is_used_instead_of_a_new_one() -> None:
         for m in of_type(result.template, "AWS::Lambda::EventSourceMapping").values()
         if m["Properties"]["EventSourceArn"] == STREAM_ARN
     )
-    assert mapping["Properties"]["StartingPosition"] == "TRIM_HORIZON"
+    # An existing table's stream already holds a day of records: see test_table.py.
+    assert mapping["Properties"]["StartingPosition"] == "LATEST"
 
 
 STRING = dynamodb.AttributeType.STRING
@@ -297,6 +298,8 @@ def test_key_permissions_follow_the_data(with_keys: Synth) -> None:
     webhook = permissions(with_keys.template, logical_id(with_keys, s.webhook_function))
     assert webhook["TableKey"] == (["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], [table_key])
     assert webhook["ReadWebhookSecretsKey"] == (["kms:Decrypt"], [secret_key])
+    # Receiving from an SSE-KMS queue needs kms:Decrypt on its key, granted with the consume statement.
+    assert webhook["ConsumeWebhookQueueKey"] == (["kms:Decrypt"], [queue_key])
     dispatcher = permissions(with_keys.template, logical_id(with_keys, s.dispatcher_function))
     assert dispatcher["TableKey"] == (["kms:Decrypt"], [table_key])
 
@@ -353,10 +356,12 @@ def test_function_options_apply_to_every_function() -> None:
     assert status["Timeout"] == 5
     assert status["Environment"]["Variables"][schema.ENV_USER_ID_CLAIM] == "email"
     assert status["Environment"]["Variables"][schema.ENV_ASSEMBLY_ID_PATTERN] == r"^[a-z0-9]{8,64}$"
-    # Without tracing there is no X-Ray statement and so no wildcard resource at all.
+    # Without tracing there is no X-Ray statement: the only wildcard left is dynamodb:ListStreams,
+    # which IAM evaluates against no resource.
     for policy in of_type(result.template, "AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            assert "*" not in as_list(statement["Resource"])
+            if "*" in as_list(statement["Resource"]):
+                assert statement["Action"] == "dynamodb:ListStreams"
 
 
 def test_pass_through_tracing_is_configured_as_such() -> None:
@@ -580,12 +585,14 @@ def test_the_token_estimate_covers_the_longest_queue_url() -> None:
 
 
 def _worst_case_environment_bytes(result: Synth, function: lambda_.Function) -> int:
-    """The function's environment with every deploy-time value (only the queue URLs here: the table
-    and the secrets are imported by name and ARN) at its longest possible length."""
+    """The function's environment with every deploy-time value (only the queue URLs and the stack name in
+    the instance id here: the table and the secrets are imported by name and ARN) at its longest possible
+    length (AWS CloudFormation: a stack name is at most 128 characters)."""
     variables = result.template["Resources"][logical_id(result, function)]["Properties"]["Environment"]["Variables"]
     unknown = {k for k, v in variables.items() if not isinstance(v, str)}
-    assert unknown == {schema.ENV_WEBHOOK_QUEUE_URL, schema.ENV_WEBHOOK_DLQ_URL}
-    concrete = {k: LONGEST_QUEUE_URL if k in unknown else v for k, v in variables.items()}
+    assert unknown == {schema.ENV_WEBHOOK_QUEUE_URL, schema.ENV_WEBHOOK_DLQ_URL, schema.INSTANCE_ID_ENV}
+    longest = {schema.INSTANCE_ID_ENV: "s" * 128 + "/Status"}
+    concrete = {k: longest.get(k, LONGEST_QUEUE_URL) if k in unknown else v for k, v in variables.items()}
     return len(json.dumps(concrete, separators=(",", ":")).encode())
 
 

@@ -184,7 +184,10 @@ def test_webhook_delivery_failure_alarm_counts_retrying_and_failed_outcomes(oidc
         assert stat["Metric"] == {
             "Namespace": schema.DEFAULT_METRICS_NAMESPACE,
             "MetricName": schema.METRIC_WEBHOOK_DELIVERIES,
-            "Dimensions": [{"Name": schema.METRIC_WEBHOOK_DIMENSION, "Value": outcome}],
+            "Dimensions": [
+                {"Name": schema.METRIC_INSTANCE_DIMENSION, "Value": oidc.resolve(oidc.status.instance_id)},
+                {"Name": schema.METRIC_WEBHOOK_DIMENSION, "Value": outcome},
+            ],
         }
         assert (stat["Stat"], stat["Period"]) == ("Sum", 900)
 
@@ -295,13 +298,15 @@ def test_named_dashboard_shows_the_service_metrics_and_every_alarm(full: Synth) 
 
     [[search]] = metrics("Status checks by result")
     assert search["expression"] == (
-        f'SEARCH(\'{{"{schema.DEFAULT_METRICS_NAMESPACE}",Result}} MetricName="{schema.METRIC_STATUS_CHECKS}"\', '
+        f'SEARCH(\'{{"{schema.DEFAULT_METRICS_NAMESPACE}",Instance,Result}} Instance="TOKEN/Status" '
+        f'MetricName="{schema.METRIC_STATUS_CHECKS}"\', '
         "'Sum', 300)"
     )
-    outcomes = [m[3] for m in metrics("Webhook deliveries by outcome")]
+    # Dashboard metric arrays: [namespace, name, dimension, value, dimension, value, ...]
+    outcomes = [m[5] for m in metrics("Webhook deliveries by outcome")]
     assert outcomes == list(schema.WEBHOOK_OUTCOMES)
     assert all(
-        m[:3] == ["Transflow", schema.METRIC_WEBHOOK_DELIVERIES, "Outcome"]
+        m[:5] == ["Transflow", schema.METRIC_WEBHOOK_DELIVERIES, "Instance", "TOKEN/Status", "Outcome"]
         for m in metrics("Webhook deliveries by outcome")
     )
     assert {m[1] for m in metrics("Table consumed capacity")} >= {
@@ -412,7 +417,7 @@ def test_webhook_queue_age_default_follows_a_long_retry_schedule() -> None:
     ("options", "message"),
     [
         ({"period": cdk.Duration.seconds(90)}, "period must be whole minutes"),
-        ({"period": cdk.Duration.days(2)}, "period must be whole minutes"),
+        ({"period": cdk.Duration.days(8)}, "period must be whole minutes"),
         ({"webhook_failures_period": cdk.Duration.seconds(30)}, "webhook_failures_period must be whole minutes"),
         ({"dead_letter_messages": -1}, "dead_letter_messages must be a whole number"),
         ({"lambda_errors": 1.5}, "lambda_errors must be a whole number"),
@@ -425,6 +430,10 @@ def test_webhook_queue_age_default_follows_a_long_retry_schedule() -> None:
         ({"api_latency_p99": cdk.Duration.millis(0)}, "api_latency_p99 must be a positive Duration"),
         ({"api_latency_evaluation_periods": 0}, "api_latency_evaluation_periods must be at least 1"),
         ({"api_latency_evaluation_periods": 300}, "api_latency_evaluation_periods .* at most one day"),
+        (
+            {"period": cdk.Duration.hours(1), "api_latency_evaluation_periods": 169},
+            "api_latency_evaluation_periods .* 7 days",
+        ),
         ({"period": 300}, "period must be a Duration"),
     ],
 )
