@@ -269,16 +269,27 @@ def test_a_pump_that_keeps_failing_logs_once_and_backs_off(caplog):
     assert "ResourceNotFoundException" in records[0].getMessage() and "\n" not in records[0].getMessage()
 
 
-def test_sqs_filter_criteria_match_a_json_body_as_lambda_does():
+def test_sqs_filter_criteria_match_a_json_body_as_lambda_does(moto_endpoint):
     """"Filtering events from an Amazon SQS event source": when the body is valid JSON, Lambda
-    filters on its content; a body that is not JSON is matched as a plain string."""
-    from transflow_runtime.local.pumps import _filtered_view, compile_filters, passes
+    filters on its content; a body that is not JSON is matched as a plain string. A message that
+    matches no filter is deleted without invoking the function, and the function gets the body
+    as it was sent (a string)."""
+    sqs = _client("sqs", moto_endpoint)
+    url = sqs.create_queue(QueueName=f"filtered-{uuid.uuid4().hex[:8]}", Attributes={"VisibilityTimeout": "0"})[
+        "QueueUrl"]
+    for body in ('{"event": "completed"}', '{"event": "failed"}', "hello", "goodbye"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    bodies: list[str] = []
 
-    poller = QueuePoller(None, "u", "arn:aws:sqs:us-east-1:123456789012:q", None, filters=[
-        '{"body": {"event": ["completed"]}}'])
-    completed = poller._record({"MessageId": "1", "ReceiptHandle": "r", "Body": '{"event": "completed"}'})
-    failed = poller._record({"MessageId": "2", "ReceiptHandle": "r", "Body": '{"event": "failed"}'})
-    assert passes(poller.filters, _filtered_view(completed)) and not passes(poller.filters, _filtered_view(failed))
-    plain = compile_filters(['{"body": ["hello"]}'])
-    assert passes(plain, _filtered_view(poller._record({"MessageId": "3", "ReceiptHandle": "r", "Body": "hello"})))
-    assert completed["body"] == '{"event": "completed"}'  # the function still gets the body as sent
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        bodies.extend(record["body"] for record in event["Records"])
+        return {}
+
+    poller = QueuePoller(sqs, url, "arn:aws:sqs:us-east-1:123456789012:q", handler, batch_size=10,
+                         filters=['{"body": {"event": ["completed"]}}', '{"body": ["hello"]}'])
+    for _ in range(5):
+        if _messages_left(sqs, url) == 0:
+            break
+        poller.tick()
+    assert sorted(bodies) == sorted(['{"event": "completed"}', "hello"])
+    assert _messages_left(sqs, url) == 0
