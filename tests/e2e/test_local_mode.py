@@ -317,7 +317,7 @@ def test_jwt_secret_on_a_template_with_a_jwt_authorizer_is_refused_in_one_line(e
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_stop_signal_stops_cleanly_and_removes_the_ready_file(tmp_path, signum):
+def test_a_stop_signal_stops_cleanly_and_removes_the_ready_file(tmp_path, signum, default_stack_cached):
     ready = tmp_path / "ready.json"
     process, info = start_local(["--demo"], ready)
     status, _, _ = http("GET", info["api_url"] + "/")
