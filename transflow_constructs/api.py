@@ -18,6 +18,7 @@ from aws_cdk import aws_route53 as route53
 from constructs import Construct
 from transflow_runtime import schema
 
+from ._validation import is_unresolved
 from .auth import OIDC, StatusAuth
 from .domain import CustomDomain
 from .functions import skip_log_group_key_check
@@ -74,6 +75,8 @@ def check_cors_origins(origins: Sequence[str]) -> tuple[str, ...]:
     """Origins as browsers send them (``https://app.example.com``, optional port) or ``*``."""
     if isinstance(origins, str):
         raise ValueError("cors_origins must be a list of origins, not a single string")
+    if is_unresolved(list(origins)):
+        return tuple(origins)  # a list token (a CommaDelimitedList parameter): its origins come at deploy time
     checked = tuple(origins)
     if not checked:
         raise ValueError("cors_origins must not be empty (leave it unset to disable CORS)")

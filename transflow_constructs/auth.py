@@ -16,6 +16,9 @@ SHARED_SECRET = "shared_secret"  # noqa: S105 (a kind name, not a secret)
 #: API Gateway's own bounds for a Lambda authorizer's result cache.
 MAX_CACHE_TTL_SECONDS = 3600
 DEFAULT_CACHE_TTL = cdk.Duration.minutes(5)
+#: Amazon API Gateway Developer Guide, "Quotas for configuring and running an HTTP API":
+#: audiences per (JWT) authorizer, 50, cannot be increased.
+MAX_JWT_AUDIENCES = 50
 
 
 def _audiences(audience: str | Sequence[str] | None, *, required: bool) -> tuple[str, ...]:
@@ -31,6 +34,11 @@ def _audiences(audience: str | Sequence[str] | None, *, required: bool) -> tuple
         values = tuple(audience)
     if required and not values:
         raise ValueError("StatusAuth.oidc needs at least one audience")
+    if required and len(values) > MAX_JWT_AUDIENCES:
+        raise ValueError(
+            f"StatusAuth.oidc takes at most {MAX_JWT_AUDIENCES} audiences (API Gateway's quota of audiences per "
+            f"JWT authorizer, which cannot be raised), got {len(values)}"
+        )
     for value in values:
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"audience values must be non-empty strings, got {value!r}")

@@ -32,14 +32,33 @@ def check_domain_options(
     if disable_execute_api_endpoint and domain_name is None:
         raise ValueError("disable_execute_api_endpoint=True without domain_name= would leave the API unreachable")
     if isinstance(domain_name, str) and hosted_zone is not None:
-        zone = hosted_zone.zone_name
-        if not is_unresolved(domain_name) and not is_unresolved(zone):
+        zone = _zone_name(hosted_zone)
+        if zone is not None and not is_unresolved(domain_name) and not is_unresolved(zone):
             name, zone = domain_name.rstrip(".").lower(), zone.rstrip(".").lower()
             if name != zone and not name.endswith("." + zone):
                 raise ValueError(
                     f"domain_name={domain_name!r} is not in hosted_zone {hosted_zone.zone_name!r}: its records "
                     "could not be created there"
                 )
+
+
+def _zone_name(zone: route53.IHostedZone) -> str | None:
+    """The zone's name, or ``None`` for a zone imported by id alone (``HostedZone.from_hosted_zone_id``)."""
+    try:
+        return zone.zone_name
+    except RuntimeError:  # jsii: "Cannot reference `zoneName` when using `HostedZone.fromHostedZoneId()`"
+        return None
+
+
+def fully_qualified(name: str) -> str:
+    """``name`` with its trailing dot: Route 53's fully qualified form.
+
+    CDK treats a record name without the trailing dot as relative to the zone unless it visibly ends
+    with the zone's name, so a deploy-time name (``"${Token}"``) would get the zone appended once more
+    (``status.example.com.example.com.``). A fully qualified name is written as given, needs no zone
+    name at all (a zone imported by id works) and is what CDK writes for a literal name anyway.
+    """
+    return name if name.endswith(".") else f"{name}."
 
 
 class CustomDomain:
@@ -82,7 +101,7 @@ class CustomDomain:
                 self.domain.regional_domain_name, self.domain.regional_hosted_zone_id
             )
             target = route53.RecordTarget.from_alias(alias)
-            name = self.name
+            name = fully_qualified(self.name)
             self.records = [
                 route53.ARecord(scope, "DomainRecordA", zone=hosted_zone, record_name=name, target=target),
                 route53.AaaaRecord(scope, "DomainRecordAaaa", zone=hosted_zone, record_name=name, target=target),

@@ -113,6 +113,11 @@ class FunctionSettings:
             raise ValueError(
                 "log_retention must be finite (RetentionDays.INFINITE keeps logs, and their cost, forever)"
             )
+        if log_removal_policy == cdk.RemovalPolicy.SNAPSHOT:
+            raise ValueError(
+                "log_removal_policy=SNAPSHOT is not supported: CloudFormation's Snapshot deletion policy does not "
+                "apply to log groups (use RETAIN, RETAIN_ON_UPDATE_OR_DELETE or DESTROY)"
+            )
         check_number(
             memory_size, "memory_size", 128, 10240, unit=" MB", why="AWS Lambda's function memory quota"
         )

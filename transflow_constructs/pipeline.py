@@ -25,7 +25,7 @@ from .functions import FunctionNetwork, FunctionSettings, TransflowFunction
 from .queues import WebhookQueues
 from .table import TablePart
 from .webhook_config import WEBHOOK_ENVIRONMENT_HINT, WebhookOptions, webhook_environment
-from .webhook_network import delivery_ports, webhook_network
+from .webhook_network import delivery_ports, warn_unknown_ports, webhook_network
 
 DISPATCHER_TIMEOUT = cdk.Duration.seconds(30)
 #: Messages per webhook function invocation (SQS standard queue; more needs a batching window).
@@ -104,7 +104,7 @@ class WebhookPipeline:
             "StreamMapping",
             target=self.dispatcher.function,
             event_source_arn=table.stream_arn,
-            starting_position=options.stream_starting_position or table.default_starting_position,
+            starting_position=table.starting_position(scope, options.stream_starting_position),
             batch_size=options.stream_batch_size,
             bisect_batch_on_error=True,
             retry_attempts=options.stream_retry_attempts,
@@ -128,6 +128,7 @@ class WebhookPipeline:
         self.network: FunctionNetwork | None = None
         if options.vpc is not None:
             ports = delivery_ports(options.configured_targets)
+            warn_unknown_ports(scope, options.configured_targets, options.allow_notify_url)
             self.network = webhook_network(scope, options.vpc, options.vpc_subnets, ports)
         self.webhook = TransflowFunction(
             scope,

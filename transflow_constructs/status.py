@@ -183,7 +183,8 @@ class TransflowStatus(Construct):
 
     Numbers and strings may be deploy-time values (``CfnParameter``), except
     ``webhook_retry_delays``, ``webhook_max_attempts`` and the two webhook timeouts, from which
-    the queue is sized at synth time.
+    the queue is sized at synth time, and ``AlarmThresholds``' durations, ``api_5xx_min_requests``
+    and ``api_latency_evaluation_periods``.
     """
 
     def __init__(

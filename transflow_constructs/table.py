@@ -183,6 +183,28 @@ class TablePart:
         """
         return lambda_.StartingPosition.TRIM_HORIZON if self.owns_table else lambda_.StartingPosition.LATEST
 
+    def starting_position(self, scope: Construct, given: lambda_.StartingPosition | None) -> lambda_.StartingPosition:
+        """The stream mapping's starting position: ``given``, else the default (warned about with ``table=``).
+
+        Releases before the per-table default started every mapping at ``TRIM_HORIZON``. AWS
+        CloudFormation ``AWS::Lambda::EventSourceMapping``: ``StartingPosition`` requires replacement,
+        so on a stack deployed by such a release the new default replaces the mapping of an existing
+        table (the new one starts at the stream's tip; records the old one had not processed yet are
+        not dispatched). Passing the position explicitly keeps the mapping and silences the warning.
+        """
+        if given is not None:
+            return given
+        if not self.owns_table:
+            cdk.Annotations.of(scope).add_warning_v2(
+                "transflow:streamStartingPositionDefault",
+                "table= without stream_starting_position: the stream mapping starts at LATEST (earlier releases "
+                "used TRIM_HORIZON). StartingPosition cannot change in place, so on a stack deployed by an earlier "
+                "release this deploy REPLACES the mapping; records the old mapping had not dispatched yet are then "
+                "not dispatched. Pass stream_starting_position=StartingPosition.TRIM_HORIZON to keep the deployed "
+                "mapping, or StartingPosition.LATEST to accept the default; either silences this warning.",
+            )
+        return self.default_starting_position
+
     # ---- what functions may do with the table ----------------------------------------------------
     def read_statements(self) -> list[iam.PolicyStatement]:
         """Item reads and the user index (the status function)."""

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 from aws_cdk import aws_sns as sns
 
+from ._validation import is_unresolved, literal
+
 #: Where the README explains every alarm (alarm descriptions point there).
 RUNBOOK = "README.md, section 'Operations'"
 #: The webhook queue's oldest message may legitimately be this old before the alarm fires (the
@@ -35,6 +37,7 @@ _DASHBOARD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 def _whole_seconds(value: cdk.Duration, name: str) -> int:
     if not isinstance(value, cdk.Duration):
         raise ValueError(f"alarm_thresholds.{name} must be a Duration, got {value!r}")
+    literal(value, f"alarm_thresholds.{name}", "periods and ages are checked against CloudWatch's limits and converted")
     seconds = value.to_seconds(integral=False)
     if seconds != int(seconds):
         raise ValueError(f"alarm_thresholds.{name} must be whole seconds, got {seconds}")
@@ -44,6 +47,12 @@ def _whole_seconds(value: cdk.Duration, name: str) -> int:
 def max_evaluation_seconds(period_seconds: int) -> int:
     """How far back an alarm with this period may look (CloudWatch's limit on period x evaluation periods)."""
     return MAX_SHORT_PERIOD_EVALUATION_SECONDS if period_seconds < SHORT_PERIOD_SECONDS else MAX_EVALUATION_SECONDS
+
+
+def _threshold(value: object, name: str) -> None:
+    """An alarm's ``Threshold``: a whole number >= 0, or a deploy-time value AWS checks itself."""
+    if not is_unresolved(value):
+        _count(value, name)
 
 
 def _count(value: object, name: str) -> int:
@@ -113,16 +122,24 @@ class AlarmThresholds:
             "lambda_throttles",
             "table_throttles",
         ):
-            _count(getattr(self, name), name)
+            _threshold(getattr(self, name), name)
         if self.webhook_queue_age is not None and _whole_seconds(self.webhook_queue_age, "webhook_queue_age") < 60:
             raise ValueError("alarm_thresholds.webhook_queue_age must be at least 1 minute")
         if _whole_seconds(self.stream_iterator_age, "stream_iterator_age") < 60:
             raise ValueError("alarm_thresholds.stream_iterator_age must be at least 1 minute")
         rate = self.api_5xx_rate_percent
-        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < 100:
+        bad_rate = isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < 100
+        if not is_unresolved(rate) and bad_rate:
             raise ValueError(f"alarm_thresholds.api_5xx_rate_percent must be between 0 and 100, got {rate!r}")
+        literal(self.api_5xx_min_requests, "alarm_thresholds.api_5xx_min_requests", "it is in the 5xx alarm's math")
+        literal(
+            self.api_latency_evaluation_periods,
+            "alarm_thresholds.api_latency_evaluation_periods",
+            "period x evaluation periods is checked against CloudWatch's limit",
+        )
         if _count(self.api_5xx_min_requests, "api_5xx_min_requests") < 1:
             raise ValueError("alarm_thresholds.api_5xx_min_requests must be at least 1")
+        literal(self.api_latency_p99, "alarm_thresholds.api_latency_p99", "it is converted to milliseconds")
         if not isinstance(self.api_latency_p99, cdk.Duration) or self.api_latency_p99.to_milliseconds() <= 0:
             raise ValueError("alarm_thresholds.api_latency_p99 must be a positive Duration")
         periods = _count(self.api_latency_evaluation_periods, "api_latency_evaluation_periods")
@@ -149,6 +166,8 @@ def check_dashboard(dashboard: bool | str) -> str | None:
     """``False``/``True``/a dashboard name -> the name to use (``None``: generated or none)."""
     if isinstance(dashboard, bool):
         return None
+    if is_unresolved(dashboard):
+        return dashboard  # a deploy-time name: CloudWatch checks it (PutDashboard)
     if not isinstance(dashboard, str) or not _DASHBOARD_NAME.match(dashboard):
         raise ValueError(
             f"dashboard must be True, False or a dashboard name (1-255 of A-Z a-z 0-9 - _), got {dashboard!r}"

@@ -122,3 +122,50 @@ def test_conflicting_domain_options_are_refused_naming_both(options: dict[str, A
 def test_without_a_domain_there_are_no_records_and_no_domain(oidc: Synth) -> None:
     assert oidc.status.domain_name is None and oidc.status.dns_records == []
     assert not of_type(oidc.template, "AWS::Route53::RecordSet")
+
+
+def test_a_deploy_time_domain_name_gets_records_for_that_name_not_under_the_zone_again() -> None:
+    """Amazon Route 53 Developer Guide, "Routing traffic to an Amazon API Gateway API by using your
+    domain name": the alias records are named exactly the custom domain name. A ``CfnParameter``
+    domain name (``status.example.com`` at deploy time) must not become
+    ``status.example.com.example.com.``: CDK appends the zone to a record name it cannot see ending
+    in the zone's name, so the construct writes the fully qualified name (trailing dot) itself."""
+
+    def build(stack: cdk.Stack) -> TransflowStatus:
+        name = cdk.CfnParameter(stack, "DomainName", type="String").value_as_string
+        return TransflowStatus(
+            stack,
+            "Status",
+            auth=oidc_auth(),
+            domain_name=name,
+            certificate=_certificate(stack),
+            hosted_zone=_zone(stack),
+        )
+
+    built = synth(build)
+    records = of_type(built.template, "AWS::Route53::RecordSet")
+    assert len(records) == 2
+    for record in records.values():
+        assert record["Properties"]["Name"] == {"Fn::Join": ["", [{"Ref": "DomainName"}, "."]]}
+
+
+def test_a_zone_imported_by_id_alone_is_enough_for_the_records() -> None:
+    """Route 53 ``AWS::Route53::RecordSet``: ``HostedZoneId`` and a fully qualified ``Name`` are all a
+    record needs; ``HostedZone.from_hosted_zone_id`` (no zone name) must not crash the construct."""
+
+    def build(stack: cdk.Stack) -> TransflowStatus:
+        zone = route53.HostedZone.from_hosted_zone_id(stack, "Zone", "Z0123456789ABCDEFGHIJ")
+        return TransflowStatus(
+            stack,
+            "Status",
+            auth=oidc_auth(),
+            domain_name="status.example.com",
+            certificate=_certificate(stack),
+            hosted_zone=zone,
+        )
+
+    built = synth(build)
+    records = of_type(built.template, "AWS::Route53::RecordSet")
+    assert sorted(r["Properties"]["Type"] for r in records.values()) == ["A", "AAAA"]
+    assert {r["Properties"]["Name"] for r in records.values()} == {"status.example.com."}
+    assert {r["Properties"]["HostedZoneId"] for r in records.values()} == {"Z0123456789ABCDEFGHIJ"}

@@ -317,3 +317,39 @@ def test_metrics_namespace_range(namespace: str, ok: bool) -> None:
             TransflowStatus(new_stack(), "Status", auth=oidc_auth(), metrics_namespace=namespace)
         return
     TransflowStatus(new_stack(), "Status", auth=oidc_auth(), metrics_namespace=namespace)
+
+
+@pytest.mark.parametrize(("count", "ok"), [(1, True), (50, True), (51, False)])
+def test_oidc_audience_count_range(count: int, ok: bool) -> None:
+    """Amazon API Gateway Developer Guide, "Quotas for configuring and running an HTTP API":
+    audiences per authorizer, 50 (cannot be increased); creating the JWT authorizer with more fails."""
+    audiences = [f"client-{i}" for i in range(count)]
+    if ok:
+        assert len(StatusAuth.oidc(issuer="https://issuer.example.com/", audience=audiences).audience) == count
+    else:
+        with pytest.raises(ValueError, match=r"at most 50 audiences"):
+            StatusAuth.oidc(issuer="https://issuer.example.com/", audience=audiences)
+
+
+def test_the_access_log_format_fits_api_gateway_s_template_size() -> None:
+    """Amazon API Gateway Developer Guide, "Quotas for configuring and running an HTTP API": access log
+    template size, 3 KB."""
+    from transflow_constructs.api import ACCESS_LOG_FORMAT
+
+    assert len(ACCESS_LOG_FORMAT.encode()) <= 3 * 1024
+
+
+def test_the_stream_filters_fit_lambda_s_filter_quotas(oidc: Synth) -> None:
+    """AWS Lambda Developer Guide, "Control which events Lambda sends to your function": by default at
+    most five filters per event source mapping (more only by quota increase); Lambda API Reference,
+    ``Filter``: ``Pattern`` at most 4,096 characters."""
+    mappings = [
+        p["Properties"]
+        for p in of_type(oidc.template, "AWS::Lambda::EventSourceMapping").values()
+        if "FilterCriteria" in p["Properties"]
+    ]
+    assert mappings
+    for mapping in mappings:
+        filters = mapping["FilterCriteria"]["Filters"]
+        assert 1 <= len(filters) <= 5
+        assert all(len(f["Pattern"]) <= 4096 for f in filters)

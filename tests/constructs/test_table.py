@@ -6,6 +6,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import assertions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 
@@ -111,9 +112,39 @@ def test_an_explicit_starting_position_wins(position: lambda_.StartingPosition) 
     assert _stream_mapping(_synth(stream_starting_position=position))["StartingPosition"] == position.value
 
 
+def _starting_position_warnings(result: Synth) -> list[Any]:
+    return assertions.Annotations.from_stack(result.stack).find_warning(
+        "*", assertions.Match.string_like_regexp("streamStartingPositionDefault")
+    )
+
+
+def test_upgrading_with_an_existing_table_warns_that_the_default_replaces_the_mapping() -> None:
+    """AWS CloudFormation User Guide, ``AWS::Lambda::EventSourceMapping`` ``StartingPosition``: "Update
+    requires: Replacement". Earlier releases started every mapping at ``TRIM_HORIZON``; with ``table=``
+    the default is now ``LATEST``, so the next deploy of a stack deployed by an earlier release replaces
+    the mapping of an existing table. The synth says so until the position is given explicitly."""
+    (warning,) = _starting_position_warnings(_synth(table=_imported))
+    assert "REPLACES the mapping" in str(warning.entry.data)
+    assert "TRIM_HORIZON" in str(warning.entry.data)
+
+
+@pytest.mark.parametrize("position", [lambda_.StartingPosition.TRIM_HORIZON, lambda_.StartingPosition.LATEST])
+def test_an_explicit_position_or_an_own_table_is_not_warned_about(position: lambda_.StartingPosition) -> None:
+    assert _starting_position_warnings(_synth(table=_imported, stream_starting_position=position)) == []
+    assert _starting_position_warnings(_synth()) == []
+
+
 def test_at_timestamp_is_refused() -> None:
     """AWS Lambda Developer Guide: ``AT_TIMESTAMP`` is supported for Kinesis only, not DynamoDB streams."""
     with pytest.raises(ValueError, match="stream_starting_position"):
         TransflowStatus(
             new_stack(), "Status", auth=oidc_auth(), stream_starting_position=lambda_.StartingPosition.AT_TIMESTAMP
         )
+
+
+def test_snapshot_removal_of_the_log_groups_is_refused_with_the_reason() -> None:
+    """AWS CloudFormation User Guide, "DeletionPolicy attribute": ``Snapshot`` applies only to
+    resources that support snapshots; ``AWS::Logs::LogGroup`` is not one (CDK's CloudFormation
+    validation reports "DeletionPolicy must be one of Delete, Retain, RetainExceptOnCreate")."""
+    with pytest.raises(ValueError, match=r"log_removal_policy=SNAPSHOT is not supported"):
+        TransflowStatus(new_stack(), "Status", auth=oidc_auth(), log_removal_policy=cdk.RemovalPolicy.SNAPSHOT)

@@ -16,7 +16,7 @@ import pytest
 from aws_cdk import assertions
 from transflow_runtime import schema
 
-from transflow_constructs import StatusAuth, TransflowStatus, WebhookTarget
+from transflow_constructs import AlarmThresholds, StatusAuth, TransflowStatus, WebhookTarget
 
 from .cdk_helpers import new_stack, of_type, oidc_auth, plain_secret
 
@@ -202,3 +202,63 @@ def test_a_stack_of_parameters_passes_cfn_lint() -> None:
         status_timeout=cdk.Duration.seconds(_number(stack, "StatusTimeout")),
     )
     assert cfn_lint_errors(_template(stack)) == []
+
+
+# ---- monitoring, CORS and dashboard options ---------------------------------------------------
+
+#: AlarmThresholds fields written as an alarm's ``Threshold`` (AWS CloudFormation User Guide,
+#: ``AWS::CloudWatch::Alarm`` ``Threshold``: a Double, which a ``Number`` parameter may give).
+THRESHOLD_FIELDS = (
+    "dead_letter_messages",
+    "stream_failure_messages",
+    "webhook_failures",
+    "lambda_errors",
+    "lambda_throttles",
+    "table_throttles",
+    "api_5xx_rate_percent",
+)
+
+
+@pytest.mark.parametrize("field", THRESHOLD_FIELDS)
+def test_an_alarm_threshold_parameter_is_written_as_the_alarm_threshold(field: str) -> None:
+    """A ``Number`` parameter is ``-1.888e+289`` at synth time: it must reach ``Threshold``, not be
+    refused as out of range (aws-cdk DESIGN_GUIDELINES, "validate early, but allow for tokens")."""
+    stack = new_stack()
+    thresholds = AlarmThresholds(**{field: _number(stack, "Value")})
+    TransflowStatus(stack, "Status", auth=oidc_auth(), alarm_thresholds=thresholds)
+    alarms = _props(_template(stack), "AWS::CloudWatch::Alarm", lambda p: p.get("Threshold") == {"Ref": "Value"})
+    assert alarms
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["period", "webhook_failures_period", "webhook_queue_age", "stream_iterator_age", "api_latency_p99"],
+)
+def test_an_alarm_duration_from_a_parameter_is_refused_as_not_a_literal(field: str) -> None:
+    stack = new_stack()
+    with pytest.raises(ValueError, match=rf"alarm_thresholds\.{field} must be a literal, not a deploy-time value"):
+        AlarmThresholds(**{field: cdk.Duration.seconds(_number(stack, "Value"))})
+
+
+@pytest.mark.parametrize("field", ["api_5xx_min_requests", "api_latency_evaluation_periods"])
+def test_alarm_counts_others_derive_from_are_refused_as_not_a_literal(field: str) -> None:
+    stack = new_stack()
+    with pytest.raises(ValueError, match=rf"alarm_thresholds\.{field} must be a literal, not a deploy-time value"):
+        AlarmThresholds(**{field: _number(stack, "Value")})
+
+
+def test_a_cors_origins_list_parameter_reaches_the_api() -> None:
+    """AWS CloudFormation ``AWS::ApiGatewayV2::Api`` ``Cors.AllowOrigins``: a list of strings, which a
+    ``CommaDelimitedList`` parameter gives whole."""
+    stack = new_stack()
+    origins = cdk.CfnParameter(stack, "Origins", type="CommaDelimitedList").value_as_list
+    TransflowStatus(stack, "Status", auth=oidc_auth(), cors_origins=origins)
+    (api,) = _props(_template(stack), "AWS::ApiGatewayV2::Api")
+    assert api["CorsConfiguration"]["AllowOrigins"] == {"Ref": "Origins"}
+
+
+def test_a_dashboard_name_parameter_names_the_dashboard() -> None:
+    stack = new_stack()
+    TransflowStatus(stack, "Status", auth=oidc_auth(), dashboard=_string(stack, "Name"))
+    (dashboard,) = _props(_template(stack), "AWS::CloudWatch::Dashboard")
+    assert dashboard["DashboardName"] == {"Ref": "Name"}

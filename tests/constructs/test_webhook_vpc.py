@@ -7,6 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk.assertions import Annotations, Match, Template
 from transflow_runtime import schema
 from transflow_runtime.handlers.webhook import WebhookSettings
 from transflow_runtime.netguard import NetGuard, UnsafeTargetError
@@ -181,3 +182,64 @@ def test_a_vpc_without_private_subnets_is_refused_clearly() -> None:
 def test_without_a_vpc_no_function_is_in_one(oidc: Synth) -> None:
     assert all("VpcConfig" not in f["Properties"] for f in of_type(oidc.template, "AWS::Lambda::Function").values())
     assert not of_type(oidc.template, "AWS::EC2::SecurityGroup")
+
+
+def test_subnets_imported_by_id_are_accepted_as_lambda_accepts_them() -> None:
+    """AWS CloudFormation ``AWS::Lambda::Function`` ``VpcConfig``: ``SubnetIds`` and
+    ``SecurityGroupIds`` are all a function in a VPC needs. Subnets a platform team hands over by
+    id (``ec2.Subnet.from_subnet_id``, no availability zone known) must reach the template, as they
+    do for a plain ``lambda.Function``, instead of failing the construct's own subnet check."""
+    stack = new_stack()
+    vpc = ec2.Vpc.from_vpc_attributes(
+        stack, "Vpc", vpc_id="vpc-0123", availability_zones=["us-east-1a"], private_subnet_ids=["subnet-known"]
+    )
+    subnets = [ec2.Subnet.from_subnet_id(stack, f"Subnet{i}", f"subnet-0{i}") for i in range(2)]
+    _build(stack, webhook_vpc=vpc, webhook_vpc_subnets=ec2.SubnetSelection(subnets=subnets))
+    (config,) = [
+        f["Properties"]["VpcConfig"]
+        for f in of_type(Template.from_stack(stack).to_json(), "AWS::Lambda::Function").values()
+        if "VpcConfig" in f["Properties"]
+    ]
+    assert config["SubnetIds"] == ["subnet-00", "subnet-01"]
+
+
+@pytest.mark.parametrize(("kind", "message"), [("public", "public subnets"), ("isolated", "isolated subnets")])
+def test_a_public_or_isolated_subnet_given_by_itself_is_still_refused(kind: str, message: str) -> None:
+    """AWS Lambda Developer Guide, "Enable internet access for VPC-connected Lambda functions": a
+    function in a public subnet gets no public address and an isolated subnet has no route out, so
+    neither can deliver webhooks, however the subnet is passed."""
+    stack = new_stack()
+    vpc = _vpc(stack)
+    subnet = (vpc.public_subnets if kind == "public" else vpc.isolated_subnets)[0]
+    with pytest.raises(ValueError, match=message):
+        _build(stack, webhook_vpc=vpc, webhook_vpc_subnets=ec2.SubnetSelection(subnets=[subnet]))
+
+
+@pytest.mark.parametrize("source", ["notify_url", "url_parameter"])
+def test_ports_unknown_at_synth_time_are_warned_about(source: str) -> None:
+    """Amazon VPC User Guide, "Security group rules": with no matching outbound rule the traffic is
+    not allowed. The group opens 443 and the ports literal URLs name; a caller-chosen ``notify_url``
+    or a deploy-time URL may name another one, which the synth warns about."""
+    stack = new_stack()
+    hook = plain_secret(stack, "Hook")
+    options: dict[str, Any] = {}
+    if source == "notify_url":
+        options = {"allow_notify_url": True, "notify_url_secret": plain_secret(stack, "Notify")}
+        url = "https://hooks.example.com/t"
+    else:
+        url = cdk.CfnParameter(stack, "WebhookUrl", type="String").value_as_string
+    TransflowStatus(
+        stack,
+        "Status",
+        auth=oidc_auth(),
+        webhooks={"tpl": WebhookTarget(url=url, secret=hook)},
+        webhook_vpc=_vpc(stack),
+        **options,
+    )
+    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("webhookVpcUnknownPorts"))
+    assert len(warnings) == 1, warnings
+
+
+def test_literal_urls_on_known_ports_are_not_warned_about(in_vpc: Synth) -> None:
+    found = Annotations.from_stack(in_vpc.stack).find_warning("*", Match.string_like_regexp("webhookVpcUnknownPorts"))
+    assert found == []
