@@ -120,11 +120,25 @@ def parse(token: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:
     return header, signing_input, payload, signature
 
 
+def _der_shaped(key: bytes) -> bool:
+    """A DER SEQUENCE whose outer length matches the key's (X.690 §8.1.3): only such bytes can parse as
+    a DER key or certificate. A text secret that merely starts with ``0`` (0x30) is not one."""
+    if len(key) < 2 or key[0] != 0x30:
+        return False
+    first = key[1]
+    if first < 0x80:
+        return len(key) == 2 + first
+    count = first & 0x7F
+    if count == 0 or len(key) < 2 + count:
+        return False
+    return len(key) == 2 + count + int.from_bytes(key[2:2 + count], "big")
+
+
 def _check_key(key: bytes) -> None:
     """PyJWT refuses keys shaped like PEM, SSH, DER or JWK as HMAC secrets: let it decide those."""
     head = key.lstrip(b"\xef\xbb\xbf \t\r\n")
-    suspicious = (b"-----" in key or key.startswith(_SSH_PREFIXES) or head[:1] in (b"{", b"[")
-                  or key[:1] in (b"\x30", b"\x00", b"\xfe", b"\xff") or key[1:2] == b"\x00")  # DER, UTF-16/32 JSON
+    suspicious = (b"-----" in key or key.startswith(_SSH_PREFIXES) or head[:1] in (b"{", b"[") or _der_shaped(key)
+                  or key[:1] in (b"\x00", b"\xfe", b"\xff") or key[1:2] == b"\x00")  # UTF-16/32 JSON
     if suspicious:
         from jwt.algorithms import HMACAlgorithm  # rare path: the exact rule, from its owner
 

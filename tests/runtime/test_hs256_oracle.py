@@ -237,6 +237,28 @@ def test_a_key_pyjwt_refuses_as_an_hmac_secret_still_raises(secret: bytes) -> No
         verify_token(token, secret)
 
 
+def test_a_der_key_is_refused_as_pyjwt_refuses_it_and_a_secret_starting_with_0_is_not_taken_for_one() -> None:
+    """PyJWT (with ``cryptography``) refuses a DER public key as an HMAC secret; a hex secret starting with
+    ``0`` (the DER SEQUENCE tag, 0x30) is an ordinary secret and stays off PyJWT's import path."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    der = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    token = token_of(HS, claims(), der)
+    with pytest.raises(jwt.InvalidKeyError):
+        jwt.decode(token, der, algorithms=["HS256"])
+    with pytest.raises(jwt.InvalidKeyError):
+        verify_token(token, der)
+    hex_secret = b"0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"
+    assert oracle(token_of(HS, claims(), hex_secret), hex_secret) == "allowed"
+    code = ("import sys\nfrom transflow_runtime import auth\n"
+            f"auth.verify_token({token_of(HS, claims(), hex_secret)!r}, {hex_secret!r})\n"
+            "print('jwt' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_a_short_key_is_accepted_with_pyjwts_warning() -> None:
     """RFC 7518 §3.2: a key of the same size as the hash output or larger MUST be used; PyJWT warns."""
     token = token_of(HS, claims(), b"short")
