@@ -5,6 +5,10 @@ tokens. The algorithm is pinned to HS256: a token that names ``none``, another H
 asymmetric algorithm (the RS/HS confusion attack) is refused before its signature is looked at.
 Refusals raise ``TokenError`` with a short machine-readable ``reason``; messages never contain
 the token or the secret.
+
+Verification uses the standard library (``_hs256``, RFC 7515/7519, held to PyJWT as the oracle by
+``tests/runtime/test_hs256_oracle.py``): PyJWT and what it imports were most of the authorizer's
+cold start. Minting (tests, local mode, users' tools) still uses PyJWT, imported when called.
 """
 
 from __future__ import annotations
@@ -13,11 +17,9 @@ import json
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-import jwt
-
+from . import _hs256
 from .schema import user_id_problem
 
 ALGORITHM = "HS256"
@@ -28,7 +30,6 @@ DEFAULT_TTL_SECONDS = 3600
 #: Keys a JSON SecretString may hold the signing secret under (first match wins).
 SECRET_JSON_KEYS = ("secret", "jwtSecret", "jwt_secret", "key")
 
-_INVALID_SUBJECT: Any = getattr(jwt.exceptions, "InvalidSubjectError", ())
 _BEARER_RE = re.compile(r"^\s*bearer[ \t]+([^\s]+)\s*$", re.IGNORECASE)
 _JWS_RE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 
@@ -55,12 +56,36 @@ MISSING_CLAIM = "missing_claim"
 BAD_CLAIM = "bad_claim"
 
 
-@dataclass(frozen=True)
 class Identity:
-    """A verified token: the caller's user id and every claim it carried."""
+    """A verified token: the caller's user id and every claim it carried (immutable; claims not in repr).
 
+    A plain class rather than a dataclass: ``dataclasses`` (and the ``inspect`` it imports) is a
+    measurable part of the authorizer's cold start, compiled from source on Lambda."""
+
+    __slots__ = ("claims", "user_id")
     user_id: str
-    claims: dict[str, Any] = field(repr=False)
+    claims: dict[str, Any]
+
+    def __init__(self, user_id: str, claims: dict[str, Any]) -> None:
+        object.__setattr__(self, "user_id", user_id)
+        object.__setattr__(self, "claims", claims)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.user_id, self.claims) == (other.user_id, other.claims)  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((self.user_id, self.claims))  # a dict: unhashable, as the frozen dataclass was
+
+    def __repr__(self) -> str:
+        return f"Identity(user_id={self.user_id!r})"
 
 
 def bearer_token(header: str | None) -> str:
@@ -123,6 +148,26 @@ def _audiences(audience: str | Iterable[str] | None) -> list[str] | None:
     return values or None
 
 
+#: ``_hs256`` outcome -> (reason, message); the messages PyJWT's exceptions were mapped to before.
+_REFUSALS = {
+    _hs256.MALFORMED: (MALFORMED, "the token is not valid"),
+    _hs256.BAD_ALGORITHM: (BAD_ALGORITHM, f"the token must be signed with {ALGORITHM}"),
+    _hs256.BAD_SIGNATURE: (BAD_SIGNATURE, "the token signature is not valid"),
+    _hs256.EXPIRED: (EXPIRED, "the token has expired"),
+    _hs256.NOT_YET_VALID: (NOT_YET_VALID, "the token is not valid yet"),
+    _hs256.BAD_ISSUER: (BAD_ISSUER, "the token issuer is not accepted"),
+    _hs256.BAD_AUDIENCE: (BAD_AUDIENCE, "the token audience is not accepted"),
+    _hs256.BAD_SUBJECT: (BAD_CLAIM, "the token's 'sub' claim is not a string"),
+}
+
+
+def _token_error(refused: _hs256.Refused) -> TokenError:
+    if refused.outcome == _hs256.MISSING_CLAIM:
+        return TokenError(MISSING_CLAIM, f"the token lacks the {refused.claim!r} claim")
+    reason, message = _REFUSALS[refused.outcome]
+    return TokenError(reason, message)
+
+
 def verify_token(
     token: str,
     secret: str | bytes,
@@ -146,58 +191,17 @@ def verify_token(
         raise TokenError(OVERSIZED, f"the token is larger than {MAX_TOKEN_BYTES} bytes")
     if not token.isascii() or not _JWS_RE.match(token):
         raise TokenError(MALFORMED, "the token is not a compact JWS (header.payload.signature)")
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
-        raise TokenError(MALFORMED, "the token header is not valid") from None
-    if header.get("alg") != ALGORITHM:
-        raise TokenError(BAD_ALGORITHM, f"the token must be signed with {ALGORITHM}")
-    key = _as_key(secret)
     audiences = _audiences(audience)
     required = ["exp"]
     if issuer:
         required.append("iss")
     if audiences:
         required.append("aud")
-    options: dict[str, Any] = {
-        "require": required,
-        "verify_signature": True,
-        "verify_exp": True,
-        "verify_nbf": True,
-        "verify_iat": True,
-        "verify_iss": bool(issuer),
-        "verify_aud": bool(audiences),
-    }
-    try:
-        claims = jwt.decode(
-            token,
-            key,
-            algorithms=[ALGORITHM],
-            options=options,  # type: ignore[arg-type]
-            issuer=issuer or None,
-            audience=audiences,
-            leeway=leeway,
-        )
-    except jwt.ExpiredSignatureError:
-        raise TokenError(EXPIRED, "the token has expired") from None
-    except jwt.ImmatureSignatureError:
-        raise TokenError(NOT_YET_VALID, "the token is not valid yet") from None
-    except jwt.InvalidSignatureError:
-        raise TokenError(BAD_SIGNATURE, "the token signature is not valid") from None
-    except jwt.InvalidIssuerError:
-        raise TokenError(BAD_ISSUER, "the token issuer is not accepted") from None
-    except jwt.InvalidAudienceError:
-        raise TokenError(BAD_AUDIENCE, "the token audience is not accepted") from None
-    except jwt.MissingRequiredClaimError as exc:
-        raise TokenError(MISSING_CLAIM, f"the token lacks the {exc.claim!r} claim") from None
-    except _INVALID_SUBJECT:  # PyJWT >= 2.10 checks that ``sub`` is a string itself
-        raise TokenError(BAD_CLAIM, "the token's 'sub' claim is not a string") from None
-    except jwt.InvalidAlgorithmError:
-        raise TokenError(BAD_ALGORITHM, f"the token must be signed with {ALGORITHM}") from None
-    except (jwt.DecodeError, jwt.InvalidTokenError):
-        raise TokenError(MALFORMED, "the token is not valid") from None
-    if not isinstance(claims, dict):  # pragma: no cover - PyJWT only returns dicts
-        raise TokenError(MALFORMED, "the token payload is not a JSON object")
+    try:  # the key is checked after the algorithm, as before (an empty secret raises ValueError)
+        claims = _hs256.decode(token, lambda: _as_key(secret), required=required, issuer=issuer or None,
+                               audiences=audiences, leeway=leeway)
+    except _hs256.Refused as refused:
+        raise _token_error(refused) from None
     user = claims.get(user_id_claim)
     if user is None:
         raise TokenError(MISSING_CLAIM, f"the token lacks the {user_id_claim!r} claim")
@@ -234,4 +238,6 @@ def mint_token(
     audiences = _audiences(audience)
     if audiences:
         claims["aud"] = audiences[0] if len(audiences) == 1 else audiences
+    import jwt  # minting is not on the authorizer's path
+
     return jwt.encode(claims, _as_key(secret), algorithm=ALGORITHM)
