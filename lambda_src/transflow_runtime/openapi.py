@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__, schema
+from .ecma_regex import to_ecma
 from .ids import assembly_id
 
 OPENAPI_VERSION = "3.1.0"
@@ -62,11 +63,16 @@ def _id_schema(pattern: str | None) -> dict[str, Any]:
         "maxLength": schema.MAX_ASSEMBLY_ID_BYTES,
         "description": f"An assembly id: at most {schema.MAX_ASSEMBLY_ID_BYTES} UTF-8 bytes",
     }
+    ecma = None if pattern is None else to_ecma(pattern)
     if pattern is None:
         id_schema["description"] += ", matching the deployment's `assembly_id_pattern` (set at deploy time)."
+    elif ecma is None:
+        # OpenAPI 3.1 patterns are ECMA-262: a wrong pattern would refuse real ids in generated clients.
+        id_schema["description"] += ", matching the deployment's `assembly_id_pattern` (a Python regular " \
+            "expression with no ECMA-262 equivalent, so not stated here)."
     else:
         id_schema["description"] += "."
-        id_schema["pattern"] = _id_pattern(pattern)
+        id_schema["pattern"] = _id_pattern(ecma)
     return id_schema
 
 

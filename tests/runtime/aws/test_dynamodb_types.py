@@ -19,7 +19,6 @@ from transflow_runtime.aws import dynamodb_types
 from transflow_runtime.aws.dynamodb_types import Binary
 
 
-
 class _ExactNumbers(TypeDeserializer):
     """boto3's deserializer with numbers read exactly, as the store reads them.
 
