@@ -83,7 +83,7 @@ class StatusAuth:
 
         :param issuer: the provider's issuer URL, exactly as in the tokens' ``iss`` claim (``https://``);
             API Gateway fetches its JWKS from ``<issuer>/.well-known/openid-configuration`` and
-            accepts RS256/ES256 signatures from it.
+            accepts only RSA signatures (RS256/RS384/RS512; AWS: "Control access to HTTP APIs with JWT authorizers").
         :param audience: the accepted ``aud`` value(s) (or ``client_id`` for access tokens).
 
         No Lambda runs for authentication; the status handler reads the user id from the

@@ -163,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--event-bus", type=_non_empty, default=None, metavar="NAME",
                        help="show the assembly events on this EventBridge bus on the status page (the built-in "
                             "stack gets a bus of that name; with --app, the bus the template names)")
+    local.add_argument("--allow-remote-tokens", action="store_true",
+                       help="with a non-loopback --host, let other machines mint tokens too (off: this machine only)")
     local.add_argument("--ready-file", type=_non_empty, default=None, metavar="PATH",
                        help="write a JSON object with the endpoints here once serving")
     local.add_argument("--quiet", action="store_true", help="print only the API URL")
@@ -241,6 +243,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     import logging
 
     from .local.assembly import AssemblyError
+    from .local.gateway import BindError
     from .local.intrinsics import TemplateError
     from .local.runner import LocalStack, ReadyFileError
     from .local.settings import LocalSettings
@@ -253,6 +256,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         webhook_max_attempts=args.webhook_max_attempts, oidc_issuer=args.oidc_issuer,
         allow_private_webhooks=args.allow_private_webhooks, demo=args.demo, inbox=args.inbox or args.demo,
         ready_file=args.ready_file, verbose=args.verbose, event_bus=args.event_bus,
+        allow_remote_tokens=args.allow_remote_tokens,
     )
     stopped = threading.Event()
 
@@ -268,7 +272,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         return _fail("transflow-status local", message, EXIT_ERROR)
     except (AssemblyError, TemplateError) as exc:
         return _fail("transflow-status local", exc, EXIT_ERROR)
-    except OSError as exc:
+    except BindError as exc:
         return _fail("transflow-status local", f"cannot serve on {args.host}:{args.port}: {exc.strerror}", EXIT_ERROR)
     try:
         info = stack.info
@@ -279,7 +283,8 @@ def cmd_local(args: argparse.Namespace) -> int:
             from .local.demo import run_demo
             from .store import StatusStore
 
-            demo_ids = run_demo(StatusStore(info["table_name"], client=stack.client("dynamodb")), stop=stopped)
+            demo_ids = run_demo(StatusStore(info["table_name"], client=stack.client("dynamodb")),
+                                template_id=info["demo_template"], stop=stopped)
         _print_banner(info, stack.mint(DEMO_USER), demo_ids, quiet=args.quiet)
         while not stopped.wait(0.5):
             pass
@@ -302,7 +307,9 @@ def _print_banner(info: dict[str, Any], token: str | None, demo_ids: list[str], 
     lines = [
         "Transflow local mode — everything in memory, nothing leaves this machine.",
         f"  Stack              {info['stack']} (TransflowStatus {info['instance']})",
-        f"  Ready in           {info['startup_seconds']} s (template read to serving)",
+        f"  Ready in           {info['startup_seconds']} s (template read to serving"
+        + (f"; the default stack's synthesis took {info['synth_seconds']} s of it)" if info.get("synth_seconds")
+           else ")"),
         f"  API URL            {api}",
         f"  Status page        {page}",
         f"  AWS endpoint       {info['aws_endpoint_url']}  (for boto3 / StatusStore / StatusLambdaClient)",
@@ -313,10 +320,17 @@ def _print_banner(info: dict[str, Any], token: str | None, demo_ids: list[str], 
         lines.append(f"  Webhook inbox      {info['inbox_url']}  (deliveries verified and shown on the status page)")
     if info.get("event_bus_arn"):
         lines.append(f"  Event bus          {info['event_bus_arn']}  (assembly events on moto's EventBridge)")
+    if info.get("notify_url_secret"):
+        lines.append(f"  notify_url secret  {info['notify_url_secret']}  (signs per-assembly notify_url deliveries)")
     if info.get("oidc_issuer"):
         lines.append(f"  OIDC issuer        {info['oidc_issuer']}")
     if info.get("unsupported"):
         lines.append("  Not emulated:      " + "; ".join(info["unsupported"]))
+    if info.get("exposed"):
+        minting = ("other machines can mint tokens too (--allow-remote-tokens)" if info.get("remote_tokens")
+                   else "tokens are minted for this machine only")
+        lines.append(f"  WARNING            serving on every interface ({info['host']}): anyone on your network can "
+                     f"reach the API and the AWS endpoint; {minting}")
     lines.append("")
     if token:
         lines += [f"Development token for user demo-user (12 h); more: transflow-status token --api {api} --user NAME",
@@ -325,7 +339,8 @@ def _print_banner(info: dict[str, Any], token: str | None, demo_ids: list[str], 
         lines += ["The JWT authorizer trusts an external issuer: use a token it issued.", ""]
     lines += [
         "Point boto3 (a worker's StatusStore, StatusLambdaClient) at it with local mode's credentials:",
-        f"  export AWS_ENDPOINT_URL={info['aws_endpoint_url']} AWS_DEFAULT_REGION={info['region']} "
+        f"  export AWS_ENDPOINT_URL={info['aws_endpoint_url']} AWS_REGION={info['region']} "
+        f"AWS_DEFAULT_REGION={info['region']} "
         f"AWS_ACCESS_KEY_ID={info['aws_access_key_id']} AWS_SECRET_ACCESS_KEY='{info['aws_secret_access_key']}' "
         f"TRANSFLOW_TABLE_NAME={info['table_name']}",
         "",

@@ -30,6 +30,17 @@ def _default_stack_cache(tmp_path_factory) -> None:
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
 
 
+@pytest.fixture(scope="session")
+def default_stack_cached(_default_stack_cache) -> None:
+    """The default stack (no ``--app``, no ``--webhook``) synthesized into the session's cache before
+    a test starts local mode on it: its first synthesis costs a minute or more on a loaded 2-core
+    machine, which is local mode's documented first-run cost, not what those tests time-limit."""
+    code = "from transflow_runtime.local.default_app import synthesize; synthesize([])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"})
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 def synth_app(app: Path, outdir: Path, context: dict | None = None) -> Path:
     """``app`` synthesized as ``cdk synth`` runs it (cdk.json's context passed the CLI's way),
     asset bundling skipped: local mode runs the installed package, not the asset."""

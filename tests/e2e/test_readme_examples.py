@@ -20,7 +20,7 @@ def _readme_local_snippet() -> str:
     assert block, "README lost its local-mode worker snippet"
     return block.group(1)
 
-def test_readme_local_mode_worker_snippet_runs_with_the_printed_exports(tmp_path):
+def test_readme_local_mode_worker_snippet_runs_with_the_printed_exports(tmp_path, default_stack_cached):
     """The snippet, run after the export line local mode prints (here: from its ready file), in an
     environment without any other AWS configuration."""
     clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "PYTHONUNBUFFERED": "1",

@@ -17,12 +17,41 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(tmp_path_factory, example_assembly):
+    """What ``make local`` runs: app.py's synthesized template with the inbox and the demo."""
     ready = tmp_path_factory.mktemp("demo") / "ready.json"
-    process, info = start_local(["--demo"], ready)  # the built-in default stack; --demo implies --inbox
+    process, info = start_local(["--app", str(example_assembly), "--inbox", "--demo"], ready)
     yield info
     code, output = stop_local(process)
     assert code == 0, output
+
+
+def _plans(demo: dict) -> list[dict]:
+    from transflow_runtime.local.demo import demo_plan
+
+    return demo_plan(demo["demo_template"])
+
+
+def test_make_locals_demo_webhooks_arrive_verified_in_the_inbox(demo):
+    """The demo's assemblies use a template id app.py has a webhook target for, so each one that
+    finishes is delivered to the built-in inbox, both signatures verified with its secret."""
+    import json
+    import time
+    import urllib.request
+
+    plans = _plans(demo)
+    assert demo["demo_template"] == "tpl_basic_audio"  # app.py's only target (no default target)
+    deadline = time.monotonic() + 90
+    seen: dict = {}
+    while time.monotonic() < deadline and len(seen) < len(plans):
+        with urllib.request.urlopen(demo["api_url"] + "/_local/inbox", timeout=10) as answer:
+            deliveries = json.loads(answer.read())["deliveries"]
+        seen = {d["assembly_id"]: d for d in deliveries if d["assembly_id"] in {p["assembly_id"] for p in plans}}
+        time.sleep(0.5)
+    assert {p["assembly_id"]: seen.get(p["assembly_id"], {}).get("event") for p in plans} == {
+        p["assembly_id"]: p["outcome"] for p in plans
+    }
+    assert all(d["verified"] and d["problem"] == "" for d in seen.values()), seen
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +69,9 @@ def browser():
 
 
 def test_page_follows_a_demo_assembly_to_completion(demo, browser):
-    from transflow_runtime.local.demo import DEMO_USER, demo_plan
+    from transflow_runtime.local.demo import DEMO_USER
 
-    plan = demo_plan()[0]
+    plan = _plans(demo)[0]
     page = browser.new_page(viewport={"width": 900, "height": 900}, bypass_csp=True)
     page.goto(demo["api_url"] + "/")
     page.fill("#assembly-id", plan["assembly_id"])
@@ -70,9 +99,9 @@ def test_page_follows_a_demo_assembly_to_completion(demo, browser):
 
 
 def test_page_shows_the_error_of_a_failed_assembly(demo, browser):
-    from transflow_runtime.local.demo import DEMO_USER, demo_plan
+    from transflow_runtime.local.demo import DEMO_USER
 
-    plan = demo_plan()[2]
+    plan = _plans(demo)[2]
     page = browser.new_page(bypass_csp=True)  # playwright evaluates its waits as strings
     page.goto(f"{demo['api_url']}/#id={plan['assembly_id']}&token={mint_from(demo, DEMO_USER)}")
     page.wait_for_function("document.body.dataset.terminal === 'true'", timeout=90_000)
@@ -84,19 +113,17 @@ def test_page_shows_the_error_of_a_failed_assembly(demo, browser):
 
 
 def test_page_reports_a_rejected_token(demo, browser):
-    from transflow_runtime.local.demo import demo_plan
-
     page = browser.new_page(bypass_csp=True)  # playwright evaluates its waits as strings
-    page.goto(f"{demo['api_url']}/#id={demo_plan()[0]['assembly_id']}&token={mint_from(demo, 'someone-else')}")
+    page.goto(f"{demo['api_url']}/#id={_plans(demo)[0]['assembly_id']}&token={mint_from(demo, 'someone-else')}")
     page.wait_for_function("document.getElementById('problem').textContent.length > 0", timeout=15_000)
     assert "403" in page.inner_text("#problem")
     page.close()
 
 
 def test_page_shows_the_whole_loop_progress_webhook_state_resend_and_the_verified_inbox(demo, browser):
-    from transflow_runtime.local.demo import DEMO_USER, demo_plan
+    from transflow_runtime.local.demo import DEMO_USER
 
-    plans = demo_plan()
+    plans = _plans(demo)
     page = browser.new_page(viewport={"width": 1100, "height": 1000}, bypass_csp=True)
     page.goto(f"{demo['api_url']}/#token={mint_from(demo, DEMO_USER)}")
     page.wait_for_function("document.querySelectorAll('[data-testid=assembly-row]').length === 3", timeout=15_000)

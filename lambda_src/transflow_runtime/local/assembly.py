@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,10 @@ class StackTemplate:
     template: dict[str, Any]
     account: str | None = None
     region: str | None = None
+    #: Parameter values a parent stack passes to this nested stack (literal values only).
+    parameters: dict[str, str] = field(default_factory=dict)
+    #: The parent stack's name, for a nested stack.
+    parent: str | None = None
 
 
 @dataclass
@@ -50,13 +55,104 @@ class Instance:
         return found
 
 
+def _json_file(path: Path, what: str) -> Any:
+    """A JSON file of the assembly, or ``AssemblyError`` naming the file and what is wrong with it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AssemblyError(f"{path}: the {what} is missing (run `cdk synth` again)") from None
+    except OSError as exc:
+        raise AssemblyError(f"{path}: cannot read the {what}: {exc.strerror}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AssemblyError(f"{path}: the {what} is not valid JSON ({exc})") from None
+
+
+def _object(value: Any, path: Path, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise AssemblyError(f"{path}: the {what} is not a JSON object")
+    return value
+
+
+def _template(path: Path) -> dict[str, Any]:
+    template = _object(_json_file(path, "stack template"), path, "stack template")
+    if not isinstance(template.get("Resources") or {}, dict):
+        raise AssemblyError(f"{path}: the template's Resources is not an object")
+    return template
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+
+
+def _file_assets(directory: Path, manifest: dict[str, Any]) -> dict[str, Path]:
+    """objectKey -> local file of every file asset of the assembly (nested stack templates among them)."""
+    found: dict[str, Path] = {}
+    for artifact in (manifest.get("artifacts") or {}).values():
+        if not isinstance(artifact, dict) or artifact.get("type") != "cdk:asset-manifest":
+            continue
+        name = (artifact.get("properties") or {}).get("file")
+        if not name:
+            continue
+        assets = _json_file(directory / name, "asset manifest")
+        for asset in ((assets.get("files") if isinstance(assets, dict) else None) or {}).values():
+            source = (asset.get("source") or {}) if isinstance(asset, dict) else {}
+            if source.get("packaging", "file") != "file" or not source.get("path"):
+                continue
+            for destination in (asset.get("destinations") or {}).values():
+                if isinstance(destination, dict) and destination.get("objectKey"):
+                    found[str(destination["objectKey"])] = directory / source["path"]
+    return found
+
+
+def _nested(directory: Path, parent: StackTemplate, assets: dict[str, Path]) -> list[StackTemplate]:
+    """The nested stacks (``AWS::CloudFormation::Stack``) whose templates the assembly holds."""
+    stacks: list[StackTemplate] = []
+    for logical_id, resource in (parent.template.get("Resources") or {}).items():
+        if not isinstance(resource, dict) or resource.get("Type") != "AWS::CloudFormation::Stack":
+            continue
+        properties = resource.get("Properties") or {}
+        path = (resource.get("Metadata") or {}).get("aws:asset:path")
+        file = directory / path if path else None
+        if file is None:
+            keys = [text.rsplit("/", 1)[-1] for text in _strings(properties.get("TemplateURL"))]
+            file = next((assets[key] for key in keys if key in assets), None)
+        if file is None:
+            continue  # a nested stack from elsewhere: named as one of the stack's resources
+        name = file.name.removesuffix(".nested.template.json").removesuffix(".template.json")
+        passed = {k: v for k, v in (properties.get("Parameters") or {}).items() if isinstance(v, str)}
+        child = StackTemplate(
+            name=name,
+            template=_template(file),
+            account=parent.account,
+            region=parent.region,
+            parameters=passed,
+            parent=f"{parent.name} ({logical_id})",
+        )
+        stacks.append(child)
+        stacks.extend(_nested(directory, child, assets))
+    return stacks
+
+
 def _stacks(directory: Path) -> list[StackTemplate]:
     manifest_path = directory / "manifest.json"
     if not manifest_path.is_file():
         raise AssemblyError(f"{directory} is not a cloud assembly (no manifest.json): pass the cdk.out of `cdk synth`")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = _object(_json_file(manifest_path, "cloud assembly manifest"), manifest_path, "manifest")
+    artifacts = manifest.get("artifacts") or {}
+    if not isinstance(artifacts, dict):
+        raise AssemblyError(f"{manifest_path}: the manifest's artifacts is not an object")
+    assets = _file_assets(directory, manifest)
     stacks: list[StackTemplate] = []
-    for artifact_id, artifact in (manifest.get("artifacts") or {}).items():
+    for artifact_id, artifact in artifacts.items():
+        if not isinstance(artifact, dict):
+            continue
         kind = artifact.get("type")
         properties = artifact.get("properties") or {}
         if kind == "cdk:cloud-assembly" and properties.get("directoryName"):
@@ -67,14 +163,14 @@ def _stacks(directory: Path) -> list[StackTemplate]:
         match = _ENVIRONMENT.match(str(artifact.get("environment") or ""))
         account = match.group("account") if match else None
         region = match.group("region") if match else None
-        stacks.append(
-            StackTemplate(
-                name=properties.get("stackName") or artifact_id,
-                template=json.loads(template_file.read_text(encoding="utf-8")),
-                account=None if account in (None, "unknown-account") else account,
-                region=None if region in (None, "unknown-region") else region,
-            )
+        stack = StackTemplate(
+            name=properties.get("stackName") or artifact_id,
+            template=_template(template_file),
+            account=None if account in (None, "unknown-account") else account,
+            region=None if region in (None, "unknown-region") else region,
         )
+        stacks.append(stack)
+        stacks.extend(_nested(directory, stack, assets))
     return stacks
 
 
@@ -98,6 +194,10 @@ def _describe(template: dict[str, Any], instance: Instance) -> str:
     return instance.address
 
 
+def _label(stack: StackTemplate) -> str:
+    return f"{stack.name} (nested in {stack.parent})" if stack.parent else stack.name
+
+
 def load(app: str | Path, *, stack: str | None = None, instance: str | None = None) -> tuple[StackTemplate, Instance]:
     """The stack and ``TransflowStatus`` instance to run, or ``AssemblyError`` naming the choices."""
     directory = Path(app)
@@ -105,14 +205,17 @@ def load(app: str | Path, *, stack: str | None = None, instance: str | None = No
     if stack is not None:
         chosen = [s for s in stacks if s.name == stack]
         if not chosen:
-            names = ", ".join(s.name for s in stacks) or "none"
+            names = ", ".join(_label(s) for s in stacks) or "none"
             raise AssemblyError(f"--stack {stack}: no such stack in {directory} (stacks: {names})")
     else:
         chosen = [s for s in stacks if instances(s.template)]
         if not chosen:
-            raise AssemblyError(f"no stack in {directory} contains a TransflowStatus (no resource has {PART_KEY})")
+            names = ", ".join(_label(s) for s in stacks) or "none"
+            raise AssemblyError(
+                f"no stack in {directory} contains a TransflowStatus (no resource has {PART_KEY}; stacks: {names})"
+            )
         if len(chosen) > 1:
-            names = ", ".join(s.name for s in chosen)
+            names = ", ".join(_label(s) for s in chosen)
             raise AssemblyError(f"several stacks contain a TransflowStatus ({names}): choose one with --stack NAME")
     return chosen[0], choose_instance(chosen[0], instance)
 

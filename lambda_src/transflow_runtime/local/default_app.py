@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +48,22 @@ def _cache_dir() -> Path:
     return Path(base) / "transflow-local"
 
 
-def synthesize(webhook_templates: list[str], event_bus: str | None = None) -> tuple[StackTemplate, Instance]:
+def synthesize(
+    webhook_templates: list[str], event_bus: str | None = None
+) -> tuple[StackTemplate, Instance, float | None]:
     """The default stack's template: synthesized once per set of targets and package version, then
     read from the cache (synthesis costs seconds of jsii calls; the result never differs). With
     ``event_bus`` (``--event-bus NAME``) the stack has an EventBridge bus of that name for the
-    assembly events (``"default"``: the account's default bus)."""
+    assembly events (``"default"``: the account's default bus). The third value is the seconds
+    synthesis took (``None`` when read from the cache)."""
     cached = _cache_dir() / f"default-{_cache_key(webhook_templates, event_bus)}.template.json"
+    took = None
     try:
         template = json.loads(cached.read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        started = time.monotonic()
         template = _synthesize(webhook_templates, event_bus)
+        took = round(time.monotonic() - started, 2)
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
             tmp = cached.with_suffix(f".{os.getpid()}.tmp")
@@ -65,10 +72,12 @@ def synthesize(webhook_templates: list[str], event_bus: str | None = None) -> tu
         except OSError:
             pass  # no cache this time
     stack_template = StackTemplate(name=STACK_NAME, template=template)
-    return stack_template, choose_instance(stack_template, None)
+    return stack_template, choose_instance(stack_template, None), took
 
 
 def _synthesize(webhook_templates: list[str], event_bus: str | None = None) -> dict[str, Any]:
+    # jsii's Node process would print a box of "!!" lines about the Node version on every start.
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
     import aws_cdk as cdk
     from aws_cdk import aws_events as events
     from aws_cdk import aws_secretsmanager as secretsmanager

@@ -20,8 +20,8 @@ def _md5(text: str) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
-def demo_plan() -> list[dict[str, Any]]:
-    """The sample assemblies: (id, uploads, steps, how it ends)."""
+def demo_plan(template_id: str = DEMO_TEMPLATE) -> list[dict[str, Any]]:
+    """The sample assemblies of ``template_id``: (id, uploads, steps, how it ends)."""
     plans = []
     for name, size, outcome in (
         ("interview.wav", 48_000_000, "completed"),
@@ -31,7 +31,8 @@ def demo_plan() -> list[dict[str, Any]]:
         md5 = _md5(name)
         plans.append(
             {
-                "assembly_id": assembly_id(md5, DEMO_TEMPLATE, DEMO_USER),
+                "assembly_id": assembly_id(md5, template_id, DEMO_USER),
+                "template_id": template_id,
                 "uploads": [
                     {"id": f"up_{md5[:8]}", "name": name, "size": size, "mime": "audio/" + name.rsplit(".", 1)[1],
                      "field": "file", "md5hash": md5}
@@ -43,12 +44,19 @@ def demo_plan() -> list[dict[str, Any]]:
     return plans
 
 
-def run_demo(store: StatusStore, *, step_seconds: float = 1.5, stop: threading.Event | None = None) -> list[str]:
-    """Create the demo assemblies now and advance them in a background thread; returns their ids."""
+def run_demo(
+    store: StatusStore,
+    *,
+    template_id: str = DEMO_TEMPLATE,
+    step_seconds: float = 1.5,
+    stop: threading.Event | None = None,
+) -> list[str]:
+    """Create the demo assemblies now and advance them in a background thread; returns their ids.
+    ``template_id`` should be one the template has a webhook target for, so their webhooks go out."""
     stop = stop or threading.Event()
-    plans = demo_plan()
+    plans = demo_plan(template_id)
     for plan in plans:
-        store.create(plan["assembly_id"], user_id=DEMO_USER, template_id=DEMO_TEMPLATE, uploads=plan["uploads"],
+        store.create(plan["assembly_id"], user_id=DEMO_USER, template_id=template_id, uploads=plan["uploads"],
                      steps_total=len(plan["steps"]), message="Waiting for a worker")
 
     def advance() -> None:

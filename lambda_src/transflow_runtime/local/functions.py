@@ -238,12 +238,11 @@ class FunctionRuntime:
         self._release(None)
 
     def _limited(self, result: Any, request_id: str) -> Invocation:
-        """Lambda refuses to return a response larger than its synchronous invocation limit."""
-        try:
-            from ..limits import LAMBDA_RESPONSE_LIMIT_BYTES, invocation_response_bytes
-        except ImportError:  # transflow_runtime.limits (CONTRACTS E) is not there yet
-            return Invocation(result)
-        size = invocation_response_bytes(result)
+        """Lambda refuses to return a response larger than its synchronous invocation limit,
+        measured as the function's own runtime serializes it (``AWS_EXECUTION_ENV``)."""
+        from ..limits import LAMBDA_RESPONSE_LIMIT_BYTES, invocation_response_bytes
+
+        size = invocation_response_bytes(result, execution_env=self.environment.get("AWS_EXECUTION_ENV", ""))
         if size > LAMBDA_RESPONSE_LIMIT_BYTES:
             log.warning("function %s returned %d bytes, over Lambda's limit", self.spec.name, size)
             return _error(
@@ -288,6 +287,8 @@ def lambda_environment(
             "PYTHONDONTWRITEBYTECODE": "1",
         }
     )
+    if spec.runtime:  # as Lambda sets it for a managed runtime; the response limit is measured by it
+        env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{spec.runtime}"
     if quiet:
         env["TRANSFLOW_LOCAL_QUIET"] = "1"
     env.update(credentials)  # Lambda's reserved variables: the template cannot set these

@@ -21,6 +21,7 @@ import json
 import logging
 import re
 import socket
+import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -40,6 +41,10 @@ from .functions import FunctionRuntime, Invocation
 log = logging.getLogger("transflow.local")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 PROXY_TOKEN_HEADER = "x-transflow-local-proxy"  # noqa: S105 - a header name
+#: Lambda's synchronous Invoke request limit (its error: "Request must be smaller than 6291456
+#: bytes for the InvokeFunction operation", RequestEntityTooLargeException, 413).
+INVOKE_REQUEST_LIMIT_BYTES = 6_291_456
+_PRESIGNED = re.compile(r"(?:^|&)X-Amz-(?:Signature|Credential)=", re.IGNORECASE)
 _INVOKE_RE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
 
@@ -65,9 +70,15 @@ class Services:
     event_viewer: EventViewer | None = None
     mint: Callable[[str, int], str] | None = None
     page_config: dict[str, Any] = field(default_factory=dict)
+    #: Mint tokens (and let the page sign in by user id) for other machines too (--allow-remote-tokens).
+    remote_tokens: bool = False
 
     def function(self, name_or_arn: str) -> FunctionRuntime | None:
-        short = unquote(name_or_arn).rsplit(":function:", 1)[-1].split(":")[0]
+        """The template's function a ``FunctionName`` names: in this region and account, unqualified
+        or ``$LATEST`` (the template publishes no versions or aliases local mode runs)."""
+        region, account, short, qualifier = self.names.function_parts(name_or_arn)
+        if (region, account) != (self.region, self.account_id) or qualifier not in (None, "$LATEST"):
+            return None
         return self.functions.get(short)
 
 
@@ -91,6 +102,22 @@ def _host_allowed(host_header: str, bound_host: str, bound_port: int) -> bool:
         return name.lower().rstrip(".") in ("localhost", bound_host.lower())
 
 
+class BindError(OSError):
+    """The gateway cannot listen on the address asked for (in use, not this machine's, ...)."""
+
+
+class _FramingError(ValueError):
+    """The request's body framing (Content-Length, chunk sizes) is invalid."""
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that drops its connection is no error of local mode's (no traceback for it)."""
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        log.exception("local gateway: request from %s failed", client_address[0])
+
+
 class LocalGateway:
     """Binds at construction (so its URL is known before provisioning); serves after ``start()``."""
 
@@ -101,8 +128,11 @@ class LocalGateway:
             owner = gateway
 
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        server_class = type("GatewayServer", (ThreadingHTTPServer,), {"address_family": family})
-        self.server = server_class((host, port), RequestHandler)
+        server_class = type("GatewayServer", (_Server,), {"address_family": family})
+        try:
+            self.server = server_class((host, port), RequestHandler)
+        except OSError as exc:
+            raise BindError(exc.errno, exc.strerror or str(exc)) from exc
         self.server.daemon_threads = True
         self.bound_host = host
         self.host, self.port = self.server.server_address[:2]
@@ -110,8 +140,20 @@ class LocalGateway:
         self._thread: threading.Thread | None = None
 
     @property
+    def exposed(self) -> bool:
+        """Whether other machines can reach it (bound to an address that is not loopback)."""
+        try:
+            return not ipaddress.ip_address(str(self.host)).is_loopback
+        except ValueError:
+            return True
+
+    @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in str(self.host) else self.host
+        """A URL that reaches it from this machine (loopback for a wildcard bind such as 0.0.0.0)."""
+        host = str(self.host)
+        if host in ("0.0.0.0", "::"):  # noqa: S104 - naming the wildcard, not binding it
+            host = "127.0.0.1" if host == "0.0.0.0" else "::1"  # noqa: S104
+        host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}"
 
     def start(self) -> None:
@@ -168,7 +210,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------------------------------------
     def _dispatch(self, method: str) -> None:
         try:
-            body = self._read_body()
+            try:
+                body = self._read_body()
+            except _FramingError as exc:
+                # The rest of the connection cannot be told apart from the body: never read on.
+                self.close_connection = True
+                self._send_json(400, {"message": f"Bad Request: {exc}"}, {"connection": "close"})
+                return
             if body is None:
                 # The unread body must never be parsed as a further request on this connection.
                 self.close_connection = True
@@ -191,6 +239,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if self.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256"):
                 self._aws(services, method, body)
                 return
+            if _PRESIGNED.search(split.query):
+                # Query-string SigV4 is an AWS call: local mode verifies header signatures only.
+                status, out_headers, payload = iam.error_response(
+                    "query", "AccessDenied", "local mode accepts AWS calls signed in the Authorization header only"
+                )
+                self._send(status, payload, out_headers)
+                return
             if method in ("GET", "HEAD") and split.path in ("/", "/index.html"):
                 self._send_page()
                 return
@@ -206,13 +261,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._send_json(500, {"message": "Internal Server Error"})
 
     def _read_body(self) -> bytes | None:
-        """The request body (Content-Length or chunked); ``None`` when over API Gateway's limit."""
+        """The request body (Content-Length or chunked); ``None`` when over API Gateway's limit,
+        ``_FramingError`` when its framing cannot be read (RFC 9112: 400, then close)."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             parts: list[bytes] = []
             size = 0
             while True:
                 line = self.rfile.readline(1024)
-                chunk = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                size_text = line.split(b";", 1)[0].strip()
+                if not re.fullmatch(rb"[0-9A-Fa-f]{1,16}", size_text):
+                    raise _FramingError("invalid chunk size")
+                chunk = int(size_text, 16)
                 if chunk == 0:
                     while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                         pass  # trailers
@@ -222,8 +281,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     return None
                 parts.append(self.rfile.read(chunk))
                 self.rfile.readline(8)  # the CRLF after each chunk
-        length = int(self.headers.get("Content-Length") or 0)
-        if length < 0 or length > MAX_BODY_BYTES:
+        declared = self.headers.get_all("Content-Length") or []
+        if len(set(declared)) > 1 or not all(re.fullmatch(r"\s*[0-9]{1,20}\s*", d) for d in declared):
+            raise _FramingError("invalid Content-Length")
+        length = int(declared[0]) if declared else 0
+        if length > MAX_BODY_BYTES:
             return None
         return self.rfile.read(length) if length else b""
 
@@ -313,18 +375,20 @@ class _RequestHandler(BaseHTTPRequestHandler):
     # ---------------------------------------------------------------------------------- AWS calls
     def _aws(self, services: Services, method: str, body: bytes) -> None:
         headers = {k: v for k, v in self.headers.items()}
+        protocol = (
+            "rest-json"
+            if "/2015-03-31/functions/" in self.path
+            else ("json" if self.headers.get("X-Amz-Target") else "query")
+        )
         try:
-            signed = services.credentials.verify(method, self.path, headers, body)
-        except iam.AuthError as exc:
-            protocol = (
-                "rest-json"
-                if "/2015-03-31/functions/" in self.path
-                else ("json" if self.headers.get("X-Amz-Target") else "query")
-            )
+            signed = services.credentials.verify(method, self.path, headers, body, region=services.region)
+            op = iam.operation(signed.service, method, self.path, headers, body, services.names)
+        except (iam.AuthError, iam.RequestError) as exc:
             status, out_headers, payload = iam.error_response(protocol, exc.code, exc.message)
+            if isinstance(exc, iam.RequestError):
+                status = exc.status
             self._send(status, payload, out_headers)
             return
-        op = iam.operation(signed.service, method, self.path, headers, body, services.names)
         identity = signed.identity
         if identity.policies is not None:
             if op is None:
@@ -348,6 +412,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     status, out_headers, payload = iam.access_denied(identity, op, resource, reason)
                     self._send(status, payload, out_headers)
                     return
+        if op is not None and op.action.lower() in iam.ALWAYS_ALLOWED:
+            self._send(200, iam.caller_identity(identity), {"content-type": "text/xml"})
+            return
         invoke = _INVOKE_RE.match(urlsplit(self.path).path)
         if signed.service == "lambda":
             if invoke and method == "POST":
@@ -364,11 +431,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _invoke(self, services: Services, name: str, body: bytes) -> None:
         runtime = services.function(name)
         if runtime is None:
-            arn = name if name.startswith("arn:") else services.names.function(name)
+            arn = services.names.function(name)
             self._send_json(
                 404,
                 {"Type": "User", "message": f"Function not found: {arn}"},
                 {"x-amzn-errortype": "ResourceNotFoundException"},
+            )
+            return
+        if len(body) > INVOKE_REQUEST_LIMIT_BYTES:
+            self._send_json(
+                413,
+                {
+                    "Type": "User",
+                    "message": f"Request must be smaller than {INVOKE_REQUEST_LIMIT_BYTES} bytes for the "
+                    "InvokeFunction operation",
+                },
+                {"x-amzn-errortype": "RequestEntityTooLargeException"},
             )
             return
         try:
@@ -406,17 +484,24 @@ class _RequestHandler(BaseHTTPRequestHandler):
         import http.client
 
         backend = urlsplit(services.backend_url)
+        status: int | None = None
         connection = http.client.HTTPConnection(backend.hostname, backend.port, timeout=60)
         try:
             hop = ("connection", "content-length", "transfer-encoding")  # the body is passed on whole
             headers = {k: v for k, v in self.headers.items() if k.lower() not in hop}
             headers[PROXY_TOKEN_HEADER] = services.backend_token
+            headers[iam.MOTO_ACCOUNT_HEADER] = services.account_id  # the stack's own account
             connection.request(method, self.path, body=body, headers=headers)
             response = connection.getresponse()
             payload = response.read()
             skip = {"date", "server"}
             out = {k.lower(): v for k, v in response.getheaders() if k.lower() not in skip}
-            self._send(response.status, payload, out)
+            if response.status >= 500 and "html" in out.get("content-type", ""):
+                # moto's own failure page: answered as an AWS service failure, the cause logged
+                log.warning("moto could not serve %s %s: %s", method, self.path[:200], payload[:300])
+                status, out, payload = iam.error_response("json", "InternalFailure", "local mode could not serve this")
+                status = 500
+            self._send(response.status if status is None else status, payload, out)
         finally:
             connection.close()
 
@@ -430,9 +515,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._send_json(200, issuer.jwks())
             return
         if method == "GET" and path == "/_local/config":
-            self._send_json(200, services.page_config, {"cache-control": "no-store"})
+            config = {**services.page_config, "can_mint": services.mint is not None and self._may_mint(services)}
+            self._send_json(200, config, {"cache-control": "no-store"})
             return
         if method == "POST" and path == "/_local/token":
+            if not self._may_mint(services):
+                self._send_json(403, {"error": "tokens are minted for this machine only (--allow-remote-tokens)"})
+                return
             self._mint(services, body)
             return
         viewer = services.event_viewer
@@ -444,10 +533,29 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._send_json(200, {"deliveries": inbox.deliveries()}, {"cache-control": "no-store"})
             return
         if inbox is not None and method == "POST" and path.startswith(inbox_module.PATH + "/"):
+            # A web page can POST here without a CORS preflight (a "simple" request); a webhook
+            # sender sends JSON and no Origin.
+            if self.headers.get("Origin") is not None:
+                self._send_json(403, {"error": "the inbox takes webhook deliveries, not requests from web pages"})
+                return
+            if self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower() != "application/json":
+                self._send_json(415, {"error": "a webhook delivery is application/json"})
+                return
             inbox.receive(unquote(path[len(inbox_module.PATH) + 1 :]), dict(self.headers.items()), body)
             self._send(204, b"", {})
             return
         self._send_json(404, {"message": "Not Found"})
+
+    def _may_mint(self, services: Services) -> bool:
+        """Token minting needs no credentials: only for this machine, unless asked for others."""
+        if services.remote_tokens:
+            return True
+        try:
+            peer = ipaddress.ip_address(self.client_address[0])
+        except ValueError:
+            return False
+        mapped = getattr(peer, "ipv4_mapped", None)
+        return (mapped or peer).is_loopback
 
     def _mint(self, services: Services, body: bytes) -> None:
         # JSON only: a cross-site form cannot send it without a CORS preflight, which is never granted.

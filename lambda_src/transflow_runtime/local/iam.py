@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 import json
 import logging
@@ -27,6 +28,8 @@ log = logging.getLogger("transflow.local")
 
 #: SigV4 requests older or newer than this are refused, as AWS refuses them.
 MAX_CLOCK_SKEW = dt.timedelta(minutes=15)
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}(\.fifo)?")
+_QUEUE_URL = re.compile(r"https?://[^/?#;\s]+/(?P<account>\d{12})/(?P<name>[A-Za-z0-9_-]{1,80}(\.fifo)?)")
 _CREDENTIAL = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request,"
     r"\s*SignedHeaders=(?P<headers>[^,]+),\s*Signature=(?P<signature>[0-9a-f]{64})\s*$"
@@ -44,6 +47,18 @@ class Identity:
     session_token: str | None = None
     policies: list[dict[str, Any]] | None = None
     _compiled: list[Any] = field(default_factory=list, repr=False)
+
+    @property
+    def account_id(self) -> str:
+        return self.arn.split(":")[4]
+
+    @property
+    def user_id(self) -> str:
+        """GetCallerIdentity's ``UserId``: ``AROA...:session`` for a role session, ``AIDA...`` for a user."""
+        unique = hashlib.sha256(self.arn.encode()).hexdigest()[:17].upper()
+        if self.session_token:
+            return f"AROA{unique}:{self.arn.rsplit('/', 1)[-1]}"
+        return f"AIDA{unique}"
 
     @property
     def environment(self) -> dict[str, str]:
@@ -67,6 +82,16 @@ def new_identity(name: str, arn: str, *, session: bool, policies: list[dict[str,
         session_token=_random(string.ascii_letters + string.digits, 172) if session else None,
         policies=policies,
     )
+
+
+class RequestError(Exception):
+    """A request local mode refuses before checking or running it (AWS's error ``code``)."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
 
 
 class AuthError(Exception):
@@ -95,8 +120,11 @@ class Credentials:
         self._by_key[identity.access_key_id] = identity
         return identity
 
-    def verify(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> SignedRequest:
-        """The identity that signed this request; ``AuthError`` unless its SigV4 signature verifies."""
+    def verify(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes, *, region: str | None = None
+    ) -> SignedRequest:
+        """The identity that signed this request; ``AuthError`` unless its SigV4 signature verifies,
+        for ``region`` (when given) and for the service the request is addressed to."""
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
         from botocore.credentials import Credentials as BotoCredentials
@@ -124,6 +152,26 @@ class Credentials:
             raise AuthError(
                 "InvalidSignatureException", "Signature expired or not yet valid (more than 15 minutes off)"
             )
+        if region is not None and match["region"] != region and not (
+            match["service"] in _GLOBAL_SERVICES and match["region"] == "us-east-1"
+        ):
+            raise AuthError(
+                "InvalidSignatureException", f"Credential should be scoped to a valid region, not '{match['region']}'. "
+            )
+        if match["service"] not in known_services():
+            raise AuthError("InvalidSignatureException", f"Credential should be scoped to a valid service: "
+                            f"'{match['service'][:40]}'. ")
+        addressed = expected_service(path, lower)
+        if addressed is not None and match["service"] != addressed:
+            message = f"Credential should be scoped to correct service: '{addressed}'. "
+            raise AuthError("InvalidSignatureException", message)
+        declared = lower.get("x-amz-content-sha256")
+        if declared is not None and declared != hashlib.sha256(body).hexdigest():
+            # AWS hashes the body it received (botocore's verifier would trust the header instead).
+            raise AuthError(
+                "InvalidSignatureException",
+                "The request signature we calculated does not match the signature you provided.",
+            )
         signed_names = match["headers"].split(";")
         if "host" not in signed_names:
             raise AuthError("IncompleteSignatureException", "the signature must cover the Host header")
@@ -149,6 +197,43 @@ class Credentials:
         return SignedRequest(identity=identity, service=match["service"], region=match["region"])
 
 
+#: Services whose requests are signed for us-east-1 wherever they go (STS's and IAM's global endpoint).
+_GLOBAL_SERVICES = frozenset({"sts", "iam"})
+#: The signing name of the services a JSON-protocol request's ``X-Amz-Target`` prefix addresses.
+_TARGET_SERVICES = {
+    "DynamoDB_20120810": "dynamodb",
+    "DynamoDBStreams_20120810": "dynamodb",
+    "AmazonSQS": "sqs",
+    "secretsmanager": "secretsmanager",
+    "Logs_20140328": "logs",
+    "AWSEvents": "events",
+    "TrentService": "kms",
+}
+
+
+_KNOWN: frozenset[str] | None = None
+
+
+def known_services() -> frozenset[str]:
+    """The signing names of the services botocore knows (a scope naming anything else is malformed)."""
+    global _KNOWN
+    if _KNOWN is None:
+        import botocore.session
+
+        _KNOWN = frozenset(botocore.session.get_session().get_available_services()) | {"execute-api"}
+    return _KNOWN
+
+
+def expected_service(path: str, headers: Mapping[str, str]) -> str | None:
+    """The service a request is addressed to, where the request itself says (``None``: it does not)."""
+    target = headers.get("x-amz-target", "")
+    if target:
+        return _TARGET_SERVICES.get(target.split(".", 1)[0])
+    if urlsplit(path).path.startswith("/2015-03-31/functions/"):
+        return "lambda"
+    return None
+
+
 # ------------------------------------------------------------------------------------- policies
 def arn_pattern_matches(pattern: str, value: str) -> bool:
     """IAM's ``*`` and ``?`` wildcards (``?`` is one character; everything else literal)."""
@@ -156,47 +241,91 @@ def arn_pattern_matches(pattern: str, value: str) -> bool:
     return re.fullmatch(regex, value) is not None
 
 
-def _for_moto(document: Mapping[str, Any]) -> tuple[str, int]:
-    """The policy as moto's evaluator reads it, and how many conditional statements were left out.
+def _pattern(value: str) -> str:
+    """An IAM wildcard pattern as moto's matcher reads it: moto turns ``*`` into ``.*`` and leaves
+    the rest as regex syntax, so literal characters are escaped and IAM's ``?`` becomes ``.``."""
+    return re.escape(value).replace(r"\*", "*").replace(r"\?", ".")
 
-    moto turns only ``*`` into a regular expression and leaves the rest of a pattern as regex
-    syntax, so literal characters are escaped and IAM's ``?`` becomes ``.`` first. It evaluates
-    no condition keys of identity policies; conditional statements are therefore dropped (an
-    ``Allow`` that needs a condition stays denied, a conditional ``Deny`` is not applied).
+
+def _values(value: Any) -> list[str]:
+    return [str(v) for v in (value if isinstance(value, list) else [value])]
+
+
+@dataclass
+class _Statement:
+    """One statement for moto's ``IAMPolicyStatement``, with what moto gets wrong done first:
+    ``NotResource`` (moto ignores it and treats a statement without ``Resource`` as matching
+    everything, ``Deny`` included) is checked here and the statement given moto with
+    ``Resource: *``; actions are matched case-insensitively, as IAM matches them."""
+
+    evaluator: Any
+    not_resources: list[str] | None
+
+
+def _compile(document: Mapping[str, Any]) -> tuple[list[_Statement], int]:
+    """The statements of one identity policy, and how many conditional statements were left out.
+
+    moto evaluates no condition keys of identity policies; conditional statements are therefore
+    dropped (an ``Allow`` that needs a condition stays denied, a conditional ``Deny`` is not
+    applied) and named at start-up. A statement with neither ``Resource`` nor ``NotResource``
+    (which IAM refuses in an identity policy) grants nothing.
     """
+    from moto.iam.access_control import IAMPolicyStatement
+
     statements = document.get("Statement") or []
     statements = statements if isinstance(statements, list) else [statements]
     kept, dropped = [], 0
     for statement in statements:
+        if not isinstance(statement, Mapping) or statement.get("Effect") not in ("Allow", "Deny"):
+            continue
         if statement.get("Condition"):
             dropped += 1
             continue
-        fixed = dict(statement)
-        for key in ("Resource", "NotResource"):
-            if key in fixed:
-                values = fixed[key] if isinstance(fixed[key], list) else [fixed[key]]
-                fixed[key] = [re.escape(v).replace(r"\*", "*").replace(r"\?", ".") for v in values]
-        kept.append(fixed)
-    return json.dumps({"Version": "2012-10-17", "Statement": kept}), dropped
+        fixed: dict[str, Any] = {"Effect": statement["Effect"]}
+        for key in ("Action", "NotAction"):
+            if key in statement:
+                fixed[key] = [_pattern(v.lower()) for v in _values(statement[key])]
+        if not ("Action" in fixed or "NotAction" in fixed):
+            continue
+        not_resources = None
+        if "Resource" in statement:
+            fixed["Resource"] = [_pattern(v) for v in _values(statement["Resource"])]
+        elif "NotResource" in statement:
+            not_resources = [_pattern(v) for v in _values(statement["NotResource"])]
+            fixed["Resource"] = ["*"]
+        else:
+            continue
+        kept.append(_Statement(IAMPolicyStatement(fixed), not_resources))
+    return kept, dropped
 
 
 def conditional_statements(policies: list[dict[str, Any]]) -> int:
-    return sum(_for_moto(p)[1] for p in policies)
+    return sum(_compile(p)[1] for p in policies)
+
+
+#: Actions IAM allows every authenticated identity, whatever its policies ("GetCallerIdentity":
+#: "No permissions are required to perform this operation").
+ALWAYS_ALLOWED = frozenset({"sts:getcalleridentity"})
 
 
 def decide(identity: Identity, action: str, resource: str) -> str | None:
-    """``None`` when allowed, else why not (AWS's wording)."""
-    if identity.policies is None:
+    """``None`` when allowed, else why not (AWS's wording). "Policy evaluation logic": an explicit
+    ``Deny`` in any policy wins; otherwise some ``Allow`` must match; otherwise implicitly denied."""
+    if identity.policies is None or action.lower() in ALWAYS_ALLOWED:
         return None
-    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 
     if not identity._compiled:
-        identity._compiled = [IAMPolicy(_for_moto(p)[0]) for p in identity.policies] or [None]
+        identity._compiled = [s for p in identity.policies for s in _compile(p)[0]] or [None]
     permitted = False
-    for policy in identity._compiled:
-        if policy is None:
+    for statement in identity._compiled:
+        if statement is None:
             continue
-        result = policy.is_action_permitted(action, resource)
+        if statement.not_resources is not None and any(
+            IAMPolicyStatement._match(pattern, resource) for pattern in statement.not_resources
+        ):
+            continue  # NotResource: the statement applies to every resource but these
+        result = statement.evaluator.is_action_permitted(action.lower(), resource)
         if result == PermissionResult.DENIED:
             return "with an explicit deny in an identity-based policy"
         if result == PermissionResult.PERMITTED:
@@ -237,16 +366,30 @@ class ResourceNames:
         self.account_id = account_id
         #: secret name -> full ARN (the ARN's suffix cannot be derived from the name)
         self.secrets: dict[str, str] = {}
+        #: ARN of a resource made here -> the ARN the template's policies name it by
+        self.aliases: dict[str, str] = {}
+
+    def stream(self, arn: str) -> str:
+        return self.aliases.get(arn, arn)
 
     def table(self, name: str) -> str:
         return name if name.startswith("arn:") else f"arn:aws:dynamodb:{self.region}:{self.account_id}:table/{name}"
 
     def queue(self, url_or_name: str) -> str:
+        """The ARN of the queue a ``QueueUrl`` (or ``QueueName``) names; ``RequestError`` unless it
+        is exactly ``scheme://host/ACCOUNT/NAME`` or a bare name, so that moto (which acts on the
+        last ``/`` segment of whatever it is given) and this check see the same queue."""
         if url_or_name.startswith("arn:"):
             return url_or_name
-        parts = urlsplit(url_or_name).path.strip("/").split("/") if "://" in url_or_name else [url_or_name]
-        account = parts[0] if len(parts) == 2 else self.account_id
-        return f"arn:aws:sqs:{self.region}:{account}:{parts[-1]}"
+        if "://" not in url_or_name:
+            if not _QUEUE_NAME.fullmatch(url_or_name):
+                raise RequestError("QueueDoesNotExist", "The specified queue does not exist.", 400)
+            return f"arn:aws:sqs:{self.region}:{self.account_id}:{url_or_name}"
+        match = _QUEUE_URL.fullmatch(url_or_name)
+        if match is None:
+            message = f"The address {url_or_name[:200]} is not valid for this endpoint."
+            raise RequestError("InvalidAddress", message, 404)
+        return f"arn:aws:sqs:{self.region}:{match['account']}:{match['name']}"
 
     def secret(self, secret_id: str) -> str:
         if secret_id.startswith("arn:"):
@@ -260,11 +403,26 @@ class ResourceNames:
         name = name_or_arn or "default"
         return name if name.startswith("arn:") else f"arn:aws:events:{self.region}:{self.account_id}:event-bus/{name}"
 
-    def function(self, name: str) -> str:
+    def function_parts(self, name: str) -> tuple[str, str, str, str | None]:
+        """(region, account, name, qualifier) of a ``FunctionName`` as Lambda reads it: a name, a
+        name with ``:qualifier``, a partial ARN (``ACCOUNT:function:NAME``) or a full ARN."""
         name = unquote(name)
-        if name.startswith("arn:"):
-            return name.split(":function:", 1)[0] + ":function:" + name.split(":function:", 1)[1].split(":")[0]
-        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name.split(':')[0]}"
+        region, account = self.region, self.account_id
+        if ":function:" in name:
+            prefix, rest = name.split(":function:", 1)
+            head = prefix.split(":")
+            if prefix.startswith("arn:") and len(head) == 5:
+                region, account = head[3], head[4]
+            elif len(head) == 1:
+                account = head[0]
+            name = rest
+        short, _, qualifier = name.partition(":")
+        return region, account, short, qualifier or None
+
+    def function(self, name: str) -> str:
+        """The function's ARN as IAM checks ``lambda:InvokeFunction`` (qualified when the call is)."""
+        region, account, short, qualifier = self.function_parts(name)
+        return f"arn:aws:lambda:{region}:{account}:function:{short}" + (f":{qualifier}" if qualifier else "")
 
 
 def operation(
@@ -293,6 +451,8 @@ def operation(
         resources = ["*"]
         if service == "sqs" and ("QueueUrl" in form or "QueueName" in form):
             resources = [names.queue(form.get("QueueUrl") or form["QueueName"])]
+        elif service == "sqs" and urlsplit(path).path.strip("/"):
+            resources = [names.queue("http://local" + urlsplit(path).path)]  # the query API's queue path
         return Operation(service, form["Action"], resources, "query")
     return None
 
@@ -300,9 +460,9 @@ def operation(
 def _json_resources(prefix: str, name: str, params: Mapping[str, Any], names: ResourceNames) -> list[str]:
     if prefix.startswith("DynamoDBStreams"):
         if "StreamArn" in params:
-            return [str(params["StreamArn"])]
+            return [names.stream(str(params["StreamArn"]))]
         if "ShardIterator" in params:
-            return [str(params["ShardIterator"]).split("|", 1)[0]]
+            return [names.stream(str(params["ShardIterator"]).split("|", 1)[0])]
         return ["*"]
     if prefix.startswith("DynamoDB"):
         if name in ("BatchGetItem", "BatchWriteItem"):
@@ -334,6 +494,20 @@ def _json_resources(prefix: str, name: str, params: Mapping[str, Any], names: Re
     return ["*"]
 
 
+#: moto serves the account this header names (local mode runs in the stack's own account).
+MOTO_ACCOUNT_HEADER = "x-moto-account-id"
+
+
+def caller_identity(identity: Identity) -> bytes:
+    """STS ``GetCallerIdentity``'s answer for the identity that signed the call."""
+    return (
+        '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>'
+        f"<Arn>{_xml(identity.arn)}</Arn><UserId>{_xml(identity.user_id)}</UserId>"
+        f"<Account>{identity.account_id}</Account></GetCallerIdentityResult>"
+        "<ResponseMetadata><RequestId>local</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
+    ).encode()
+
+
 def access_denied(
     identity: Identity, operation: Operation, resource: str, reason: str
 ) -> tuple[int, dict[str, str], bytes]:
@@ -342,9 +516,13 @@ def access_denied(
     return error_response(operation.protocol, "AccessDeniedException", message, service=operation.service)
 
 
+#: The query protocol's names for these errors (SQS's and STS's XML API).
+_QUERY_CODES = {"AccessDeniedException": "AccessDenied", "InvalidSignatureException": "SignatureDoesNotMatch"}
+
+
 def error_response(protocol: str, code: str, message: str, *, service: str = "") -> tuple[int, dict[str, str], bytes]:
     if protocol == "query":
-        query_code = "AccessDenied" if code == "AccessDeniedException" else code
+        query_code = _QUERY_CODES.get(code, code)
         body = (
             f"<ErrorResponse><Error><Type>Sender</Type><Code>{query_code}</Code><Message>{_xml(message)}</Message>"
             f"</Error><RequestId>local</RequestId></ErrorResponse>"

@@ -148,7 +148,10 @@ class IntrinsicResolver:
                 value = self.get_att(logical_id, attribute)
             else:
                 value = self.ref(name)
-            return str(value)
+            if isinstance(value, list | dict):
+                # CloudFormation: "Fn::Sub" variables must resolve to strings (a list parameter does not)
+                raise TemplateError(f"Fn::Sub: ${{{name}}} is a list or map, not a string")
+            return _text(value)
 
         # ${!Literal} stays as ${Literal}
         return _SUB_VARIABLE.sub(replace, text).replace("${!", "${")
@@ -173,7 +176,10 @@ def _text(value: Any) -> str:
 def _select(resolver: IntrinsicResolver, arg: Any) -> Any:
     index, values = resolver.resolve(arg[0]), resolver.resolve(arg[1])
     try:
-        return values[int(index)]
+        position = int(index)
+        if position < 0 or not isinstance(values, list):  # CloudFormation counts from 0 only
+            raise IndexError(position)
+        return values[position]
     except (IndexError, ValueError, TypeError):
         raise TemplateError(f"Fn::Select index {index!r} is out of range") from None
 

@@ -57,7 +57,9 @@ class SerialMotoServer:
             ) from exc
         import logging
 
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one INFO line per AWS call otherwise
+        # One INFO line per AWS call otherwise, and a traceback of moto's own for a request it cannot
+        # serve (the gateway logs one line for that and answers it as an AWS service failure).
+        logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
         app = DomainDispatcherApplication(create_backend_app)
         if self.token is not None:
             app = _guarded(app, self.header, self.token)

@@ -33,6 +33,8 @@ class Applied:
     webhook_secrets: dict[str, str] = field(default_factory=dict)
     jwt_secret: str | None = None
     mint: Callable[[str, int], str] | None = None
+    #: The signing secret of per-assembly ``notify_url`` deliveries (when the template allows them).
+    notify_url_secret: str | None = None
 
 
 def _builtin(stack: LocalStack) -> bool:
@@ -100,6 +102,13 @@ def _webhooks(stack: LocalStack, env: dict[str, str], deployment: Deployment, ap
             from ..handlers.webhook import signing_secret_from_value
 
             applied.webhook_secrets[name] = signing_secret_from_value(deployment.secret_value(arn))
+    notify_arn = config.get("notify_url_secret_arn")
+    if config.get("allow_notify_url") and notify_arn:
+        # Per-assembly notify_url deliveries keep their own secret; surfaced so they can be verified
+        # (the inbox verifies deliveries to /_local/inbox/notify_url with it).
+        from ..handlers.webhook import signing_secret_from_value
+
+        applied.notify_url_secret = signing_secret_from_value(deployment.secret_value(notify_arn))
     if "*" in named:
         config["default"] = named.pop("*")
     config["targets"] = named

@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import schema
 from .assembly import Instance
 from .intrinsics import TemplateError
 from .provision import Deployment
@@ -36,6 +37,8 @@ class FunctionSpec:
     policies: list[dict[str, Any]]
     part: str | None = None
     reserved_concurrency: int | None = None
+    #: The template's ``Runtime`` (``python3.13``); empty when it names none.
+    runtime: str = ""
 
 
 @dataclass
@@ -110,6 +113,13 @@ def _as_list(value: Any) -> list[Any]:
 
 
 # ------------------------------------------------------------------------------------- functions
+def need(props: dict[str, Any], key: str, logical_id: str) -> Any:
+    """``props[key]``, or ``TemplateError`` naming the resource and the missing property."""
+    if not isinstance(props, dict) or key not in props:
+        raise TemplateError(f"{logical_id} lacks the property {key}")
+    return props[key]
+
+
 def role_policies(deployment: Deployment, role_arn: str) -> list[dict[str, Any]]:
     """Every identity policy of the role: policies naming it in ``Roles``, its inline policies and
     its managed policies (AWS managed ones from moto's copy of them)."""
@@ -117,16 +127,19 @@ def role_policies(deployment: Deployment, role_arn: str) -> list[dict[str, Any]]
     if role_id is None:
         deployment.note(f"the role {role_arn} (not in this template): its function gets no permissions")
         return []
+    deployment.consumed.add(role_id)
     role_name = deployment.attributes(role_id, None)
     documents: list[dict[str, Any]] = []
-    for resource in deployment.resources.values():
+    for logical_id, resource in deployment.resources.items():
         if resource.get("Type") not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
             continue
-        roles = [str(r).rsplit("/", 1)[-1] for r in _as_list(deployment.resolve(resource["Properties"].get("Roles")))]
+        properties = resource.get("Properties") or {}
+        roles = [str(r).rsplit("/", 1)[-1] for r in _as_list(deployment.resolve(properties.get("Roles")))]
         if role_name in roles:
-            documents.append(deployment.resolve(resource["Properties"]["PolicyDocument"]))
+            documents.append(deployment.resolve(need(properties, "PolicyDocument", logical_id)))
+            deployment.consumed.add(logical_id)
     role = deployment.properties(role_id)
-    documents.extend(deployment.resolve(p["PolicyDocument"]) for p in role.get("Policies") or [])
+    documents.extend(deployment.resolve(need(p, "PolicyDocument", role_id)) for p in role.get("Policies") or [])
     for arn in _as_list(deployment.resolve(role.get("ManagedPolicyArns"))):
         documents.extend(_managed_policy(deployment, str(arn)))
     if role.get("PermissionsBoundary"):
@@ -172,6 +185,10 @@ def read_function(deployment: Deployment, logical_id: str, part: str | None) -> 
         if props.get(prop):
             deployment.note(what)
     deployment.note("the functions' memory sizes")
+    deployment.consumed.add(logical_id)
+    log_group = (props.get("LoggingConfig") or {}).get("LogGroup")
+    if isinstance(log_group, dict) and isinstance(log_group.get("Ref"), str):
+        deployment.consumed.add(log_group["Ref"])  # its lines go to local mode's output (--verbose)
     environment = {
         str(k): _env_text(v) for k, v in ((resolved.get("Environment") or {}).get("Variables") or {}).items()
     }
@@ -189,6 +206,7 @@ def read_function(deployment: Deployment, logical_id: str, part: str | None) -> 
         policies=role_policies(deployment, role_arn),
         part=part,
         reserved_concurrency=int(reserved) if reserved is not None else None,
+        runtime=runtime,
     )
 
 
@@ -208,6 +226,9 @@ def read_event_source(deployment: Deployment, logical_id: str, model: InstanceMo
         )
     source = str(props.get("EventSourceArn", ""))
     kind = "dynamodb" if ":dynamodb:" in source and "/stream/" in source else "sqs" if ":sqs:" in source else ""
+    if kind == "dynamodb":
+        source = _stream_made_here(deployment, logical_id, source)
+    deployment.consumed.add(logical_id)
     if not kind:
         raise TemplateError(
             f"event source mapping {logical_id}: local mode emulates DynamoDB streams and SQS, not {source}"
@@ -222,7 +243,7 @@ def read_event_source(deployment: Deployment, logical_id: str, model: InstanceMo
     if int(props.get("ParallelizationFactor", 1) or 1) > 1:
         deployment.note("stream parallelization factors")
     retries = props.get("MaximumRetryAttempts")
-    filters = [str(f["Pattern"]) for f in (props.get("FilterCriteria") or {}).get("Filters") or []]
+    filters = [str(need(f, "Pattern", logical_id)) for f in (props.get("FilterCriteria") or {}).get("Filters") or []]
     return EventSourceSpec(
         logical_id=logical_id,
         kind=kind,
@@ -238,6 +259,20 @@ def read_event_source(deployment: Deployment, logical_id: str, model: InstanceMo
         starting_position=str(props.get("StartingPosition", "TRIM_HORIZON")),
         enabled=props.get("Enabled", True) is not False,
     )
+
+
+def _stream_made_here(deployment: Deployment, logical_id: str, arn: str) -> str:
+    """The stream a mapping reads: a table's of this template, or an imported table's (the template
+    names its stream literally; the table made here has its own stream ARN, aliased to it)."""
+    if any(values.get("StreamArn") == arn for values in deployment.made_values()):
+        return arn
+    name = arn.split(":table/", 1)[-1].split("/stream/", 1)[0]
+    values = deployment.table_named(name) or deployment.imported_table(name)
+    real = values.get("StreamArn")
+    if not real:
+        raise TemplateError(f"event source mapping {logical_id}: the table {name} has no stream")
+    deployment.aliases[str(real)] = arn
+    return str(real)
 
 
 # ------------------------------------------------------------------------------------- the HTTP API
@@ -258,13 +293,15 @@ def read_api(deployment: Deployment, api_id_logical: str, model: InstanceModel) 
     for logical_id, resource in deployment.resources.items():
         kind = resource.get("Type")
         if kind == "AWS::Lambda::Permission":
-            permissions.append(deployment.resolved_properties(logical_id))
+            permissions.append((logical_id, deployment.resolved_properties(logical_id)))
             continue
         if not str(kind).startswith("AWS::ApiGatewayV2::") or kind == "AWS::ApiGatewayV2::Api":
             continue
         if deployment.resolve((resource.get("Properties") or {}).get("ApiId")) != api_id:
             continue
         by_ref[str(deployment.attributes(logical_id, None))] = logical_id
+        if kind not in ("AWS::ApiGatewayV2::DomainName", "AWS::ApiGatewayV2::ApiMapping"):
+            deployment.consumed.add(logical_id)  # routes, integrations, authorizers, the stage
         if kind == "AWS::ApiGatewayV2::Route":
             routes_raw.append(logical_id)
         elif kind == "AWS::ApiGatewayV2::Stage":
@@ -295,7 +332,7 @@ def read_api(deployment: Deployment, api_id_logical: str, model: InstanceModel) 
         if kind == "AWS_IAM":
             deployment.note("IAM-authorized routes (answered 403)")
         route = RouteSpec(
-            route_key=str(props["RouteKey"]),
+            route_key=str(need(props, "RouteKey", logical_id)),
             function=function,
             authorization_type=kind,
             authorizer=authorizer,
@@ -305,6 +342,7 @@ def read_api(deployment: Deployment, api_id_logical: str, model: InstanceModel) 
         if function is not None:
             route.invoke_permitted = _permitted(deployment, permissions, function, api_id, route.route_key)
         routes.append(route)
+    deployment.consumed.add(api_id_logical)
     spec = ApiSpec(api_id=api_id, routes=routes, cors=api_props.get("CorsConfiguration"))
     if stage_props is not None:
         settings = stage_props.get("DefaultRouteSettings") or {}
@@ -343,21 +381,27 @@ def _authorizer(deployment: Deployment, logical_id: str, model: InstanceModel) -
 
 
 def _permitted(
-    deployment: Deployment, permissions: list[dict[str, Any]], function: FunctionSpec, api_id: str, route_key: str
+    deployment: Deployment,
+    permissions: list[tuple[str, dict[str, Any]]],
+    function: FunctionSpec,
+    api_id: str,
+    route_key: str,
 ) -> bool:
     """Whether a resource policy lets API Gateway invoke ``function`` for this route (else it answers 500)."""
     from .iam import arn_pattern_matches
 
     method, _, path = route_key.partition(" ")
     source = f"arn:aws:execute-api:{deployment.region}:{deployment.account_id}:{api_id}/$default/{method}{path}"
-    for permission in permissions:
+    allowed = False
+    for logical_id, permission in permissions:
         if permission.get("Principal") != "apigateway.amazonaws.com":
             continue
         if model_function_matches(function, str(permission.get("FunctionName", ""))) and (
             "SourceArn" not in permission or arn_pattern_matches(str(permission["SourceArn"]), source)
         ):
-            return True
-    return False
+            deployment.consumed.add(logical_id)
+            allowed = True
+    return allowed
 
 
 def model_function_matches(function: FunctionSpec, name_or_arn: str) -> bool:
@@ -368,6 +412,8 @@ def model_function_matches(function: FunctionSpec, name_or_arn: str) -> bool:
 # ------------------------------------------------------------------------------------- the instance
 def read_instance(deployment: Deployment, instance: Instance) -> InstanceModel:
     model = InstanceModel(functions={}, event_sources=[], api=None)
+    if instance.one("table") is None:
+        _imported_table(deployment, instance)
     for part in FUNCTION_PARTS:
         logical_id = instance.one(part)
         if logical_id is not None:
@@ -381,11 +427,53 @@ def read_instance(deployment: Deployment, instance: Instance) -> InstanceModel:
         model.api = read_api(deployment, api, model)
     if instance.parts.get("domain-name"):
         deployment.note("custom domain names")
-    alarms = sum(1 for r in deployment.resources.values() if r.get("Type") == "AWS::CloudWatch::Alarm")
-    if alarms:
-        deployment.note(f"CloudWatch alarms ({alarms})")
-    if any(r.get("Type") == "AWS::CloudWatch::Dashboard" for r in deployment.resources.values()):
-        deployment.note("the CloudWatch dashboard")
-    if any(r.get("Type") == "AWS::SQS::QueuePolicy" for r in deployment.resources.values()):
-        deployment.note("queue resource policies (local mode speaks plain HTTP on loopback)")
     return model
+
+
+def _imported_table(deployment: Deployment, instance: Instance) -> None:
+    """The instance uses a table the template does not hold (``table=`` an imported table): the
+    functions name it; unless it is a table of the template after all (a user's ``TableV2``), it
+    is made here with the status table's documented schema."""
+    for part in FUNCTION_PARTS:
+        logical_id = instance.one(part)
+        if logical_id is None:
+            continue
+        variables = (deployment.resolved_properties(logical_id).get("Environment") or {}).get("Variables") or {}
+        name = variables.get(schema.ENV_TABLE_NAME)
+        if isinstance(name, str) and name:
+            if deployment.table_named(name) is None:
+                deployment.imported_table(name)
+            return
+
+
+def not_run(deployment: Deployment, instance: Instance, others: list[str]) -> list[str]:
+    """What the template holds that local mode neither runs nor emulates, one phrase per group:
+    this instance's other resources by type, the stack's own resources by type with their logical
+    ids, and each other ``TransflowStatus`` (which ``--instance`` would run)."""
+    from .assembly import INSTANCE_KEY
+
+    mine: dict[str, int] = {}
+    theirs: dict[str, list[str]] = {}
+    other: dict[str, int] = {}
+    for logical_id, resource in deployment.resources.items():
+        kind = str(resource.get("Type"))
+        if logical_id in deployment.consumed or kind == "AWS::CDK::Metadata":
+            continue
+        address = (resource.get("Metadata") or {}).get(INSTANCE_KEY)
+        if address == instance.address:
+            mine[kind] = mine.get(kind, 0) + 1
+        elif address:
+            other[str(address)] = other.get(str(address), 0) + 1
+        else:
+            theirs.setdefault(kind, []).append(logical_id)
+    phrases = []
+    if mine:
+        listed = ", ".join(f"{kind} x{count}" for kind, count in sorted(mine.items()))
+        phrases.append(f"this TransflowStatus's {listed}")
+    if theirs:
+        listed = "; ".join(f"{kind} ({', '.join(sorted(ids))})" for kind, ids in sorted(theirs.items()))
+        phrases.append(f"the stack's own resources: {listed}")
+    for address in others:
+        count = other.get(address, 0)
+        phrases.append(f"the other TransflowStatus {address} ({count} resources; --instance {address[:10]} runs it)")
+    return phrases

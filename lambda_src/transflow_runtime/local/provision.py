@@ -16,12 +16,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .assembly import StackTemplate
+from .assembly import Instance, StackTemplate
 from .intrinsics import IntrinsicResolver, TemplateError, pseudo_parameters
 
 log = logging.getLogger("transflow.local")
 
 LOCAL_ACCOUNT_ID = "123456789012"  # moto's account
+_TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable")
 _QUEUE_ATTRIBUTES = {
     "VisibilityTimeout": "VisibilityTimeout",
     "MessageRetentionPeriod": "MessageRetentionPeriod",
@@ -61,7 +62,6 @@ class Deployment:
     ) -> None:
         self.stack = stack
         self.template = stack.template
-        self.resources: dict[str, dict[str, Any]] = self.template.get("Resources") or {}
         self.region = region
         self.account_id = account_id
         self.api_url = api_url
@@ -72,12 +72,29 @@ class Deployment:
         self.unsupported: list[str] = []
         #: Logical id of every secret made here -> its ARN.
         self.secret_arns: dict[str, str] = {}
+        #: What local mode runs or emulates of the template (the rest is named at start-up).
+        self.consumed: set[str] = set()
+        #: ARN of a resource made here -> the ARN the template names it by (an imported table's
+        #: stream), so IAM checks the template's policies against the template's names.
+        self.aliases: dict[str, str] = {}
+        #: Tables the template uses but does not hold, made here (by name).
+        self.imported_tables: dict[str, dict[str | None, Any]] = {}
         self.resolver = IntrinsicResolver(
             self.template,
             attributes=self.attributes,
             pseudo=pseudo_parameters(region=region, account_id=account_id, stack_name=stack.name),
-            parameters=parameters,
+            parameters={**stack.parameters, **(parameters or {})},
         )
+        # A resource whose CloudFormation Condition is false does not exist: not made, not a policy
+        # of any role, not a route ("Conditions" in the template anatomy).
+        everything: dict[str, Any] = self.template.get("Resources") or {}
+        self.resources: dict[str, dict[str, Any]] = {
+            logical_id: resource
+            for logical_id, resource in everything.items()
+            if isinstance(resource, dict)
+            and (not resource.get("Condition") or self.resolver.condition(str(resource["Condition"])))
+        }
+        self.absent = set(everything) - set(self.resources)
 
     # ---------------------------------------------------------------------------- helpers
     def resolve(self, value: Any) -> Any:
@@ -99,6 +116,15 @@ class Deployment:
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
         return f"arn:aws:{service}:{self.region if region else ''}:{self.account_id if account else ''}:{resource}"
 
+    def made_values(self) -> list[dict[str | None, Any]]:
+        """The values of every resource made (or named) so far, imported tables included."""
+        return [*self._values.values(), *self.imported_tables.values()]
+
+    def present(self, instance: Instance) -> Instance:
+        """``instance`` without the resources whose CloudFormation Condition is false."""
+        parts = {part: [i for i in ids if i not in self.absent] for part, ids in instance.parts.items()}
+        return Instance(instance.address, {part: ids for part, ids in parts.items() if ids})
+
     def logical_id_of(self, kind: str, value: Any) -> str | None:
         """The logical id whose ``Ref`` (or ``Arn``) of type ``kind`` is ``value``, among made resources."""
         for logical_id, values in self._values.items():
@@ -108,12 +134,25 @@ class Deployment:
 
     # ---------------------------------------------------------------------------- attributes
     def attributes(self, logical_id: str, attribute: str | None) -> Any:
+        if logical_id in self.absent:
+            raise TemplateError(f"{logical_id} is referenced, but its CloudFormation Condition is false")
         if logical_id not in self._values:
             if logical_id in self._making:
                 raise TemplateError(f"{logical_id} depends on itself through its own properties")
             self._making.add(logical_id)
             try:
                 self._values[logical_id] = self._make(logical_id)
+            except KeyError as exc:
+                raise TemplateError(
+                    f"{logical_id} ({self.type_of(logical_id)}) lacks the property {exc.args[0]}"
+                ) from None
+            except TypeError as exc:
+                kind = self.type_of(logical_id)
+                raise TemplateError(f"{logical_id} ({kind}) has a malformed property: {exc}") from None
+            except Exception as exc:
+                if type(exc).__name__ not in ("ClientError", "ParamValidationError"):
+                    raise
+                raise TemplateError(f"{logical_id} ({self.type_of(logical_id)}) cannot be made: {exc}") from None
             finally:
                 self._making.discard(logical_id)
         values = self._values[logical_id]
@@ -128,6 +167,7 @@ class Deployment:
         kind = self.type_of(logical_id)
         maker = {
             "AWS::DynamoDB::Table": self._table,
+            "AWS::DynamoDB::GlobalTable": self._global_table,
             "AWS::SQS::Queue": self._queue,
             "AWS::SecretsManager::Secret": self._secret,
             "AWS::Lambda::Function": self._function,
@@ -139,6 +179,9 @@ class Deployment:
             "AWS::Events::Rule": self._rule,
         }.get(kind)
         if maker is not None:
+            if kind in (*_TABLE_TYPES, "AWS::SQS::Queue", "AWS::SecretsManager::Secret", "AWS::Events::EventBus",
+                        "AWS::Events::Rule"):
+                self.consumed.add(logical_id)  # made in moto (functions and roles: when run)
             return maker(logical_id)
         # Everything else (routes, integrations, permissions, alarms, the user's own resources):
         # an id for Ref and an ARN-shaped value, enough for references to resolve.
@@ -151,7 +194,61 @@ class Deployment:
 
     # ---------------------------------------------------------------------------- the table
     def _table(self, logical_id: str) -> dict[str | None, Any]:
+        return self._create_table(logical_id, self.resolved_properties(logical_id))
+
+    def _global_table(self, logical_id: str) -> dict[str | None, Any]:
+        """``AWS::DynamoDB::GlobalTable`` (CDK's ``TableV2``): the replica of this region is the
+        table; its settings come from the replica and the table-wide properties."""
         props = self.resolved_properties(logical_id)
+        replicas = [r for r in props.get("Replicas") or [] if isinstance(r, dict)]
+        replica = next((r for r in replicas if r.get("Region") == self.region), replicas[0] if replicas else {})
+        if len(replicas) > 1:
+            self.note(f"the global table's replicas in other regions ({logical_id})")
+        table = {
+            key: props[key]
+            for key in ("TableName", "AttributeDefinitions", "KeySchema", "LocalSecondaryIndexes",
+                        "StreamSpecification", "TimeToLiveSpecification")
+            if key in props
+        }  # fmt: skip
+        billing = props.get("BillingMode", "PROVISIONED")
+        table["BillingMode"] = billing
+        if billing == "PROVISIONED":
+            table["ProvisionedThroughput"] = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+        indexes = []
+        for index in props.get("GlobalSecondaryIndexes") or []:
+            kept = {k: index[k] for k in ("IndexName", "KeySchema", "Projection") if k in index}
+            if billing == "PROVISIONED":
+                kept["ProvisionedThroughput"] = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+            indexes.append(kept)
+        if indexes:
+            table["GlobalSecondaryIndexes"] = indexes
+        for key in ("PointInTimeRecoverySpecification", "DeletionProtectionEnabled"):
+            if key in replica:
+                table[key] = replica[key]  # only named (state is in memory)
+        if (props.get("SSESpecification") or {}).get("SSEType") == "KMS":
+            self.note("the table's KMS key")
+        return self._create_table(logical_id, table)
+
+    def imported_table(self, name: str) -> dict[str | None, Any]:
+        """A table the template only names (``Table.from_table_attributes``): made here with the
+        status table's documented schema (``resources.table_definition``), so the functions find it."""
+        from ..resources import table_definition
+        from ..schema import TTL_ATTRIBUTE
+
+        definition = table_definition(name)
+        definition["TimeToLiveSpecification"] = {"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+        self.note(f"the imported table {name} (made here with the status table's documented schema)")
+        self.imported_tables[name] = self._create_table(f"imported table {name}", definition)
+        return self.imported_tables[name]
+
+    def table_named(self, name: str) -> dict[str | None, Any] | None:
+        """The values of the table called ``name`` made so far (template or imported), if any."""
+        for logical_id, values in self._values.items():
+            if self.type_of(logical_id) in _TABLE_TYPES and values.get(None) == name:
+                return values
+        return self.imported_tables.get(name)
+
+    def _create_table(self, logical_id: str, props: dict[str, Any]) -> dict[str | None, Any]:
         name = props.get("TableName") or physical_name(self.stack.name, logical_id, 255)
         request: dict[str, Any] = {
             "TableName": name,
@@ -179,11 +276,14 @@ class Deployment:
             self.note("the table's point-in-time recovery and deletion protection (state is in memory)")
         if (props.get("SSESpecification") or {}).get("KMSMasterKeyId"):
             self.note("the table's KMS key")
-        return {
+        values: dict[str | None, Any] = {
             None: name,
             "Arn": description["TableArn"],
-            "StreamArn": description.get("LatestStreamArn"),
+            "TableId": description.get("TableId") or _uuid(name),
         }
+        if description.get("LatestStreamArn"):
+            values["StreamArn"] = description["LatestStreamArn"]
+        return values
 
     # ---------------------------------------------------------------------------- queues
     def _queue(self, logical_id: str) -> dict[str | None, Any]:
@@ -306,6 +406,11 @@ def ensure_event_bus(events: Any, name_or_arn: str) -> str:
         return str(events.describe_event_bus(Name=name)["Arn"])
     except events.exceptions.ResourceNotFoundException:
         return str(events.create_event_bus(Name=name)["EventBusArn"])
+
+
+def _uuid(seed: str) -> str:
+    digest = hashlib.sha256(seed.encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
 
 
 def _text(value: Any) -> str:

@@ -80,14 +80,27 @@ class _Loop:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
+    #: Longest pause between attempts while ticks keep failing.
+    MAX_BACKOFF = 5.0
+
     def _run(self) -> None:
+        failing = 0
+        last_problem = ""
         while not self._stop.is_set():
             try:
                 busy = self.tick()
-            except Exception:
+            except Exception as exc:
                 self.errors += 1
-                log.exception("%s failed; retrying", self.name)
-                busy = False
+                failing += 1
+                problem = f"{type(exc).__name__}: {exc}"
+                if problem != last_problem:  # one line per distinct problem, not one traceback per tick
+                    log.warning("%s failed (%s); retrying with backoff", self.name, problem[:300])
+                    last_problem = problem
+                self._stop.wait(min(self.interval * 2**failing, self.MAX_BACKOFF))
+                continue
+            if failing:
+                log.warning("%s works again after %d failed attempts", self.name, failing)
+                failing, last_problem = 0, ""
             if not busy:
                 self._stop.wait(self.interval)
 
@@ -371,7 +384,7 @@ class QueuePoller(_Loop):
             return False
         if self.filters is not None:
             # Lambda deletes a message that matches no filter without invoking the function.
-            records_by_id = {m["MessageId"]: self._record(m) for m in messages}
+            records_by_id = {m["MessageId"]: _filtered_view(self._record(m)) for m in messages}
             dropped = [m for m in messages if not passes(self.filters, records_by_id[m["MessageId"]])]
             if dropped:
                 self.client.delete_message_batch(QueueUrl=self.queue_url, Entries=[
@@ -430,6 +443,16 @@ class QueuePoller(_Loop):
             "eventSourceARN": self.queue_arn,
             "awsRegion": self.region,
         }
+
+
+def _filtered_view(record: dict[str, Any]) -> dict[str, Any]:
+    """The record as Lambda's SQS filtering sees it ("Filtering events from an Amazon SQS event
+    source"): a body that is valid JSON is filtered on as JSON; any other body as a plain string."""
+    try:
+        body = json.loads(record["body"])
+    except (TypeError, ValueError):
+        return record
+    return {**record, "body": body}
 
 
 def _failed_message_ids(result: Any, message_ids: list[str]) -> set[str] | None:

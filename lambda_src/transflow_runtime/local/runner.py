@@ -25,19 +25,23 @@ from .assembly import Instance, StackTemplate
 from .authorizers import JwtAuthorizer, LambdaAuthorizer
 from .dev_issuer import DevIssuer
 from .event_viewer import EventViewer
-from .functions import FunctionRuntime, lambda_environment
+from .functions import DEFAULT_MAX_ENVIRONMENTS, FunctionRuntime, lambda_environment
 from .gateway import PROXY_TOKEN_HEADER, LocalGateway, Services
 from .http_api import Throttle, compile_routes
 from .inbox import Inbox
 from .moto_server import SerialMotoServer
 from .overrides import apply_overrides
-from .providers import InstanceModel, read_instance
+from .providers import InstanceModel, not_run, read_instance
 from .provision import LOCAL_ACCOUNT_ID, Deployment, ensure_event_bus
 from .pumps import QueuePoller, StreamPump
-from .settings import LocalSettings
+from .settings import LocalSettings, OptionError
 
 log = logging.getLogger("transflow.local")
 DEFAULT_REGION = "us-east-1"
+#: Batches an SQS mapping runs at once here (as many as a function has execution environments).
+MAX_BATCHES_IN_FLIGHT = DEFAULT_MAX_ENVIRONMENTS
+#: The inbox target whose deliveries are verified with the notify_url secret.
+NOTIFY_URL_INBOX = "notify_url"
 
 
 class ReadyFileError(OSError):
@@ -51,30 +55,55 @@ def _reset_moto() -> None:
     moto_api_backend.reset()
 
 
+def _preload() -> None:
+    """Imports start-up needs anyway (moto's server, boto3 and a botocore session)."""
+    with contextlib.suppress(ImportError):
+        import moto.moto_server.werkzeug_app  # noqa: F401
+    _session()
+    iam.known_services()
+
+
+_SESSION: Any = None
+_SESSION_LOCK = threading.Lock()
+
+
+def _session() -> Any:
+    """One botocore session for every client local mode makes (service models load once), with
+    nothing from the user's AWS_PROFILE or ~/.aws."""
+    global _SESSION
+    with _SESSION_LOCK:
+        if _SESSION is None:
+            import boto3
+            import botocore.session
+
+            isolated = botocore.session.Session(
+                session_vars={
+                    "profile": (None, None, None, None),
+                    "config_file": (None, None, os.devnull, None),
+                    "credentials_file": (None, None, os.devnull, None),
+                }
+            )
+            _SESSION = boto3.Session(botocore_session=isolated)
+        return _SESSION
+
+
 def _client(
     service: str, *, endpoint: str, region: str, identity: iam.Identity, header: dict[str, str] | None = None
 ) -> Any:
     """A boto3 client with exactly these credentials: nothing from the user's AWS_PROFILE or ~/.aws."""
-    import boto3
-    import botocore.session
     from botocore.config import Config
 
-    isolated = botocore.session.Session(
-        session_vars={
-            "profile": (None, None, None, None),
-            "config_file": (None, None, os.devnull, None),
-            "credentials_file": (None, None, os.devnull, None),
-        }
-    )
-    client = boto3.Session(botocore_session=isolated).client(
-        service,
-        endpoint_url=endpoint,
-        region_name=region,
-        aws_access_key_id=identity.access_key_id,
-        aws_secret_access_key=identity.secret_access_key,
-        aws_session_token=identity.session_token,
-        config=Config(retries={"max_attempts": 3, "mode": "standard"}, account_id_endpoint_mode="disabled"),
-    )
+    session = _session()
+    with _SESSION_LOCK:  # a botocore session is not safe for concurrent client creation
+        client = session.client(
+            service,
+            endpoint_url=endpoint,
+            region_name=region,
+            aws_access_key_id=identity.access_key_id,
+            aws_secret_access_key=identity.secret_access_key,
+            aws_session_token=identity.session_token,
+            config=Config(retries={"max_attempts": 3, "mode": "standard"}, account_id_endpoint_mode="disabled"),
+        )
     for name, value in (header or {}).items():
         client.meta.events.register(
             "before-send.*.*", lambda request, _n=name, _v=value, **_: request.headers.__setitem__(_n, _v)
@@ -103,13 +132,20 @@ class LocalStack:
         self.unsupported: list[str] = []
         self.webhook_secrets: dict[str, str] = {}
         self.jwt_secret: str | None = None
+        self.notify_url_secret: str | None = None
         self.startup_seconds: float | None = None
+        #: Seconds spent synthesizing the built-in default stack (``None``: read from a cache or an app).
+        self.synth_seconds: float | None = None
         self._mint: Any = None
 
     # ------------------------------------------------------------------------------------------
     def start(self) -> LocalStack:
         settings = self.settings
+        started = time.monotonic()  # the figure reported: template read (or synthesized) -> ready file
         try:
+            # moto's server and backends take a second or two to import: done while the template is read.
+            preload = threading.Thread(target=_preload, name="preload", daemon=True)
+            preload.start()
             if self._template is not None:
                 self.stack, self.instance = self._template
             elif settings.app:
@@ -120,8 +156,8 @@ class LocalStack:
                 from .default_app import synthesize
 
                 wanted = set(settings.webhooks) | ({"*"} if settings.inbox else set())
-                self.stack, self.instance = synthesize(sorted(wanted), settings.event_bus)
-            started = time.monotonic()  # the figure reported: template read -> ready file
+                self.stack, self.instance, self.synth_seconds = synthesize(sorted(wanted), settings.event_bus)
+            preload.join()
             self._provision()
             self.startup_seconds = round(time.monotonic() - started, 2)
             if settings.ready_file:
@@ -135,6 +171,9 @@ class LocalStack:
         settings = self.settings
         assert self.stack is not None and self.instance is not None
         region = settings.region or self.stack.region or DEFAULT_REGION
+        # The stack's own account when its environment names one (its ARNs and permissions name it
+        # literally); moto serves any 12-digit account.
+        account = self.stack.account or LOCAL_ACCOUNT_ID
         self.gateway = LocalGateway(host=settings.host, port=settings.port)
         token = secrets.token_urlsafe(32)
         self.moto = SerialMotoServer(token=token, header=PROXY_TOKEN_HEADER).start()
@@ -142,7 +181,7 @@ class LocalStack:
         self.admin = credentials.add(
             iam.new_identity(
                 "developer",
-                f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/transflow-local-developer",
+                f"arn:aws:iam::{account}:user/transflow-local-developer",
                 session=False,
                 policies=None,
             )
@@ -160,14 +199,20 @@ class LocalStack:
                     endpoint=moto_url,
                     region=region,
                     identity=admin,
-                    header={PROXY_TOKEN_HEADER: token, "Host": gateway_host},
+                    header={PROXY_TOKEN_HEADER: token, "Host": gateway_host, iam.MOTO_ACCOUNT_HEADER: account},
                 )
             return admin_clients[service]
 
         deployment = Deployment(
-            self.stack, region=region, clients=clients, api_url=self.gateway.url, parameters=settings.parameters
+            self.stack,
+            region=region,
+            clients=clients,
+            api_url=self.gateway.url,
+            parameters=settings.parameters,
+            account_id=account,
         )
         self.deployment = deployment
+        self.instance = deployment.present(self.instance)
         for part in ("table", "webhook-queue", "dead-letter-queue", "stream-failure-queue"):
             logical_id = self.instance.one(part)
             if logical_id is not None:
@@ -186,11 +231,12 @@ class LocalStack:
         if settings.event_bus:
             self.event_viewer = EventViewer(clients("events"), clients("sqs"), settings.event_bus).start()
         if settings.inbox:
-            loopback = self.gateway.url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
-            self.inbox = Inbox(loopback, lambda name: self.webhook_secrets.get(name))
+            self.inbox = Inbox(self.gateway.url, self._inbox_secret)
         applied = apply_overrides(self, model, deployment)
         self.webhook_secrets, self.jwt_secret = applied.webhook_secrets, applied.jwt_secret
-        names = iam.ResourceNames(region, LOCAL_ACCOUNT_ID)
+        self.notify_url_secret = applied.notify_url_secret
+        names = iam.ResourceNames(region, account)
+        names.aliases.update(deployment.aliases)
         for entry in clients("secretsmanager").list_secrets().get("SecretList", []):
             names.secrets[entry["Name"]] = entry["ARN"]
 
@@ -201,7 +247,7 @@ class LocalStack:
             identity = credentials.add(
                 iam.new_identity(
                     spec.name,
-                    f"arn:aws:sts::{LOCAL_ACCOUNT_ID}:assumed-role/{role_name}/{spec.name}",
+                    f"arn:aws:sts::{account}:assumed-role/{role_name}/{spec.name}",
                     session=True,
                     policies=spec.policies,
                 )
@@ -217,6 +263,18 @@ class LocalStack:
                 quiet=not settings.verbose,
             )
             self.functions[spec.name] = FunctionRuntime(spec, env, verbose=settings.verbose)
+        # Execution environments start now, in their own processes, while the rest is set up (the
+        # first invocation then has no cold start); start-up waits for them at the end.
+        warmers = [threading.Thread(target=f.warm, daemon=True) for f in self.functions.values()]
+        for thread in warmers:
+            thread.start()
+
+        for source in model.event_sources:
+            if int(source.max_concurrency or 1) > MAX_BATCHES_IN_FLIGHT:
+                deployment.note(
+                    f"MaximumConcurrency {source.max_concurrency} of {source.logical_id} "
+                    f"(local mode runs at most {MAX_BATCHES_IN_FLIGHT} batches at once)"
+                )
 
         # ---- the HTTP API and its authorizers ----
         authorizers: dict[str, JwtAuthorizer | LambdaAuthorizer] = {}
@@ -238,10 +296,12 @@ class LocalStack:
                 authorizers[spec.logical_id] = LambdaAuthorizer(spec, self.functions[spec.function.name].invoke)
         if applied.mint is not None:
             self._mint = applied.mint
-        self.unsupported = list(deployment.unsupported)
+        self._check_options(authorizers, applied.jwt_secret is not None)
+        others = [a for a in assembly.instances(self.stack.template) if a != self.instance.address]
+        self.unsupported = [*deployment.unsupported, *not_run(deployment, self.instance, others)]
         self.gateway.services = Services(
             api_id=api.api_id if api else "none",
-            account_id=LOCAL_ACCOUNT_ID,
+            account_id=account,
             region=region,
             stage=api.stage if api else "$default",
             routes=compile_routes(api) if api else [],
@@ -258,15 +318,10 @@ class LocalStack:
             event_viewer=self.event_viewer,
             mint=self._mint,
             page_config=self._page_config(),
+            remote_tokens=settings.allow_remote_tokens,
         )
         self.gateway.start()
 
-        # ---- execution environments (the first invocation then has no cold start) ----
-        warmers = [threading.Thread(target=f.warm, daemon=True) for f in self.functions.values()]
-        for thread in warmers:
-            thread.start()
-        for thread in warmers:
-            thread.join()
 
         # ---- event source mappings ----
         for source in model.event_sources:
@@ -286,7 +341,7 @@ class LocalStack:
                         runtime,
                         function_name=source.function.name,
                         region=region,
-                        account_id=LOCAL_ACCOUNT_ID,
+                        account_id=account,
                         batch_size=source.batch_size,
                         max_retries=source.max_retries,
                         failure_sqs_client=failure_client,
@@ -311,11 +366,33 @@ class LocalStack:
                         batch_size=source.batch_size,
                         report_batch_item_failures=source.report_batch_item_failures,
                         filters=source.filters,
-                        max_concurrency=min(int(source.max_concurrency or 1), 4),
+                        max_concurrency=min(int(source.max_concurrency or 1), MAX_BATCHES_IN_FLIGHT),
                     )
                 )
         for pump in self.pumps:
             pump.start()
+        for thread in warmers:
+            thread.join()
+
+    def _check_options(self, authorizers: dict[str, Any], shared_secret: bool) -> None:
+        """Options that override something the template does not have are refused, not ignored."""
+        settings = self.settings
+        if settings.jwt_secret is not None and not shared_secret:
+            raise OptionError(
+                "--jwt-secret sets the shared-secret authorizer's secret, but this template's routes use "
+                + ("a JWT (OIDC) authorizer: use --oidc-issuer" if any(
+                    isinstance(a, JwtAuthorizer) for a in authorizers.values()) else "no shared-secret authorizer")
+            )
+        if settings.oidc_issuer is not None and not any(isinstance(a, JwtAuthorizer) for a in authorizers.values()):
+            raise OptionError(
+                "--oidc-issuer replaces the JWT authorizer's issuer, but this template has no JWT authorizer "
+                "(its tokens are shared-secret HS256: use --jwt-secret)"
+            )
+
+    def _inbox_secret(self, name: str) -> str | None:
+        if name == NOTIFY_URL_INBOX:
+            return self.notify_url_secret
+        return self.webhook_secrets.get(name)
 
     def _queue_url(self, arn: str) -> str:
         """A queue's URL from its ARN, as Lambda's poller knows it (no GetQueueUrl permission needed)."""
@@ -324,6 +401,17 @@ class LocalStack:
         if logical_id is None:
             raise assembly.AssemblyError(f"the event source or destination {arn} is not a queue of this template")
         return str(self.deployment.attributes(logical_id, None))
+
+    @property
+    def demo_template(self) -> str:
+        """The template id --demo's assemblies use: one the template has a webhook target for (the
+        demo's own id when there is a default target), so their webhooks are delivered."""
+        from .demo import DEMO_TEMPLATE
+
+        webhook = self.model.by_part("webhook-function") if self.model else None
+        config = json.loads((webhook.environment.get(schema.ENV_WEBHOOK_CONFIG) if webhook else None) or "{}")
+        targets = sorted(config.get("targets") or {})
+        return DEMO_TEMPLATE if config.get("default") or not targets else targets[0]
 
     def _user_claim(self) -> str:
         status = self.model.by_part("status-function") if self.model else None
@@ -408,9 +496,15 @@ class LocalStack:
             "inbox_url": self.inbox.base_url if self.inbox else None,
             "event_bus_arn": self._event_bus_arn(),
             "webhook_secrets": dict(self.webhook_secrets),
+            "notify_url_secret": self.notify_url_secret,
             "jwt_secret": self.jwt_secret,
+            "exposed": self.gateway.exposed,
+            "host": self.settings.host,
+            "remote_tokens": self.settings.allow_remote_tokens,
             "unsupported": list(self.unsupported),
+            "demo_template": self.demo_template,
             "startup_seconds": self.startup_seconds,
+            "synth_seconds": self.synth_seconds,
         }
 
     def _event_bus_arn(self) -> str | None:

@@ -14,6 +14,10 @@ DEFAULT_WEBHOOK_SECRET = "whsec_dHJhbnNmbG93LWxvY2FsLXdlYmhvb2stc2VjcmV0"  # noq
 DEFAULT_RETRY_DELAYS = (1, 2, 5)
 
 
+class OptionError(ValueError):
+    """An option that does not fit the template (a usage error: the message names both)."""
+
+
 @dataclass
 class LocalSettings:
     host: str = "127.0.0.1"
@@ -42,6 +46,8 @@ class LocalSettings:
     event_bus: str | None = None
     ready_file: str | None = None
     verbose: bool = False
+    #: On a non-loopback --host, let other machines mint tokens from /_local/token too.
+    allow_remote_tokens: bool = False
 
     def retry_delays(self, template_delays: tuple[int, ...]) -> tuple[int, ...] | None:
         """The schedule to run, when an option changes the template's (``None``: keep it)."""

@@ -16,11 +16,6 @@ def sleeps(event: Any, context: Any) -> dict[str, Any]:
     return {"statusCode": 200, "body": "{}", "remaining_ms": context.get_remaining_time_in_millis(), "pid": os.getpid()}
 
 
-def oversized(event: Any, context: Any) -> dict[str, Any]:
-    """A response just over Lambda's 6 MB synchronous invocation limit."""
-    return {"statusCode": 200, "body": "x" * 6_300_000}
-
-
 def environment(event: Any, context: Any) -> dict[str, Any]:
     """What the execution environment looks like from inside."""
     return {key: value for key, value in os.environ.items() if key.startswith(("AWS_", "TRANSFLOW_"))}
@@ -30,5 +25,5 @@ def sized(event: Any, context: Any) -> dict[str, Any]:
     """A response of ``quotes`` quotes and ``spaces`` spaces as its body (the test sizes it with
     Lambda's own marshaller): read from a direct invoke's event or the HTTP query string."""
     params = event.get("queryStringParameters") or event
-    body = '"' * int(params["quotes"]) + " " * int(params["spaces"])
+    body = '"' * int(params["quotes"]) + " " * int(params["spaces"]) + "é" * int(params.get("accents") or 0)
     return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": body, "isBase64Encoded": False}

@@ -247,3 +247,72 @@ def test_stopping_the_sqs_poller_waits_for_batches_in_flight(webhook_queue):
     assert entered.wait(10)
     poller.stop()
     assert finished.is_set(), "stop() returned while a batch was still being handled"
+
+
+# ------------------------------------------------------------------------------ failures and filters
+class _Failing:
+    """A streams client whose every call fails (a stream that is not there)."""
+
+    calls = 0
+
+    def describe_stream(self, **_: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        self.calls += 1
+        raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "no stream"}}, "DescribeStream")
+
+
+class _Waits:
+    """Stands in for the pump's stop event: records each pause, stops after ``limit`` of them."""
+
+    def __init__(self, limit: int) -> None:
+        self.pauses: list[float] = []
+        self.limit = limit
+
+    def is_set(self) -> bool:
+        return len(self.pauses) >= self.limit
+
+    def wait(self, seconds: float) -> bool:
+        self.pauses.append(seconds)
+        return self.is_set()
+
+
+def test_a_pump_that_keeps_failing_logs_once_and_backs_off(caplog):
+    """Before: a traceback every 0.1 s for as long as the failure lasted (842 lines in 8 s)."""
+    client = _Failing()
+    pump = StreamPump(client, "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x", lambda e, c: {},
+                      interval=0.1)
+    pump._stop = _Waits(limit=8)  # type: ignore[assignment]
+    with caplog.at_level("DEBUG", logger="transflow.local"):
+        pump._run()
+    assert client.calls == 8 and pump.errors == 8
+    assert pump._stop.pauses == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0]  # type: ignore[attr-defined]
+    records = [r for r in caplog.records if r.name == "transflow.local"]
+    assert len(records) == 1 and records[0].exc_info is None
+    assert "ResourceNotFoundException" in records[0].getMessage() and "\n" not in records[0].getMessage()
+
+
+def test_sqs_filter_criteria_match_a_json_body_as_lambda_does(moto_endpoint):
+    """"Filtering events from an Amazon SQS event source": when the body is valid JSON, Lambda
+    filters on its content; a body that is not JSON is matched as a plain string. A message that
+    matches no filter is deleted without invoking the function, and the function gets the body
+    as it was sent (a string)."""
+    sqs = _client("sqs", moto_endpoint)
+    url = sqs.create_queue(QueueName=f"filtered-{uuid.uuid4().hex[:8]}", Attributes={"VisibilityTimeout": "0"})[
+        "QueueUrl"]
+    for body in ('{"event": "completed"}', '{"event": "failed"}', "hello", "goodbye"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    bodies: list[str] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        bodies.extend(record["body"] for record in event["Records"])
+        return {}
+
+    poller = QueuePoller(sqs, url, "arn:aws:sqs:us-east-1:123456789012:q", handler, batch_size=10,
+                         filters=['{"body": {"event": ["completed"]}}', '{"body": ["hello"]}'])
+    for _ in range(5):
+        if _messages_left(sqs, url) == 0:
+            break
+        poller.tick()
+    assert sorted(bodies) == sorted(['{"event": "completed"}', "hello"])
+    assert _messages_left(sqs, url) == 0

@@ -74,6 +74,19 @@ def test_intrinsics_resolve_as_cloudformation_does(node, expected):
     assert _resolver().resolve(node) == expected
 
 
+@pytest.mark.parametrize(
+    "node",
+    [
+        {"Fn::Select": [-1, {"Ref": "Zones"}]},  # "Fn::Select": the index is 0 or greater
+        {"Fn::Select": [2, {"Ref": "Zones"}]},
+        {"Fn::Sub": "${Zones}"},  # "Fn::Sub": a variable's value must be a string, not a list
+    ],
+)
+def test_intrinsics_cloudformation_refuses_are_refused(node):
+    with pytest.raises(TemplateError):
+        _resolver().resolve(node)
+
+
 def test_parameters_take_overrides_then_defaults_and_name_what_is_missing():
     assert _resolver({"Env": "prod"}).resolve({"Fn::If": ["IsProd", "big", "small"]}) == "big"
     with pytest.raises(TemplateError, match="--parameter Needed=VALUE"):
@@ -228,3 +241,58 @@ def test_a_denied_call_is_answered_with_awss_access_denied_exception():
     assert payload["Message"].startswith(
         f"User: {identity.arn} is not authorized to perform: dynamodb:Query on resource"
     )
+
+
+# ------------------------------------------------------------------------------------- bad assemblies
+def _copy_of_an_assembly(tmp_path, template: dict | None = None) -> tuple[str, dict]:
+    template = template or {"Resources": {"X1": _marked("abc123", "status-function")}}
+    return _assembly(tmp_path, {"App": template}), template
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (lambda d: (d / "manifest.json").write_text("{not json"), r"manifest.json: the cloud assembly manifest is not"),
+        (lambda d: (d / "manifest.json").write_text("[]"), r"manifest.json: the manifest is not a JSON object"),
+        (lambda d: (d / "App.template.json").unlink(), r"App.template.json: the stack template is missing"),
+        (lambda d: (d / "App.template.json").write_text("[1,2"), r"App.template.json: the stack template is not"),
+        (lambda d: (d / "App.template.json").write_text("[1,2]"), r"App.template.json: the stack template is not a"),
+    ],
+)
+def test_a_damaged_assembly_is_one_error_naming_the_file(tmp_path, damage, expected):
+    directory, _ = _copy_of_an_assembly(tmp_path)
+    damage(tmp_path)
+    with pytest.raises(assembly.AssemblyError, match=expected) as raised:
+        assembly.load(directory)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_resource_lacking_a_required_property_is_named_with_it(moto_endpoint):
+    """A table without AttributeDefinitions: a TemplateError naming the resource and the property
+    (before: a KeyError traceback)."""
+    import boto3
+    from transflow_runtime.local.provision import Deployment
+
+    template = {"Resources": {"T": {"Type": "AWS::DynamoDB::Table", "Properties": {
+        "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST"}}}}
+    deployment = Deployment(
+        assembly.StackTemplate(name="Broken", template=template),
+        region="us-east-1",
+        clients=lambda service: boto3.client(service, endpoint_url=moto_endpoint, region_name="us-east-1"),
+        api_url="http://127.0.0.1:1",
+    )
+    with pytest.raises(TemplateError, match=r"^T \(AWS::DynamoDB::Table\) lacks the property AttributeDefinitions$"):
+        deployment.attributes("T", None)
+
+
+def test_the_cli_names_a_missing_template_instead_of_a_serving_problem(tmp_path):
+    import subprocess
+    import sys
+
+    directory, _ = _copy_of_an_assembly(tmp_path)
+    (tmp_path / "App.template.json").unlink()
+    done = subprocess.run([sys.executable, "-m", "transflow_runtime.cli", "local", "--port", "0", "--app", directory],
+                          capture_output=True, text=True, timeout=60)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 4 and len(lines) == 1, done.stderr
+    assert "App.template.json: the stack template is missing" in lines[0] and "cannot serve" not in lines[0]
