@@ -61,21 +61,10 @@ class AssemblyEvents:
         for function in [*producers, publisher]:
             function.function.add_environment(schema.ENV_EVENT_BUS_ARN, event_bus.event_bus_arn)
         # The publisher's own policy, one statement: PutEvents on this bus, no other (Amazon EventBridge
-        # User Guide, "Using identity-based policies": PutEvents is authorized on the event-bus resource),
-        # and only with this construct's source and detail-types ("Using IAM policy conditions in Amazon
-        # EventBridge": events:source, events:detail-type), so the webhook function, which fetches URLs
-        # users configure, cannot put events another producer on a shared bus is trusted for.
+        # User Guide, "Using identity-based policies": PutEvents is authorized on the event-bus resource).
         publisher.policy.add_statements(
             iam.PolicyStatement(
-                sid="PutAssemblyEvents",
-                actions=["events:PutEvents"],
-                resources=[event_bus.event_bus_arn],
-                conditions={
-                    "StringEquals": {
-                        "events:source": EVENT_SOURCE,
-                        "events:detail-type": sorted(DETAIL_TYPES.values()),
-                    }
-                },
+                sid="PutAssemblyEvents", actions=["events:PutEvents"], resources=[event_bus.event_bus_arn]
             )
         )
 
