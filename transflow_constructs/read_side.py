@@ -133,6 +133,7 @@ class ReadSide:
         self.options = options
         auth = options.auth
         _warn_above_account_quota(scope, options)
+        _warn_pattern_not_in_openapi(scope, options)
         status_env = {
             **self.function_environment(),
             schema.ENV_TABLE_NAME: table_name,
@@ -236,6 +237,21 @@ class ReadSide:
             server_url=None if is_unresolved(url) else url,
             assembly_id_pattern=pattern if known else None,
             assembly_id_pattern_known=known,
+        )
+
+
+def _warn_pattern_not_in_openapi(scope: Construct, options: ReadOptions) -> None:
+    """OpenAPI 3.1 patterns are ECMA-262: a Python-only ``assembly_id_pattern`` is left out of the document."""
+    from transflow_runtime.ecma_regex import to_ecma
+
+    pattern = options.assembly_id_pattern
+    if pattern is not None and not is_unresolved(pattern) and to_ecma(pattern) is None:
+        cdk.Annotations.of(scope).add_warning_v2(
+            "transflow:assemblyIdPatternNotEcma",
+            f"assembly_id_pattern={pattern!r} uses Python regular expression syntax with no ECMA-262 equivalent "
+            "(inline flags, atomic groups, possessive quantifiers, ...): the status function applies it, but "
+            "openapi_document states no pattern for ids (OpenAPI 3.1 patterns are ECMA-262). Rewrite it without "
+            "that syntax to have generated clients check ids.",
         )
 
 

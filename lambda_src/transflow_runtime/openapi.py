@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__, schema
+from .ecma_regex import to_ecma
 from .ids import assembly_id
 
 OPENAPI_VERSION = "3.1.0"
@@ -62,11 +63,16 @@ def _id_schema(pattern: str | None) -> dict[str, Any]:
         "maxLength": schema.MAX_ASSEMBLY_ID_BYTES,
         "description": f"An assembly id: at most {schema.MAX_ASSEMBLY_ID_BYTES} UTF-8 bytes",
     }
+    ecma = None if pattern is None else to_ecma(pattern)
     if pattern is None:
         id_schema["description"] += ", matching the deployment's `assembly_id_pattern` (set at deploy time)."
+    elif ecma is None:
+        # OpenAPI 3.1 patterns are ECMA-262: a wrong pattern would refuse real ids in generated clients.
+        id_schema["description"] += ", matching the deployment's `assembly_id_pattern` (a Python regular " \
+            "expression with no ECMA-262 equivalent, so not stated here)."
     else:
         id_schema["description"] += "."
-        id_schema["pattern"] = _id_pattern(pattern)
+        id_schema["pattern"] = _id_pattern(ecma)
     return id_schema
 
 
@@ -215,17 +221,22 @@ def _id_examples(example_ids: tuple[str, str] | None) -> dict[str, Any]:
 
 
 def _parameters(id_schema: dict[str, Any], example_ids: tuple[str, str] | None) -> dict[str, Any]:
-    either = "Give `assemblyId` or `assembly_id` (the seed's two spellings); both with different values is a 400."
+    # The status function takes either spelling (the seed's two) but needs one: OpenAPI cannot say "one
+    # of two query parameters", so the common one is required (a generated client cannot build a call
+    # that is always a 400) and the other is a deprecated alias.
+    alias = "The seed's other spelling: sent instead of `assemblyId` it is accepted the same way; both with " \
+        "different values is a 400. New clients send `assemblyId`."
     return {
         "AssemblyIdPath": {
             "name": "assemblyId", "in": "path", "required": True, "schema": id_schema, **_id_examples(example_ids),
         },
         "AssemblyIdQuery": {
-            "name": "assemblyId", "in": "query", "required": False, "schema": id_schema,
-            "description": either, **_id_examples(example_ids),
+            "name": "assemblyId", "in": "query", "required": True, "schema": id_schema,
+            "description": "The assembly's id (`assembly_id`, deprecated, is an alias).", **_id_examples(example_ids),
         },
         "AssemblyIdQuerySnake": {
-            "name": "assembly_id", "in": "query", "required": False, "schema": id_schema, "description": either,
+            "name": "assembly_id", "in": "query", "required": False, "deprecated": True, "schema": id_schema,
+            "description": alias,
         },
         "IfNoneMatch": {
             "name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},

@@ -27,6 +27,7 @@ from tests.tooling import in_ci
 from transflow_constructs import StatusAuth, TransflowStatus, WebhookTarget
 
 from .cdk_helpers import REPO, example_stack, new_stack, oidc_auth, plain_secret
+from .test_event_bus import event_bus_example_stack
 from .test_parameters_example import parameters_stack
 
 CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"
@@ -83,6 +84,7 @@ def _stack(build: Any) -> dict[str, Any]:
 TEMPLATES = {
     "example-app": lambda: assertions.Template.from_stack(example_stack()).to_json(),
     "parameters-example": lambda: assertions.Template.from_stack(parameters_stack()).to_json(),
+    "event-bus-example": lambda: assertions.Template.from_stack(event_bus_example_stack()).to_json(),
     "oidc": lambda: _stack(lambda s: TransflowStatus(s, "Status", auth=oidc_auth())),
     "with-keys": lambda: _stack(_with_keys),
     "everything": lambda: _stack(_everything),

@@ -108,3 +108,30 @@ def test_a_custom_domain_given_at_deploy_time_is_not_the_documents_server():
     document = synth(build).status.openapi_document
     validate(document)
     assert "servers" not in document
+
+
+def test_a_python_only_assembly_id_pattern_is_translated_for_the_document():
+    """OpenAPI 3.1 / JSON Schema 2020-12 ``pattern`` is ECMA-262: ``(?P<name>...)`` and ``\\Z`` are
+    Python-only spellings, so they are rewritten (a plain group, ``$``), not copied."""
+
+    def build(stack: cdk.Stack) -> TransflowStatus:
+        return TransflowStatus(stack, "Status", auth=oidc_auth(), assembly_id_pattern=r"(?P<prefix>job)-[0-9]{1,12}\Z")
+
+    document = synth(build).status.openapi_document
+    validate(document)
+    assert document["components"]["parameters"]["AssemblyIdPath"]["schema"]["pattern"] == (
+        r"^(?:(job)-[0-9]{1,12}$)$"
+    )
+
+
+def test_an_assembly_id_pattern_without_an_ecma_equivalent_is_left_out_with_a_warning():
+    """An inline flag has no ECMA-262 equivalent: the document states no pattern (rather than one a
+    generated client would misread) and synthesis warns, naming the option."""
+    stack = cdk.Stack(cdk.App())
+    status = TransflowStatus(stack, "Status", auth=oidc_auth(), assembly_id_pattern=r"(?i)job-[0-9a-f]+")
+    document = status.openapi_document
+    validate(document)
+    assert "pattern" not in document["components"]["parameters"]["AssemblyIdPath"]["schema"]
+    warnings = assertions.Annotations.from_stack(stack).find_warning("*", assertions.Match.string_like_regexp("."))
+    assert any("assembly_id_pattern" in json.dumps(w.entry.data) and "ECMA-262" in json.dumps(w.entry.data)
+               for w in warnings)

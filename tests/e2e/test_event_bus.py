@@ -161,7 +161,7 @@ def test_a_replay_is_one_event_with_the_replay_webhooks_id(events_local):
 def _completed_queue_name(info: dict) -> str:
     """The example's ``CompletedAssemblies`` queue (its name is generated, as CloudFormation does)."""
     names = [u.rsplit("/", 1)[-1] for u in aws_client(info, "sqs").list_queues().get("QueueUrls", [])]
-    (name,) = [n for n in names if "CompletedAssemblies" in n]
+    (name,) = [n for n in names if "CompletedAssemblies" in n and "CompletedAssembliesDlq" not in n]
     return name
 
 

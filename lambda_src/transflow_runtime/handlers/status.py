@@ -369,14 +369,13 @@ def _enqueue_replay(config: _Config, assembly_id: str) -> str:
         _sqs_client().send_message(QueueUrl=config.queue_url, MessageBody=make_message(
             assembly_id, schema.EVENT_REPLAY, event_id))
         return event_id
-    bodies = [make_message(assembly_id, schema.EVENT_REPLAY, event_id, channel) for channel in schema.CHANNELS]
-    response = _sqs_client().send_message_batch(
-        QueueUrl=config.queue_url, Entries=[{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)]
-    )
-    for entry in response.get("Failed") or []:
-        # One more try for an entry SQS refused on its own (SendMessageBatch's partial failure); if
-        # that raises too, the caller gets a 500 and may ask again (a replay is a new event anyway).
-        _sqs_client().send_message(QueueUrl=config.queue_url, MessageBody=bodies[int(entry["Id"])])
+    # One SendMessage per channel: the read path's light SQS client implements SendMessage only (issue
+    # 15), and a replay is two messages at most. If the second send raises, the caller gets a 500 and
+    # may ask again (a replay is a new event anyway).
+    for channel in schema.CHANNELS:
+        _sqs_client().send_message(
+            QueueUrl=config.queue_url, MessageBody=make_message(assembly_id, schema.EVENT_REPLAY, event_id, channel)
+        )
     return event_id
 
 
