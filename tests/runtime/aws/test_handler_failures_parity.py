@@ -156,7 +156,7 @@ def test_a_replay_retried_after_a_dropped_connection_carries_one_event_id(monkey
     queue = "https://sqs.us-east-1.amazonaws.com/123456789012/webhooks"
     with FaultServer([drop(), ok({"MessageId": "m-2"})]) as server:
         monkeypatch.setattr(status, "_sqs", SQSClient(light_environment(server.url), sleep=lambda _s: None))
-        event_id = status._enqueue_replay(SimpleNamespace(queue_url=queue), "a" * 64)
+        event_id = status._enqueue_replay(SimpleNamespace(queue_url=queue, event_bus=""), "a" * 64)
         bodies = [json.loads(r.body)["MessageBody"] for r in server.requests]
     assert len(bodies) == 2 and bodies[0] == bodies[1]
     assert json.loads(bodies[0])["event_id"] == event_id
