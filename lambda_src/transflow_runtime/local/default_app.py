@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -78,46 +77,7 @@ def synthesize(
 def _synthesize(webhook_templates: list[str], event_bus: str | None = None) -> dict[str, Any]:
     # jsii's Node process would print a box of "!!" lines about the Node version on every start.
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
-    import aws_cdk as cdk
-    from aws_cdk import aws_events as events
-    from aws_cdk import aws_secretsmanager as secretsmanager
+    # The CDK code lives with the construct package: the runtime never imports aws-cdk-lib.
+    from transflow_constructs.local_stack import default_local_template
 
-    from transflow_constructs import StatusAuth, TransflowStatus, WebhookTarget
-
-    with tempfile.TemporaryDirectory(prefix="transflow-local-") as outdir:
-        app = cdk.App(outdir=outdir, context={"aws:cdk:bundling-stacks": []})
-        stack = cdk.Stack(app, STACK_NAME)
-
-        def secret(construct_id: str) -> secretsmanager.Secret:
-            return secretsmanager.Secret(
-                stack,
-                construct_id,
-                generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True),
-            )
-
-        targets: dict[str, Any] = {}
-        default = None
-        hook_secret = secret("WebhookSecret")
-        for template_id in webhook_templates:
-            target = WebhookTarget(url=PLACEHOLDER_URL + template_id.replace("*", "default"), secret=hook_secret)
-            if template_id == "*":
-                default = target
-            else:
-                targets[template_id] = target
-        bus = None
-        if event_bus == "default":
-            bus = events.EventBus.from_event_bus_name(stack, "EventBus", "default")
-        elif event_bus:
-            bus = events.EventBus(stack, "EventBus", event_bus_name=event_bus)
-        TransflowStatus(
-            stack,
-            "Status",
-            auth=StatusAuth.shared_secret(secret("JwtSecret")),
-            webhooks=targets,
-            default_webhook=default,
-            allow_notify_url=True,
-            notify_url_secret=secret("NotifyUrlSecret"),
-            monitoring=False,
-            event_bus=bus,
-        )
-        return dict(app.synth().get_stack_by_name(STACK_NAME).template)
+    return default_local_template(STACK_NAME, webhook_templates, PLACEHOLDER_URL, event_bus)
